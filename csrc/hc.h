@@ -1,0 +1,248 @@
+/* hc.h -- public C API of the hotcache core.
+ * The core keeps entry metadata (hash, sizes, policy links, expiry) for slots; it never sees
+ * keys or values and never includes Python.h: the caller stores objects by slot and compares keys.
+ *
+ *   hash ──▶ hc_index (open addressing, slot per bucket) ──▶ slot ──▶ hc_arena.e[slot]
+ *                                                               │        (hash, policy links,
+ *                                                               │         insertion-order links)
+ *                                                               ├──▶ arena side arrays: size[], bytes[]
+ *                                                               └──▶ hc_wheel node[slot] (expire_at)
+ *
+ * Contract shared by every function here:
+ *   - slots are uint32; HC_NIL means "none";
+ *   - a function that can fail returns <0 (or HC_NIL) and has changed nothing;
+ *   - the core never calls back into the caller: anything that may run user code (hash, ==,
+ *     getsizeof, destructors, callbacks) happens in the caller between core calls, so the core
+ *     is always consistent when user code runs.
+ */
+#ifndef HC_H
+#define HC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HC_NIL UINT32_MAX
+#define HC_UNBOUNDED UINT64_MAX
+
+typedef enum hc_policy_kind {
+    HC_POLICY_INSERTION = 0, /* evict in first-insertion order; re-assignment does not move */
+    HC_POLICY_LRU = 1,       /* reads and re-assignments move to most recent */
+    HC_POLICY_LFU = 2,       /* frequency buckets; ties -> least recently used in the bucket */
+    HC_POLICY_FIFO = 3,      /* reads don't reorder; re-assignment moves to newest */
+    HC_POLICY_RANDOM = 4,    /* uniform victim, seeded PRNG */
+    HC_POLICY_COUNT_ = 5
+} hc_policy_kind;
+
+typedef enum hc_cause {
+    HC_CAUSE_NONE = 0,
+    HC_CAUSE_SIZE = 1,    /* over max_size (entry count / sum of sizes) */
+    HC_CAUSE_MEMORY = 2,  /* over max_bytes */
+    HC_CAUSE_EXPIRED = 3  /* its expiry time has passed */
+} hc_cause;
+
+typedef struct hc_config {
+    int policy;          /* hc_policy_kind */
+    uint64_t max_size;   /* bound on the sum of entry sizes (size 1 each unless sized); HC_UNBOUNDED */
+    uint64_t max_bytes;  /* bound on the sum of entry byte charges; HC_UNBOUNDED */
+    uint64_t seed;       /* PRNG seed for HC_POLICY_RANDOM */
+    double tick;         /* timing wheel resolution in timer units (e.g. 1/1024 s); 0 -> default */
+} hc_config;
+
+typedef struct hc_stats {
+    uint64_t hits, misses, inserts, updates, deletes;
+    uint64_t evictions_size, evictions_memory, expirations;
+} hc_stats;
+
+/* ---- internal layout, exposed only so the hot lookup can be inlined; treat as opaque ---- */
+typedef struct hc_entry {
+    uint64_t hash;
+    uint32_t pol_prev, pol_next, pol_aux; /* owned by the policy */
+    uint32_t ord_prev, ord_next;          /* insertion order, owned by the core */
+    uint32_t flags;                       /* HC_F_* */
+} hc_entry;
+
+#define HC_F_LIVE 1u    /* slot holds an entry (not on the free list) */
+#define HC_F_TIMED 2u   /* entry is scheduled on the wheel */
+
+typedef struct hc_index {
+    uint32_t *buckets; /* slot + 1 per bucket, 0 = empty; linear probing, backward-shift delete */
+    size_t mask;       /* nbuckets - 1 (power of two); buckets == NULL when nbuckets == 0 */
+    size_t used;
+} hc_index;
+
+/* Every hc_cache begins with this head (first member), so the hot lookup can be inlined.
+ * hc_core.c keeps it in sync: entries == arena's record array after every growth/clear;
+ * expire_at == the wheel's per-slot expiry array (NULL while no entry was ever timed). */
+typedef struct hc_cache_head {
+    hc_index index;
+    hc_entry *entries;
+    double *expire_at; /* +INFINITY for slots without expiry */
+} hc_cache_head;
+
+typedef struct hc_cache hc_cache;
+#define HC_HEAD(c) ((const hc_cache_head *)(const void *)(c))
+
+/* Probe for candidate slots whose stored hash equals `hash`. */
+typedef struct hc_probe {
+    uint64_t hash;
+    size_t pos;
+} hc_probe;
+
+
+/* ---- lifecycle ---- */
+hc_cache *hc_new(const hc_config *cfg); /* NULL on bad config or out of memory */
+void hc_free(hc_cache *c);
+/* Copy the whole core state (entries at the same slots, index, policy order, wheel, counters,
+ * PRNG state); NULL on out of memory. */
+hc_cache *hc_clone(const hc_cache *c);
+
+/* ---- lookup (hot path) ---- */
+/* Start a probe. Then call hc_probe_next() until it returns HC_NIL; each returned slot has the
+ * same full 64-bit hash; the caller compares keys. Probing is read-only: no state changes. If the
+ * caller runs user code between calls, it must restart the probe when hc_version() changed. */
+static inline void hc_probe_init(const hc_cache *c, uint64_t hash, hc_probe *p);
+static inline uint32_t hc_probe_next(const hc_cache *c, hc_probe *p);
+
+/* A structural-change counter: bumped by every insert, remove, evict, expire, clear, resize. */
+uint64_t hc_version(const hc_cache *c);
+
+/* A read hit on `slot`: policy on_access, hits++. */
+void hc_touch(hc_cache *c, uint32_t slot);
+void hc_count_miss(hc_cache *c);
+
+/* Expiry of `slot`: +INFINITY when it has none. Expired means expire_at <= now. */
+static inline double hc_expire_at(const hc_cache *c, uint32_t slot)
+{
+    const double *x = HC_HEAD(c)->expire_at;
+    return x ? x[slot] : (double)INFINITY;
+}
+/* 1 if any entry was ever timed (the caller must then read the clock on lookups), else 0. */
+static inline int hc_timed(const hc_cache *c) { return HC_HEAD(c)->expire_at != NULL; }
+
+/* ---- mutation ---- */
+/* Would adding an entry of (add_size, add_bytes) exceed a bound? Returns HC_CAUSE_SIZE or
+ * HC_CAUSE_MEMORY (the first bound that is exceeded) or HC_CAUSE_NONE. */
+int hc_over(const hc_cache *c, uint64_t add_size, uint64_t add_bytes);
+
+/* Remove one victim: a due-expired entry (expire_at <= now) if there is one, else the policy's
+ * victim. The entry leaves index, policy, wheel and insertion order and its slot is freed (its
+ * number stays valid for the caller until the next hc_insert). *cause gets HC_CAUSE_EXPIRED, or
+ * `pressure` (HC_CAUSE_SIZE / HC_CAUSE_MEMORY) for a policy victim. HC_NIL if the cache is empty.
+ * Counts evictions/expirations. */
+uint32_t hc_evict(hc_cache *c, double now, int pressure, int *cause);
+
+/* Insert a new entry (the caller has checked the key is absent and made room). Appended at the
+ * end of insertion order; expire_at = +INFINITY for none. Returns its slot, or HC_NIL on out of
+ * memory / no slot (nothing changed). Counts inserts. */
+uint32_t hc_insert(hc_cache *c, uint64_t hash, uint64_t size, uint64_t bytes, double expire_at);
+
+/* Re-assignment of an existing entry: new size/bytes/expiry; policy on_update (LRU/LFU: a use;
+ * FIFO: move to newest; INSERTION/RANDOM: nothing). Insertion order unchanged. Counts updates.
+ * The caller makes room afterwards with hc_over()/hc_evict() if the entry grew. */
+void hc_update(hc_cache *c, uint32_t slot, uint64_t size, uint64_t bytes, double expire_at);
+
+/* Change only the expiry of an entry (+INFINITY: never); no policy effect. */
+void hc_set_expire(hc_cache *c, uint32_t slot, double expire_at);
+
+/* Explicit delete of `slot` (not an eviction). Its slot is freed. Counts deletes. */
+void hc_remove(hc_cache *c, uint32_t slot);
+
+/* Remove `slot` because the caller found it expired (e.g. a store over an expired key): like
+ * hc_remove, but counted as an expiration. */
+void hc_expire_slot(hc_cache *c, uint32_t slot);
+
+/* The policy's next victim without removing it (HC_NIL if empty); the random policy draws a
+ * fresh victim each call. Used by popitem(), which then calls hc_remove(). */
+uint32_t hc_victim(hc_cache *c);
+
+/* Remove up to `max` entries with expire_at <= now, writing their slots to out (slots are freed;
+ * valid until the next hc_insert), in ascending expire_at order within the batch. Bounded work:
+ * visits only wheel buckets that are due. Returns the number written. Counts expirations. */
+size_t hc_expire(hc_cache *c, double now, uint32_t *out, size_t max);
+
+/* Bounded incremental reclaim: like hc_expire with a small budget, but only when something is
+ * due; cheap when nothing is. Returns the number written to out (at most max). */
+size_t hc_reclaim(hc_cache *c, double now, uint32_t *out, size_t max);
+
+/* Drop everything: all slots freed, policy/wheel/order reset, memory returned to the initial
+ * chunk. Stats are kept. */
+void hc_clear(hc_cache *c);
+
+/* Change the bounds (the caller then evicts with hc_over(c, 0, 0)/hc_evict until it fits). */
+void hc_set_limits(hc_cache *c, uint64_t max_size, uint64_t max_bytes);
+
+/* ---- reading ---- */
+size_t hc_len(const hc_cache *c);            /* entries stored, expired-but-unreclaimed included */
+uint64_t hc_size_used(const hc_cache *c);    /* sum of sizes */
+uint64_t hc_bytes_used(const hc_cache *c);   /* sum of byte charges */
+uint64_t hc_max_size(const hc_cache *c);
+uint64_t hc_max_bytes(const hc_cache *c);
+uint32_t hc_capacity(const hc_cache *c);     /* slots allocated now: every slot < this */
+uint64_t hc_entry_size(const hc_cache *c, uint32_t slot);
+uint64_t hc_entry_bytes(const hc_cache *c, uint32_t slot);
+size_t hc_overhead_bytes(const hc_cache *c); /* bytes the core itself has allocated */
+const hc_stats *hc_stats_of(const hc_cache *c);
+void hc_stats_reset(hc_cache *c);
+/* Set the counters (unpickling). */
+void hc_stats_restore(hc_cache *c, uint64_t hits, uint64_t misses, uint64_t inserts,
+                      uint64_t updates, uint64_t deletes, uint64_t evictions_size,
+                      uint64_t evictions_memory, uint64_t expirations);
+
+/* Insertion order: first / next live slot, HC_NIL at the end. */
+uint32_t hc_order_first(const hc_cache *c);
+uint32_t hc_order_next(const hc_cache *c, uint32_t slot);
+
+/* Policy order, next victim first, into out (room for hc_len()); aux gets the policy's per-entry
+ * state (LFU: use count; others 0) when aux != NULL. Returns the count. Does not change state. */
+size_t hc_policy_order(const hc_cache *c, uint32_t *out, uint64_t *aux);
+/* Rebuild policy state from such an order (all n live slots, next victim first) and aux. Returns
+ * 0, or -1 if the list is not a permutation of the live slots (nothing changed). */
+int hc_policy_restore(hc_cache *c, const uint32_t *slots, const uint64_t *aux, size_t n);
+
+/* PRNG state of the random policy (for copy/pickle); restore sets it. */
+uint64_t hc_rng_state(const hc_cache *c);
+void hc_rng_set_state(hc_cache *c, uint64_t state);
+
+/* ---- checking ---- */
+/* Walk index <-> arena <-> policy <-> wheel <-> insertion order <-> counters. Returns 0 if every
+ * invariant holds, else -1 and a message describing the first broken one in msg. */
+int hc_check(const hc_cache *c, char *msg, size_t msglen);
+
+/* ---- inline probe ---- */
+static inline void hc_probe_init(const hc_cache *c, uint64_t hash, hc_probe *p)
+{
+    const hc_index *ix = &HC_HEAD(c)->index;
+    p->hash = hash;
+    p->pos = ix->buckets ? (size_t)(hash & ix->mask) : (size_t)-1;
+}
+
+static inline uint32_t hc_probe_next(const hc_cache *c, hc_probe *p)
+{
+    const hc_index *ix = &HC_HEAD(c)->index;
+    const hc_entry *e = HC_HEAD(c)->entries;
+    size_t pos = p->pos;
+    if (pos == (size_t)-1)
+        return HC_NIL;
+    for (;;) {
+        uint32_t b = ix->buckets[pos];
+        pos = (pos + 1) & ix->mask;
+        if (b == 0) {
+            p->pos = (size_t)-1;
+            return HC_NIL;
+        }
+        if (e[b - 1].hash == p->hash) {
+            p->pos = pos;
+            return b - 1;
+        }
+    }
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HC_H */
