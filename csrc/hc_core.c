@@ -1,0 +1,448 @@
+/* hc_core.c -- orchestration of the core: insert / update / remove / evict / expire / clear,
+ * size and byte accounting, insertion order; it drives arena, index, policy and wheel. */
+#include <string.h>
+
+#include "hc_alloc.h"
+#include "hc_core.h"
+#include "hc_index.h"
+
+/* ---- small helpers ---- */
+
+/* NaN and +INFINITY both mean "never expires" (NaN <= now is never true). */
+static inline double normalize_expiry(double t)
+{
+    return t < (double)INFINITY ? t : (double)INFINITY;
+}
+
+static inline void sync_head(hc_cache *c)
+{
+    c->head.entries = c->arena.e;
+    c->head.expire_at = c->wheel ? hc_wheel_expire_array(c->wheel) : NULL;
+}
+
+static inline void order_append(hc_cache *c, uint32_t s)
+{
+    hc_entry *e = c->arena.e;
+    e[s].ord_prev = c->ord_tail;
+    e[s].ord_next = HC_NIL;
+    if (c->ord_tail != HC_NIL)
+        e[c->ord_tail].ord_next = s;
+    else
+        c->ord_head = s;
+    c->ord_tail = s;
+}
+
+static inline void order_extract(hc_cache *c, uint32_t s)
+{
+    hc_entry *e = c->arena.e;
+    uint32_t pv = e[s].ord_prev, nx = e[s].ord_next;
+    if (pv != HC_NIL)
+        e[pv].ord_next = nx;
+    else
+        c->ord_head = nx;
+    if (nx != HC_NIL)
+        e[nx].ord_prev = pv;
+    else
+        c->ord_tail = pv;
+}
+
+/* Create the wheel on the first finite expiry, covering every allocated slot. 0, or -1 on OOM
+ * (nothing changed). */
+static int ensure_wheel(hc_cache *c)
+{
+    hc_wheel *w;
+    if (c->wheel)
+        return 0;
+    w = hc_wheel_new(c->cfg.tick);
+    if (!w)
+        return -1;
+    if (hc_wheel_reserve(w, c->arena.cap) < 0) {
+        hc_wheel_free(w);
+        return -1;
+    }
+    c->wheel = w;
+    sync_head(c);
+    return 0;
+}
+
+/* Set the expiry of a live slot (the wheel exists when t is finite). 0, or -1 if the wheel
+ * refused (then the entry is unscheduled). */
+static int apply_expiry(hc_cache *c, uint32_t s, double t)
+{
+    hc_entry *r = &c->arena.e[s];
+    if (t < (double)INFINITY) {
+        if (hc_wheel_schedule(c->wheel, s, t) < 0) {
+            hc_wheel_cancel(c->wheel, s);
+            r->flags &= ~HC_F_TIMED;
+            return -1;
+        }
+        r->flags |= HC_F_TIMED;
+    } else if (r->flags & HC_F_TIMED) {
+        hc_wheel_cancel(c->wheel, s);
+        r->flags &= ~HC_F_TIMED;
+    }
+    return 0;
+}
+
+/* Take a live slot out of index, policy, order and wheel, un-count it and free the slot.
+ * Statistics are the caller's. */
+static void drop_entry(hc_cache *c, uint32_t s)
+{
+    hc_entry *e = c->arena.e;
+    hc_index_del(&c->head.index, e, s);
+    c->ops->on_remove(&c->pol, e, s);
+    order_extract(c, s);
+    if (e[s].flags & HC_F_TIMED)
+        hc_wheel_cancel(c->wheel, s);
+    c->size_used -= hc_arena_size(&c->arena, s);
+    c->bytes_used -= hc_arena_bytes_of(&c->arena, s);
+    hc_arena_release(&c->arena, s);
+    c->version++;
+}
+
+/* ---- lifecycle ---- */
+
+hc_cache *hc_new(const hc_config *cfg)
+{
+    hc_cache *c;
+    if (!cfg || cfg->policy < 0 || cfg->policy >= HC_POLICY_COUNT_ || !(cfg->tick >= 0.0) ||
+        !(cfg->tick < (double)INFINITY))
+        return NULL;
+    c = (hc_cache *)hc_malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    memset(c, 0, sizeof *c);
+    if (hc_arena_init(&c->arena, cfg->max_size) < 0) {
+        hc_mfree(c);
+        return NULL;
+    }
+    c->cfg = *cfg;
+    c->ops = hc_policy_registry[cfg->policy];
+    hc_policy_init(&c->pol, cfg->seed);
+    c->ord_head = c->ord_tail = HC_NIL;
+    sync_head(c);
+    return c;
+}
+
+void hc_free(hc_cache *c)
+{
+    if (!c)
+        return;
+    hc_index_clear(&c->head.index);
+    hc_arena_free(&c->arena);
+    hc_policy_free(&c->pol);
+    if (c->wheel)
+        hc_wheel_free(c->wheel);
+    hc_mfree(c);
+}
+
+hc_cache *hc_clone(const hc_cache *c)
+{
+    hc_cache *d = (hc_cache *)hc_malloc(sizeof *d);
+    if (!d)
+        return NULL;
+    *d = *c;
+    d->wheel = NULL;
+    if (hc_arena_clone(&d->arena, &c->arena) < 0)
+        goto oom_arena;
+    if (hc_index_clone(&d->head.index, &c->head.index) < 0)
+        goto oom_index;
+    if (hc_policy_clone(&d->pol, &c->pol) < 0)
+        goto oom_policy;
+    if (c->wheel && !(d->wheel = hc_wheel_clone(c->wheel)))
+        goto oom_wheel;
+    sync_head(d);
+    return d;
+oom_wheel:
+    hc_policy_free(&d->pol);
+oom_policy:
+    hc_index_clear(&d->head.index);
+oom_index:
+    hc_arena_free(&d->arena);
+oom_arena:
+    hc_mfree(d);
+    return NULL;
+}
+
+/* ---- lookup side ---- */
+
+uint64_t hc_version(const hc_cache *c)
+{
+    return c->version;
+}
+
+void hc_touch(hc_cache *c, uint32_t slot)
+{
+    /* LRU is the hottest case: move-to-newest inline instead of through the vtable */
+    if (c->ops == &hc_policy_lru)
+        pol_list_move_to_newest(&c->pol, c->arena.e, slot);
+    else
+        c->ops->on_access(&c->pol, c->arena.e, slot);
+    c->stats.hits++;
+}
+
+void hc_count_miss(hc_cache *c)
+{
+    c->stats.misses++;
+}
+
+/* ---- mutation ---- */
+
+/* used + add > max, without overflow */
+static inline int exceeds(uint64_t used, uint64_t add, uint64_t max)
+{
+    return used > max || add > max - used;
+}
+
+int hc_over(const hc_cache *c, uint64_t add_size, uint64_t add_bytes)
+{
+    if (exceeds(c->size_used, add_size, c->cfg.max_size))
+        return HC_CAUSE_SIZE;
+    if (exceeds(c->bytes_used, add_bytes, c->cfg.max_bytes))
+        return HC_CAUSE_MEMORY;
+    return HC_CAUSE_NONE;
+}
+
+uint32_t hc_evict(hc_cache *c, double now, int pressure, int *cause)
+{
+    return hc_evict_keep(c, now, pressure, cause, HC_NIL);
+}
+
+uint32_t hc_evict_keep(hc_cache *c, double now, int pressure, int *cause, uint32_t keep)
+{
+    uint32_t s;
+    if (c->wheel && hc_wheel_has_due(c->wheel, now) && hc_wheel_pop_due(c->wheel, now, &s, 1) == 1) {
+        c->arena.e[s].flags &= ~HC_F_TIMED; /* the wheel already unscheduled it */
+        drop_entry(c, s);
+        c->stats.expirations++;
+        if (cause)
+            *cause = HC_CAUSE_EXPIRED;
+        return s;
+    }
+    s = c->ops->victim(&c->pol, c->arena.e, keep);
+    if (s == HC_NIL) {
+        if (cause)
+            *cause = HC_CAUSE_NONE;
+        return HC_NIL;
+    }
+    drop_entry(c, s);
+    if (pressure == HC_CAUSE_MEMORY)
+        c->stats.evictions_memory++;
+    else
+        c->stats.evictions_size++;
+    if (cause)
+        *cause = pressure;
+    return s;
+}
+
+uint32_t hc_insert(hc_cache *c, uint64_t hash, uint64_t size, uint64_t bytes, double expire_at)
+{
+    uint32_t live = c->arena.live, newcap, s;
+    hc_wheel *fresh = NULL;
+    hc_entry *r;
+    expire_at = normalize_expiry(expire_at);
+    c->version++; /* the index may be re-homed below even if we fail later */
+    newcap = hc_arena_cap_for_one_more(&c->arena);
+    if (newcap == 0)
+        return HC_NIL;
+    if (hc_index_reserve(&c->head.index, c->arena.e, (size_t)live + 1) < 0 ||
+        c->ops->reserve(&c->pol, live + 1) < 0 || hc_arena_need_sides(&c->arena, size, bytes) < 0)
+        return HC_NIL;
+    if (expire_at < (double)INFINITY && !c->wheel) {
+        fresh = hc_wheel_new(c->cfg.tick);
+        if (!fresh || hc_wheel_reserve(fresh, newcap) < 0)
+            goto oom;
+    }
+    if (newcap != c->arena.cap) {
+        /* wheel first: a wheel larger than the arena is harmless, the reverse is not */
+        if (c->wheel && hc_wheel_reserve(c->wheel, newcap) < 0)
+            goto oom;
+        if (hc_arena_grow(&c->arena, newcap) < 0)
+            goto oom;
+    }
+    if (fresh)
+        c->wheel = fresh;
+    sync_head(c);
+
+    s = hc_arena_alloc(&c->arena);
+    r = &c->arena.e[s];
+    r->hash = hash;
+    hc_arena_set_charge(&c->arena, s, size, bytes);
+    hc_index_add(&c->head.index, hash, s);
+    c->ops->on_insert(&c->pol, c->arena.e, s);
+    order_append(c, s);
+    c->size_used += size;
+    c->bytes_used += bytes;
+    if (expire_at < (double)INFINITY && apply_expiry(c, s, expire_at) < 0) {
+        drop_entry(c, s);
+        sync_head(c);
+        return HC_NIL;
+    }
+    c->stats.inserts++;
+    return s;
+oom:
+    if (fresh)
+        hc_wheel_free(fresh);
+    sync_head(c);
+    return HC_NIL;
+}
+
+void hc_update(hc_cache *c, uint32_t slot, uint64_t size, uint64_t bytes, double expire_at)
+{
+    expire_at = normalize_expiry(expire_at);
+    /* the only allocations: a first non-default size/bytes or a first expiry (nothing changed
+     * on failure; hc_prepare_update() lets the caller find out beforehand) */
+    if (hc_prepare_update(c, size, bytes, expire_at) < 0)
+        return;
+    c->size_used = c->size_used - hc_arena_size(&c->arena, slot) + size;
+    c->bytes_used = c->bytes_used - hc_arena_bytes_of(&c->arena, slot) + bytes;
+    hc_arena_set_charge(&c->arena, slot, size, bytes);
+    (void)apply_expiry(c, slot, expire_at);
+    c->ops->on_update(&c->pol, c->arena.e, slot);
+    c->stats.updates++;
+}
+
+int hc_prepare_update(hc_cache *c, uint64_t size, uint64_t bytes, double expire_at)
+{
+    if (hc_arena_need_sides(&c->arena, size, bytes) < 0)
+        return -1;
+    if (normalize_expiry(expire_at) < (double)INFINITY && ensure_wheel(c) < 0)
+        return -1;
+    return 0;
+}
+
+void hc_set_expire(hc_cache *c, uint32_t slot, double expire_at)
+{
+    expire_at = normalize_expiry(expire_at);
+    if (expire_at < (double)INFINITY && ensure_wheel(c) < 0)
+        return;
+    (void)apply_expiry(c, slot, expire_at);
+}
+
+void hc_remove(hc_cache *c, uint32_t slot)
+{
+    drop_entry(c, slot);
+    c->stats.deletes++;
+}
+
+void hc_expire_slot(hc_cache *c, uint32_t slot)
+{
+    drop_entry(c, slot);
+    c->stats.expirations++;
+}
+
+uint32_t hc_victim(hc_cache *c)
+{
+    return c->ops->victim(&c->pol, c->arena.e, HC_NIL);
+}
+
+size_t hc_expire(hc_cache *c, double now, uint32_t *out, size_t max)
+{
+    size_t n, i;
+    if (!c->wheel || max == 0)
+        return 0;
+    n = hc_wheel_pop_due(c->wheel, now, out, max);
+    for (i = 0; i < n; i++) {
+        c->arena.e[out[i]].flags &= ~HC_F_TIMED; /* already unscheduled by the wheel */
+        drop_entry(c, out[i]);
+    }
+    c->stats.expirations += n;
+    return n;
+}
+
+size_t hc_reclaim(hc_cache *c, double now, uint32_t *out, size_t max)
+{
+    if (!c->wheel || !hc_wheel_has_due(c->wheel, now))
+        return 0;
+    return hc_expire(c, now, out, max);
+}
+
+void hc_clear(hc_cache *c)
+{
+    hc_index_clear(&c->head.index);
+    c->ops->clear(&c->pol);
+    if (c->wheel) {
+        hc_wheel_free(c->wheel);
+        c->wheel = NULL;
+    }
+    hc_arena_reset(&c->arena);
+    c->ord_head = c->ord_tail = HC_NIL;
+    c->size_used = 0;
+    c->bytes_used = 0;
+    c->version++;
+    sync_head(c);
+}
+
+void hc_set_limits(hc_cache *c, uint64_t max_size, uint64_t max_bytes)
+{
+    c->cfg.max_size = max_size;
+    c->cfg.max_bytes = max_bytes;
+    c->arena.hint = max_size;
+}
+
+/* ---- reading ---- */
+
+size_t hc_len(const hc_cache *c) { return c->arena.live; }
+uint64_t hc_size_used(const hc_cache *c) { return c->size_used; }
+uint64_t hc_bytes_used(const hc_cache *c) { return c->bytes_used; }
+uint64_t hc_max_size(const hc_cache *c) { return c->cfg.max_size; }
+uint64_t hc_max_bytes(const hc_cache *c) { return c->cfg.max_bytes; }
+uint32_t hc_capacity(const hc_cache *c) { return c->arena.cap; }
+uint64_t hc_entry_size(const hc_cache *c, uint32_t slot) { return hc_arena_size(&c->arena, slot); }
+uint64_t hc_entry_bytes(const hc_cache *c, uint32_t slot) { return hc_arena_bytes_of(&c->arena, slot); }
+const hc_stats *hc_stats_of(const hc_cache *c) { return &c->stats; }
+void hc_stats_reset(hc_cache *c) { memset(&c->stats, 0, sizeof c->stats); }
+
+void hc_stats_restore(hc_cache *c, uint64_t hits, uint64_t misses, uint64_t inserts,
+                      uint64_t updates, uint64_t deletes, uint64_t evictions_size,
+                      uint64_t evictions_memory, uint64_t expirations)
+{
+    c->stats.hits = hits;
+    c->stats.misses = misses;
+    c->stats.inserts = inserts;
+    c->stats.updates = updates;
+    c->stats.deletes = deletes;
+    c->stats.evictions_size = evictions_size;
+    c->stats.evictions_memory = evictions_memory;
+    c->stats.expirations = expirations;
+}
+uint32_t hc_order_first(const hc_cache *c) { return c->ord_head; }
+uint32_t hc_order_next(const hc_cache *c, uint32_t slot) { return c->arena.e[slot].ord_next; }
+uint64_t hc_rng_state(const hc_cache *c) { return c->pol.rng; }
+void hc_rng_set_state(hc_cache *c, uint64_t state) { c->pol.rng = state; }
+
+size_t hc_overhead_bytes(const hc_cache *c)
+{
+    return sizeof *c + hc_arena_bytes(&c->arena) + hc_index_bytes(&c->head.index) +
+           hc_policy_bytes(&c->pol) + (c->wheel ? hc_wheel_bytes(c->wheel) : 0);
+}
+
+size_t hc_policy_order(const hc_cache *c, uint32_t *out, uint64_t *aux)
+{
+    return c->ops->order(&c->pol, c->arena.e, out, aux);
+}
+
+int hc_policy_restore(hc_cache *c, const uint32_t *slots, const uint64_t *aux, size_t n)
+{
+    hc_entry *e = c->arena.e;
+    size_t i, bad = n;
+    if (n != c->arena.live)
+        return -1;
+    /* permutation check with a scratch flag: every slot live and seen once */
+    for (i = 0; i < n; i++) {
+        uint32_t s = slots[i];
+        if (s >= c->arena.cap || !(e[s].flags & HC_F_LIVE) || (e[s].flags & HC_F_MARK)) {
+            bad = i;
+            break;
+        }
+        e[s].flags |= HC_F_MARK;
+    }
+    for (i = 0; i < bad; i++)
+        e[slots[i]].flags &= ~HC_F_MARK;
+    if (bad != n)
+        return -1;
+    if (c->ops->restore(&c->pol, e, slots, aux, n) < 0)
+        return -1;
+    c->version++;
+    return 0;
+}

@@ -1,0 +1,35 @@
+/* hc_index.h -- open-addressing hash index: 64-bit hash -> candidate slots.
+ * Linear probing, backward-shift deletion (no tombstones); never compares keys.
+ *
+ *   buckets[nb]  (nb a power of two, mask = nb - 1; buckets == NULL while nb == 0)
+ *     pos:  0     1     2     3     4   ...
+ *         [ 0 ][ 7+1][ 3+1][ 0 ][ 9+1] ...      value = slot + 1, 0 = empty
+ *   An entry with hash h lives at the first position of h & mask, h+1, ... and every bucket
+ *   between its home and its position is non-empty (the probe invariant).
+ *   used <= 3/4 nb after every call (grow before insert); the index re-homes entries by
+ *   reading the hashes from the arena records, so it stores 4 bytes per bucket only.
+ */
+#ifndef HC_INDEX_H
+#define HC_INDEX_H
+
+#include "hc.h"
+
+#define HC_INDEX_MIN 8u
+
+/* Make room for `n` entries at load <= 3/4, re-homing the current ones (their hashes are read
+ * from e[slot].hash). 0, or -1 on OOM / too large (nothing changed). */
+int hc_index_reserve(hc_index *ix, const hc_entry *e, size_t n);
+/* Add `slot` under `hash`; room must have been reserved. */
+void hc_index_add(hc_index *ix, uint64_t hash, uint32_t slot);
+/* Remove `slot` (present, with hash e[slot].hash) and shift the probe run back over the hole. */
+void hc_index_del(hc_index *ix, const hc_entry *e, uint32_t slot);
+/* Drop all buckets and their memory (the index is then empty with nb == 0). */
+void hc_index_clear(hc_index *ix);
+/* Deep copy; 0 or -1 on OOM (dst is then empty). */
+int hc_index_clone(hc_index *dst, const hc_index *src);
+/* Bytes allocated. */
+size_t hc_index_bytes(const hc_index *ix);
+/* Bucket position holding `slot`, or (size_t)-1. Pure. */
+size_t hc_index_find(const hc_index *ix, const hc_entry *e, uint32_t slot);
+
+#endif /* HC_INDEX_H */
