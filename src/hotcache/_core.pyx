@@ -1,0 +1,1107 @@
+# cython: language_level=3
+"""Thin binding of the C core: one extension type that owns the key/value references.
+
+The C core (csrc/) keeps hashes, sizes, policy order and expiry per slot; this type keeps the key
+and value objects in two Python lists indexed by slot (so the garbage collector sees them), hashes
+each key once, compares keys (identity first, then ``==``) and decides nothing about policy.
+
+Reentrancy rules (after CPython's _functoolsmodule.c). User code can run at exactly these points:
+  (1) ``hash(key)``, (2) ``key == other`` while probing, (3) ``getsizeof``/``sizeof``/``ttu``/the
+  timer, (4) a key's or value's ``__del__`` when its last reference goes, (5) ``on_evict``,
+  (6) ``choice`` and overridden ``popitem``/``__missing__``/``__setitem__`` of subclasses.
+Rule A: (1)-(3) run before any structural change of an operation; after (2) the probe is restarted
+        when the core's version changed.
+Rule B: objects leaving the cache are moved out of the lists into locals first and released,
+        (4) and (5), only once the C core and the lists agree again.
+"""
+from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ
+from cpython.ref cimport Py_INCREF, Py_DECREF
+from cpython.list cimport PyList_GET_ITEM, PyList_SET_ITEM, PyList_GET_SIZE
+from cpython.float cimport PyFloat_AS_DOUBLE
+from libc.stdint cimport uint32_t, uint64_t, int64_t
+from libc.math cimport INFINITY, floor, isnan
+from libc.stdlib cimport malloc, free
+
+from hotcache._hc cimport *
+
+cdef extern from "hc_clock.h" nogil:
+    double hc_clock_monotonic()
+
+import collections.abc as _abc
+import datetime as _dt
+import math as _math
+from operator import index as _operator_index
+import random as _random
+import time as _time
+import types as _types
+
+from hotcache._config import (
+    ENTRY_OVERHEAD as _ENTRY_OVERHEAD,
+    default_sizeof as _default_sizeof,
+    parse_maxsize as _parse_maxsize,
+    parse_memory as _parse_memory,
+    parse_ttl as _parse_ttl,
+)
+from hotcache.stats import CacheStats as _CacheStats
+
+DEF RECLAIM_BUDGET = 8
+DEF EXPIRE_CHUNK = 64
+
+cdef tuple _CAUSES = (None, "size", "memory", "expired")
+cdef object _EPOCH_NAIVE = _dt.datetime(1970, 1, 1)
+cdef object _EPOCH_AWARE = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+cdef object _MONOTONIC = _time.monotonic
+cdef object _RANDOM_CHOICE = _random.choice
+cdef object _MISSING = object()
+
+_POLICIES = {
+    "insertion": HC_POLICY_INSERTION,
+    "lru": HC_POLICY_LRU,
+    "lfu": HC_POLICY_LFU,
+    "fifo": HC_POLICY_FIFO,
+    "random": HC_POLICY_RANDOM,
+}
+
+
+cdef object _index(object value, str what):
+    try:
+        return _operator_index(value)
+    except TypeError:
+        raise TypeError("%s must return an int, not %s" % (what, type(value).__name__)) from None
+
+
+cdef double _to_f(object t) except? -1.0:
+    """A timer value as a double (seconds for datetimes)."""
+    if type(t) is float:
+        return PyFloat_AS_DOUBLE(t)
+    if isinstance(t, _dt.datetime):
+        if t.tzinfo is None:
+            return (t - _EPOCH_NAIVE).total_seconds()
+        return (t - _EPOCH_AWARE).total_seconds()
+    return float(t)
+
+
+cdef inline object _take(list lst, Py_ssize_t slot):
+    """Move the object at lst[slot] out (the list gets None); the caller owns it."""
+    cdef PyObject *o = PyList_GET_ITEM(lst, slot)
+    cdef object r = <object>o
+    Py_INCREF(None)
+    PyList_SET_ITEM(lst, slot, None)
+    Py_DECREF(r)          # the list's former reference; r keeps its own
+    return r
+
+
+cdef inline void _put(list lst, Py_ssize_t slot, object v):
+    """Store v at lst[slot], which holds None (no user code runs)."""
+    cdef PyObject *old = PyList_GET_ITEM(lst, slot)
+    Py_INCREF(v)
+    PyList_SET_ITEM(lst, slot, v)
+    Py_DECREF(<object>old)
+
+
+cdef class Timer:
+    """The cache's view of its timer: ``timer()`` reads it; ``with timer as t`` freezes it."""
+    cdef object _fn
+    cdef object _time
+    cdef int _nesting
+    cdef bint _native     # the default time.monotonic, read in C where that is the same clock
+
+    def __init__(self, timer):
+        self._fn = timer
+        self._nesting = 0
+        self._native = timer is _MONOTONIC and not isnan(hc_clock_monotonic())
+
+    cdef inline object read(self):
+        if self._nesting:
+            return self._time
+        return self._fn()
+
+    cdef inline double read_f(self) except? -1.0:
+        """The time as a double, without a Python call for the default clock."""
+        if self._nesting:
+            return _to_f(self._time)
+        if self._native:
+            return hc_clock_monotonic()
+        return _to_f(self._fn())
+
+    def __call__(self):
+        return self.read()
+
+    def __enter__(self):
+        if self._nesting == 0:
+            self._time = self._fn()
+        self._nesting += 1
+        return self._time
+
+    def __exit__(self, *exc):
+        self._nesting -= 1
+
+    def __copy__(self):
+        return Timer(self._fn)
+
+    def __deepcopy__(self, memo):
+        import copy
+        return Timer(copy.deepcopy(self._fn, memo))
+
+    def __reduce__(self):
+        return Timer, (self._fn,)
+
+    def __getattr__(self, name):
+        return getattr(self._fn, name)
+
+    def __repr__(self):
+        return "Timer(%r)" % (self._fn,)
+
+
+def _new_instance(cls):
+    """Pickle helper: an instance without running __init__ (state follows)."""
+    return cls.__new__(cls)
+
+
+cdef class Core:
+    """Shared implementation of every hotcache cache class (see hotcache.cache)."""
+    cdef hc_cache *c
+    cdef list _kv                 # key of slot s at 2*s, its value at 2*s+1 (one cache line)
+    # configuration
+    cdef int _policy
+    cdef object _maxsize          # as given (int or float, e.g. math.inf)
+    cdef object _maxmemory        # int or None
+    cdef object _sizer            # getsizeof(value) or None (every size is 1)
+    cdef object _sizeof           # sizeof(key, value) for byte charges, or None (sys.getsizeof)
+    cdef bint _bytes_on           # maxmemory given: keep byte charges
+    cdef object _on_evict
+    cdef Timer _timer
+    cdef object _ttl              # default time to live (object, may be timedelta) or None
+    cdef object _ttu              # TLRU time-to-use function or None
+    cdef object _choice           # RRCache choice (random.choice = native PRNG)
+    cdef object _seed
+    cdef bint _slow_evict         # evict through self.popitem() (overridden, or custom choice)
+    cdef bint _has_missing        # a subclass defines __missing__
+
+    def __cinit__(self, *args, **kwargs):
+        cdef hc_config cfg
+        cfg.policy = HC_POLICY_INSERTION
+        cfg.max_size = HC_UNBOUNDED
+        cfg.max_bytes = HC_UNBOUNDED
+        cfg.seed = 0
+        cfg.tick = 0.0
+        self.c = hc_new(&cfg)
+        if self.c == NULL:
+            raise MemoryError()
+        self._kv = []
+        self._maxsize = _math.inf
+        self._timer = Timer(_MONOTONIC)
+        self._choice = _RANDOM_CHOICE
+
+    def __dealloc__(self):
+        if self.c != NULL:
+            hc_free(self.c)
+            self.c = NULL
+
+    def __init__(self, maxsize, getsizeof=None, *, policy="lru", ttl=None, ttu=None,
+                 timer=_MONOTONIC, maxmemory=None, sizeof_fn=None, on_evict=None,
+                 choice=_RANDOM_CHOICE, seed=None):
+        cdef hc_config cfg
+        cdef hc_cache *nc
+        maxsize, bound = _parse_maxsize(maxsize)
+        mem = _parse_memory(maxmemory)
+        if policy not in _POLICIES:
+            raise ValueError("unknown policy %r (expected one of %s)" % (policy, ", ".join(_POLICIES)))
+        if timer is None or not callable(timer):
+            raise TypeError("timer must be a callable returning the current time")
+        if on_evict is not None and not callable(on_evict):
+            raise TypeError("on_evict must be callable or None")
+        if sizeof_fn is not None and not callable(sizeof_fn):
+            raise TypeError("sizeof must be callable or None")
+        if getsizeof is not None and not callable(getsizeof):
+            raise TypeError("getsizeof must be callable or None")
+        if seed is None:
+            seed = _random.getrandbits(64)
+        cfg.policy = _POLICIES[policy]
+        cfg.max_size = HC_UNBOUNDED if bound is None else <uint64_t>bound
+        cfg.max_bytes = HC_UNBOUNDED if mem is None else <uint64_t>mem
+        cfg.seed = <uint64_t>(seed & 0xFFFFFFFFFFFFFFFF)
+        cfg.tick = 0.0
+        nc = hc_new(&cfg)
+        if nc == NULL:
+            raise MemoryError()
+        old_kv = self._kv
+        hc_free(self.c)
+        self.c = nc
+        self._kv = []
+        self._policy = cfg.policy
+        self._maxsize = maxsize
+        self._maxmemory = mem
+        self._bytes_on = mem is not None
+        self._sizeof = sizeof_fn
+        self._on_evict = on_evict
+        self._timer = Timer(timer)
+        self._ttl = ttl
+        self._ttu = ttu
+        self._choice = choice
+        self._seed = seed
+        if getsizeof is not None:
+            setattr(self, "getsizeof", getsizeof)
+        self._configure_type()
+        del old_kv
+
+    cdef _configure_type(self):
+        """Pick the paths a Python subclass needs (once per instance, never per call)."""
+        cls = type(self)
+        d = getattr(self, "__dict__", None)
+        inst_sizer = d.get("getsizeof") if d is not None else None
+        if inst_sizer is not None:
+            self._sizer = inst_sizer
+        elif cls.getsizeof is not Core.getsizeof:
+            self._sizer = self.getsizeof
+        else:
+            self._sizer = None
+        self._slow_evict = (cls.popitem is not Core.popitem) or (
+            self._policy == HC_POLICY_RANDOM and self._choice is not _RANDOM_CHOICE)
+        self._has_missing = cls.__missing__ is not Core.__missing__
+
+    # ------------------------------------------------------------------ lookup
+    cdef Py_ssize_t _find(self, object key, Py_hash_t h) except -2:
+        """Slot of key (live or expired), or -1. Restarts when user __eq__ changed the cache."""
+        cdef hc_probe p
+        cdef uint32_t slot
+        cdef PyObject *k
+        cdef uint64_t ver
+        cdef bint restart
+        cdef int eq
+        while True:
+            restart = False
+            hc_probe_init(self.c, <uint64_t>h, &p)
+            slot = hc_probe_next(self.c, &p)
+            while slot != HC_NIL:
+                k = PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot)
+                if k == <PyObject *>key:
+                    return slot
+                ver = hc_version(self.c)
+                other = <object>k
+                eq = PyObject_RichCompareBool(other, key, Py_EQ)
+                if hc_version(self.c) != ver:
+                    restart = True
+                    break
+                if eq:
+                    return slot
+                slot = hc_probe_next(self.c, &p)
+            if not restart:
+                return -1
+
+    cdef inline double _now(self) except? -1.0:
+        return self._timer.read_f()
+
+    cdef inline Py_ssize_t _find_live(self, object key, double *now) except -2:
+        """Slot of a live (unexpired) key or -1; reads the clock once if anything is timed."""
+        cdef Py_ssize_t slot = self._find(key, hash(key))
+        if slot >= 0 and hc_timed(self.c):
+            now[0] = self._now()
+            if hc_expire_at(self.c, <uint32_t>slot) <= now[0]:
+                return -1
+        return slot
+
+    def __getitem__(self, key):
+        cdef Py_ssize_t slot = self._find(key, hash(key))
+        cdef double now
+        if slot >= 0:
+            if hc_timed(self.c):
+                now = self._now()
+                if hc_expire_at(self.c, <uint32_t>slot) <= now:
+                    hc_count_miss(self.c)
+                    return self._miss(key)
+            hc_touch(self.c, <uint32_t>slot)
+            return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
+        hc_count_miss(self.c)
+        return self._miss(key)
+
+    cdef object _miss(self, key):
+        if self._has_missing:
+            return self.__missing__(key)
+        raise KeyError(key)
+
+    def __missing__(self, key):
+        raise KeyError(key)
+
+    def get(self, key, default=None):
+        cdef Py_ssize_t slot = self._find(key, hash(key))
+        cdef double now
+        if slot >= 0:
+            if hc_timed(self.c):
+                now = self._now()
+                if hc_expire_at(self.c, <uint32_t>slot) <= now:
+                    hc_count_miss(self.c)
+                    return default
+            hc_touch(self.c, <uint32_t>slot)
+            return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
+        hc_count_miss(self.c)
+        return default
+
+    def __contains__(self, key):
+        cdef double now
+        return self._find_live(key, &now) >= 0
+
+    def peek(self, key, default=None):
+        """The value of key without counting a use or a hit (default if absent or expired)."""
+        cdef double now
+        cdef Py_ssize_t slot = self._find_live(key, &now)
+        if slot < 0:
+            return default
+        return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
+
+    # ------------------------------------------------------------------ storing
+    cdef uint64_t _size_of(self, object value) except? 0xFFFFFFFFFFFFFFFF:
+        s = _index(self._sizer(value), "getsizeof()")
+        if self._maxsize < s or hc_max_size(self.c) == 0:
+            raise ValueError("value too large")
+        if s < 0:
+            raise ValueError("value size must be non-negative")
+        return <uint64_t>s
+
+    cdef uint64_t _charge(self, object key, object value) except? 0xFFFFFFFFFFFFFFFF:
+        if self._sizeof is None:
+            b = _default_sizeof(key, value)
+        else:
+            b = _index(self._sizeof(key, value), "sizeof()")
+            if b < 0:
+                raise ValueError("sizeof() must return a non-negative int")
+        b = b + _ENTRY_OVERHEAD
+        if b > self._maxmemory:
+            raise ValueError("value too large for maxmemory")
+        return <uint64_t>b
+
+    cdef double _expiry(self, object key, object value, object now_obj, double now_f,
+                        object ttl) except? -1.0:
+        """Expiry time (+inf: none; NaN: already expired per ttu)."""
+        if self._ttu is not None and ttl is self._ttl:
+            e = self._ttu(key, value, now_obj)
+            if ttl is not None:
+                cap = now_obj + ttl
+                if cap < e:
+                    e = cap
+            if not (now_obj < e):
+                return <double>_math.nan
+            return _to_f(e)
+        if ttl is None:
+            return INFINITY
+        if type(ttl) is float and type(now_obj) is float:
+            return now_f + PyFloat_AS_DOUBLE(ttl)
+        return _to_f(now_obj + ttl)
+
+    def __setitem__(self, key, value):
+        self._store(key, value, self._ttl)
+
+    def set(self, key, value, ttl=None):
+        """Store value under key; ttl (seconds) overrides the cache's default for this entry."""
+        if ttl is None:
+            self._store(key, value, self._ttl)
+        else:
+            t = _parse_ttl(ttl)
+            self._store(key, value, t)
+
+    cdef int _store(self, object key, object value, object ttl) except -1:
+        cdef Py_hash_t h = hash(key)
+        cdef uint64_t size = 1, nbytes = 0, dsize, dbytes, osize, obytes
+        cdef double now_f = -INFINITY, exp = INFINITY
+        cdef Py_ssize_t slot
+        cdef uint32_t s, v
+        cdef int cause, pressure
+        cdef list victims = None
+        cdef object vk = None, vv = None, old = None
+        cdef int vcause = 0
+        cdef size_t n, i
+        cdef uint32_t buf[RECLAIM_BUDGET]
+        now_obj = None
+        # (3) user code first: sizes, clock, time-to-use
+        if self._sizer is not None:
+            size = self._size_of(value)
+        elif self._maxsize < 1:
+            raise ValueError("value too large")
+        if self._bytes_on:
+            nbytes = self._charge(key, value)
+        if hc_timed(self.c) or ttl is not None or self._ttu is not None:
+            if (self._ttu is None or ttl is not self._ttl) and (ttl is None or type(ttl) is float):
+                now_f = self._timer.read_f()
+                if ttl is not None:
+                    exp = now_f + PyFloat_AS_DOUBLE(ttl)
+            else:
+                now_obj = self._timer.read()
+                now_f = _to_f(now_obj)
+                exp = self._expiry(key, value, now_obj, now_f, ttl)
+            if exp <= now_f:
+                exp = <double>_math.nan     # dead on arrival: store nothing, drop an old entry
+        if self._slow_evict:
+            return self._store_slow(key, value, h, size, nbytes, exp, now_f)
+        slot = self._find(key, h)           # (2) last user code before the structural work
+        try:
+            if slot >= 0 and hc_timed(self.c) and hc_expire_at(self.c, <uint32_t>slot) <= now_f:
+                victims = [_take(self._kv, 2 * <Py_ssize_t>slot), _take(self._kv, 2 * <Py_ssize_t>slot + 1), HC_CAUSE_EXPIRED]
+                hc_expire_slot(self.c, <uint32_t>slot)
+                slot = -1
+            if isnan(exp):                  # ttu says it is already expired: drop any old entry
+                if slot >= 0:
+                    vk = _take(self._kv, 2 * <Py_ssize_t>slot)
+                    vv = _take(self._kv, 2 * <Py_ssize_t>slot + 1)
+                    hc_remove(self.c, <uint32_t>slot)
+                return 0
+            if now_f != -INFINITY and hc_timed(self.c):
+                n = hc_reclaim(self.c, now_f, buf, RECLAIM_BUDGET)
+                if n:
+                    if victims is None:
+                        victims = []
+                    for i in range(n):
+                        victims.append(_take(self._kv, 2 * <Py_ssize_t>buf[i]))
+                        victims.append(_take(self._kv, 2 * <Py_ssize_t>buf[i] + 1))
+                        victims.append(HC_CAUSE_EXPIRED)
+            if slot >= 0:
+                # a re-assigned key is never its own victim: evict others until the growth fits
+                s = <uint32_t>slot
+                if hc_prepare_update(self.c, size, nbytes, exp) < 0:
+                    raise MemoryError()
+                osize = hc_entry_size(self.c, s)
+                obytes = hc_entry_bytes(self.c, s)
+                dsize = size - osize if size > osize else 0
+                dbytes = nbytes - obytes if nbytes > obytes else 0
+                while True:
+                    pressure = hc_over(self.c, dsize, dbytes)
+                    if pressure == HC_CAUSE_NONE:
+                        break
+                    v = hc_evict_keep(self.c, now_f, pressure, &cause, s)
+                    if v == HC_NIL:
+                        break
+                    if vk is None and victims is None:
+                        vk = _take(self._kv, 2 * <Py_ssize_t>v)
+                        vv = _take(self._kv, 2 * <Py_ssize_t>v + 1)
+                        vcause = cause
+                    else:
+                        if victims is None:
+                            victims = []
+                        victims.append(_take(self._kv, 2 * <Py_ssize_t>v))
+                        victims.append(_take(self._kv, 2 * <Py_ssize_t>v + 1))
+                        victims.append(cause)
+                hc_update(self.c, s, size, nbytes, exp)
+                old = _take(self._kv, 2 * <Py_ssize_t>s + 1)
+                _put(self._kv, 2 * <Py_ssize_t>s + 1, value)
+                return 0
+            while True:
+                pressure = hc_over(self.c, size, nbytes)
+                if pressure == HC_CAUSE_NONE:
+                    break
+                v = hc_evict(self.c, now_f, pressure, &cause)
+                if v == HC_NIL:
+                    break
+                if vk is None and victims is None:
+                    vk = _take(self._kv, 2 * <Py_ssize_t>v)
+                    vv = _take(self._kv, 2 * <Py_ssize_t>v + 1)
+                    vcause = cause
+                else:
+                    if victims is None:
+                        victims = []
+                    victims.append(_take(self._kv, 2 * <Py_ssize_t>v))
+                    victims.append(_take(self._kv, 2 * <Py_ssize_t>v + 1))
+                    victims.append(cause)
+            s = hc_insert(self.c, <uint64_t>h, size, nbytes, exp)
+            if s == HC_NIL:
+                raise MemoryError("hotcache: out of slots or memory")
+            if 2 * <Py_ssize_t>s >= PyList_GET_SIZE(self._kv):
+                self._grow_lists()
+            _put(self._kv, 2 * <Py_ssize_t>s, key)
+            _put(self._kv, 2 * <Py_ssize_t>s + 1, value)
+            return 0
+        finally:
+            # (4)(5): the core and the lists agree again; now objects may go and callbacks run
+            if vk is not None or victims is not None:
+                self._release(vk, vv, vcause, victims)
+
+    cdef _grow_lists(self):
+        cdef Py_ssize_t cap = hc_capacity(self.c)
+        cdef Py_ssize_t have = PyList_GET_SIZE(self._kv)
+        if 2 * cap > have:
+            self._kv.extend([None] * (2 * cap - have))
+
+    cdef int _release(self, object vk, object vv, int vcause, list victims) except -1:
+        """Run on_evict for evicted entries (first one in vk/vv, more in victims), then drop them."""
+        cb = self._on_evict
+        if cb is None:
+            return 0
+        err = None
+        if vk is not None and vcause != HC_CAUSE_NONE:
+            try:
+                cb(vk, vv, _CAUSES[vcause])
+            except BaseException as e:
+                err = e
+        if victims is not None:
+            for i in range(0, len(victims), 3):
+                if victims[i + 2] == HC_CAUSE_NONE:
+                    continue
+                try:
+                    cb(victims[i], victims[i + 1], _CAUSES[victims[i + 2]])
+                except BaseException as e:
+                    if err is None:
+                        err = e
+        if err is not None:
+            raise err
+        return 0
+
+    cdef int _store_slow(self, object key, object value, Py_hash_t h, uint64_t size,
+                         uint64_t nbytes, double exp, double now_f) except -1:
+        """Eviction through self.popitem() (a subclass override or a custom RR choice),
+        in cachetools' order: evict first, then store."""
+        cdef Py_ssize_t slot
+        cdef uint32_t s
+        cdef uint64_t dsize, dbytes, osize, obytes
+        cdef object old = None
+        if now_f != -INFINITY and hc_timed(self.c):
+            self._expire_all(now_f)
+        slot = self._find(key, h)
+        if slot >= 0 and hc_timed(self.c) and hc_expire_at(self.c, <uint32_t>slot) <= now_f:
+            slot = -1
+        if isnan(exp):
+            if slot >= 0:
+                k = _take(self._kv, 2 * <Py_ssize_t>slot)
+                old = _take(self._kv, 2 * <Py_ssize_t>slot + 1)
+                hc_remove(self.c, <uint32_t>slot)
+            return 0
+        if slot >= 0:
+            osize = hc_entry_size(self.c, <uint32_t>slot)
+            obytes = hc_entry_bytes(self.c, <uint32_t>slot)
+            dsize = size - osize if size > osize else 0
+            dbytes = nbytes - obytes if nbytes > obytes else 0
+        else:
+            dsize, dbytes = size, nbytes
+        while True:
+            pressure = hc_over(self.c, dsize, dbytes)
+            if pressure == HC_CAUSE_NONE:
+                break
+            k, v = self.popitem()
+            if self._on_evict is not None:
+                self._on_evict(k, v, _CAUSES[pressure])
+            del k, v
+            slot = self._find(key, h)
+            if slot < 0:
+                dsize, dbytes = size, nbytes
+        if slot >= 0:
+            s = <uint32_t>slot
+            if hc_prepare_update(self.c, size, nbytes, exp) < 0:
+                raise MemoryError()
+            hc_update(self.c, s, size, nbytes, exp)
+            old = _take(self._kv, 2 * <Py_ssize_t>s + 1)
+            _put(self._kv, 2 * <Py_ssize_t>s + 1, value)
+            return 0
+        s = hc_insert(self.c, <uint64_t>h, size, nbytes, exp)
+        if s == HC_NIL:
+            raise MemoryError("hotcache: out of slots or memory")
+        if 2 * <Py_ssize_t>s >= PyList_GET_SIZE(self._kv):
+            self._grow_lists()
+        _put(self._kv, 2 * <Py_ssize_t>s, key)
+        _put(self._kv, 2 * <Py_ssize_t>s + 1, value)
+        return 0
+
+    # ------------------------------------------------------------------ removing
+    def __delitem__(self, key):
+        cdef Py_ssize_t slot = self._find(key, hash(key))
+        cdef double now
+        if slot < 0:
+            raise KeyError(key)
+        k = _take(self._kv, 2 * <Py_ssize_t>slot)
+        v = _take(self._kv, 2 * <Py_ssize_t>slot + 1)
+        if hc_timed(self.c):
+            now = self._now_or_remove(slot)
+            if hc_expire_at(self.c, <uint32_t>slot) <= now:
+                hc_expire_slot(self.c, <uint32_t>slot)
+                self._release(k, v, HC_CAUSE_EXPIRED, None)
+                raise KeyError(key)
+        hc_remove(self.c, <uint32_t>slot)
+
+    cdef double _now_or_remove(self, Py_ssize_t slot) except? -1.0:
+        """Read the clock; if that raises, still finish removing slot (its objects are out)."""
+        try:
+            return self._now()
+        except BaseException:
+            hc_remove(self.c, <uint32_t>slot)
+            raise
+
+    def pop(self, key, default=_MISSING):
+        cdef Py_ssize_t slot = self._find(key, hash(key))
+        cdef double now
+        if slot >= 0:
+            k = _take(self._kv, 2 * <Py_ssize_t>slot)
+            v = _take(self._kv, 2 * <Py_ssize_t>slot + 1)
+            if hc_timed(self.c):
+                now = self._now_or_remove(slot)
+                if hc_expire_at(self.c, <uint32_t>slot) <= now:
+                    hc_expire_slot(self.c, <uint32_t>slot)
+                    self._release(k, v, HC_CAUSE_EXPIRED, None)
+                    slot = -1
+            if slot >= 0:
+                hc_remove(self.c, <uint32_t>slot)
+                return v
+        if default is _MISSING:
+            raise KeyError(key)
+        return default
+
+    def setdefault(self, key, default=None):
+        cdef double now
+        cdef Py_ssize_t slot = self._find_live(key, &now)
+        if slot >= 0:
+            hc_touch(self.c, <uint32_t>slot)
+            return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
+        hc_count_miss(self.c)
+        self[key] = default
+        return default
+
+    def popitem(self):
+        """Remove and return the (key, value) pair the policy would evict next."""
+        cdef uint32_t slot
+        cdef double now
+        if hc_timed(self.c):
+            self._expire_all(self._now())
+        if self._policy == HC_POLICY_RANDOM and self._choice is not _RANDOM_CHOICE:
+            keys = list(self)
+            if not keys:
+                raise KeyError("%s is empty" % type(self).__name__) from None
+            key = self._choice(keys)
+            return (key, self.pop(key))
+        slot = hc_victim(self.c)
+        if slot == HC_NIL:
+            raise KeyError("%s is empty" % type(self).__name__) from None
+        k = _take(self._kv, 2 * <Py_ssize_t>slot)
+        v = _take(self._kv, 2 * <Py_ssize_t>slot + 1)
+        hc_remove(self.c, slot)
+        return (k, v)
+
+    def clear(self):
+        """Remove every entry and reset the policy state (statistics are kept)."""
+        old_kv = self._kv
+        self._kv = []
+        hc_clear(self.c)
+        del old_kv         # (4) only now may __del__ run
+
+    cdef list _expire_all(self, double now):
+        """Remove every entry expired at now; on_evict("expired") for each; return the pairs."""
+        cdef uint32_t buf[EXPIRE_CHUNK]
+        cdef size_t n, i
+        cdef list out = []
+        cdef list victims = None
+        while True:
+            n = hc_expire(self.c, now, buf, EXPIRE_CHUNK)
+            for i in range(n):
+                k = _take(self._kv, 2 * <Py_ssize_t>buf[i])
+                v = _take(self._kv, 2 * <Py_ssize_t>buf[i] + 1)
+                out.append((k, v))
+            if n < EXPIRE_CHUNK:
+                break
+        if out and self._on_evict is not None:
+            victims = []
+            for k, v in out:
+                victims.extend((k, v, HC_CAUSE_EXPIRED))
+            self._release(None, None, 0, victims)
+        return out
+
+    def expire(self, time=None):
+        """Remove expired entries and return their (key, value) pairs in expiry order."""
+        if time is None:
+            time = self._timer.read()
+        if not hc_timed(self.c):
+            return []
+        return self._expire_all(_to_f(time))
+
+    def resize(self, maxsize=None, maxmemory=None):
+        """Change the bounds (None keeps one) and evict per policy until the cache fits."""
+        cdef uint32_t v
+        cdef int cause, pressure
+        cdef double now_f = -INFINITY
+        cdef list victims = []
+        if maxsize is not None:
+            maxsize, bound = _parse_maxsize(maxsize)
+        else:
+            maxsize, bound = self._maxsize, None if self._maxsize == _math.inf else self._maxsize
+            maxsize, bound = _parse_maxsize(maxsize)
+        if maxmemory is not None:
+            mem = _parse_memory(maxmemory)
+        else:
+            mem = self._maxmemory
+        if mem is not None and not self._bytes_on and len(self):
+            raise ValueError("maxmemory can only be added to an empty cache without one")
+        if hc_timed(self.c):
+            now_f = self._now()
+        self._maxsize = maxsize
+        self._maxmemory = mem
+        self._bytes_on = mem is not None
+        hc_set_limits(self.c, HC_UNBOUNDED if bound is None else <uint64_t>bound,
+                      HC_UNBOUNDED if mem is None else <uint64_t>mem)
+        try:
+            if self._slow_evict:
+                while hc_over(self.c, 0, 0) != HC_CAUSE_NONE:
+                    pressure = hc_over(self.c, 0, 0)
+                    k, val = self.popitem()
+                    victims.extend((k, val, pressure))
+                return
+            while True:
+                pressure = hc_over(self.c, 0, 0)
+                if pressure == HC_CAUSE_NONE:
+                    break
+                v = hc_evict(self.c, now_f, pressure, &cause)
+                if v == HC_NIL:
+                    break
+                victims.append(_take(self._kv, 2 * <Py_ssize_t>v))
+                victims.append(_take(self._kv, 2 * <Py_ssize_t>v + 1))
+                victims.append(cause)
+        finally:
+            if victims:
+                self._release(None, None, 0, victims)
+
+    # ------------------------------------------------------------------ size and iteration
+    cdef inline void _settle(self) except *:
+        """Reclaim everything expired now (len/currsize count live entries only)."""
+        if hc_timed(self.c):
+            self._expire_all(self._now())
+
+    def __len__(self):
+        self._settle()
+        return hc_len(self.c)
+
+    @property
+    def currsize(self):
+        """Sum of the sizes (getsizeof) of the live entries."""
+        self._settle()
+        return hc_size_used(self.c)
+
+    @property
+    def maxsize(self):
+        """The bound on currsize."""
+        return self._maxsize
+
+    @property
+    def maxmemory(self):
+        """The bound on the sum of entry charges in bytes, or None."""
+        return self._maxmemory
+
+    @property
+    def memory_used(self):
+        """Sum of the byte charges of the entries (None without maxmemory)."""
+        if not self._bytes_on:
+            return None
+        self._settle()
+        return hc_bytes_used(self.c)
+
+    @property
+    def timer(self):
+        """The timer wrapper: call it for the time; ``with cache.timer as t`` freezes time."""
+        return self._timer
+
+    @property
+    def default_ttl(self):
+        """Default time to live of new entries (None: no expiry)."""
+        return self._ttl
+
+    def _get_choice(self):
+        return self._choice
+
+    def _get_ttu(self):
+        return self._ttu
+
+    @staticmethod
+    def getsizeof(value):
+        """Size of a value for maxsize accounting (1 unless given or overridden)."""
+        return 1
+
+    cdef list _keys_in_order(self):
+        cdef list out = []
+        cdef uint32_t s = hc_order_first(self.c)
+        while s != HC_NIL:
+            out.append(<object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>s))
+            s = hc_order_next(self.c, s)
+        return out
+
+    def __iter__(self):
+        return _CoreIter(self, self._keys_in_order())
+
+    def keys(self):
+        return _abc.KeysView(self)
+
+    def values(self):
+        return _abc.ValuesView(self)
+
+    def items(self):
+        return _abc.ItemsView(self)
+
+    def update(self, other=(), /, **kwds):
+        if isinstance(other, _abc.Mapping):
+            for key in other:
+                self[key] = other[key]
+        elif hasattr(other, "keys"):
+            for key in other.keys():
+                self[key] = other[key]
+        else:
+            for key, value in other:
+                self[key] = value
+        for key, value in kwds.items():
+            self[key] = value
+
+    def __eq__(self, other):
+        if not isinstance(other, _abc.Mapping):
+            return NotImplemented
+        return dict(self.items()) == dict(other.items())
+
+    def __ne__(self, other):
+        r = self.__eq__(other)
+        if r is NotImplemented:
+            return r
+        return not r
+
+    __hash__ = None
+
+    def __repr__(self):
+        cdef double now = -INFINITY
+        cdef uint32_t s
+        self._settle()
+        d = {}
+        s = hc_order_first(self.c)
+        while s != HC_NIL:
+            d[<object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>s)] = <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>s + 1)
+            s = hc_order_next(self.c, s)
+        return "%s(%s, maxsize=%r, currsize=%r)" % (
+            type(self).__name__, repr(d), self._maxsize, hc_size_used(self.c))
+
+    @classmethod
+    def __class_getitem__(cls, item):
+        return _types.GenericAlias(cls, item)
+
+    # ------------------------------------------------------------------ extensions
+    def ttl_left(self, key):
+        """Seconds until key expires, None if it never does; KeyError if absent or expired."""
+        cdef double now = -INFINITY
+        cdef Py_ssize_t slot = self._find_live(key, &now)
+        cdef double e
+        if slot < 0:
+            raise KeyError(key)
+        e = hc_expire_at(self.c, <uint32_t>slot)
+        if e == INFINITY:
+            return None
+        return e - now
+
+    def stats(self):
+        """A snapshot of the counters (hits, misses, evictions by cause, sizes, memory)."""
+        cdef const hc_stats *st = hc_stats_of(self.c)
+        self._settle()
+        return _CacheStats(
+            hits=st.hits, misses=st.misses, inserts=st.inserts, updates=st.updates,
+            evictions=st.evictions_size + st.evictions_memory,
+            evictions_size=st.evictions_size, evictions_memory=st.evictions_memory,
+            expirations=st.expirations, currsize=hc_size_used(self.c), maxsize=self._maxsize,
+            memory_used=hc_bytes_used(self.c) if self._bytes_on else None,
+            maxmemory=self._maxmemory, len=hc_len(self.c))
+
+    def cache_overhead_bytes(self):
+        """Bytes allocated by the C core plus the two slot lists (not the keys/values)."""
+        import sys
+        return hc_overhead_bytes(self.c) + sys.getsizeof(self._kv)
+
+    def _check(self):
+        """Raise AssertionError if an internal invariant is broken (for tests)."""
+        cdef char msg[256]
+        cdef uint32_t s
+        cdef Py_ssize_t i, live = 0
+        if hc_check(self.c, msg, sizeof(msg)) != 0:
+            raise AssertionError("hc_check: " + msg.decode("utf-8", "replace"))
+        if len(self._kv) % 2:
+            raise AssertionError("the slot list has an odd length")
+        s = hc_order_first(self.c)
+        while s != HC_NIL:
+            live += 1
+            s = hc_order_next(self.c, s)
+        if live != <Py_ssize_t>hc_len(self.c):
+            raise AssertionError("insertion order has %d entries, core says %d" % (live, hc_len(self.c)))
+        nonnull = sum(1 for x in self._kv[0::2] if x is not None)
+        if nonnull > live:
+            raise AssertionError("%d stored keys but %d live entries" % (nonnull, live))
+
+    def _policy_order(self):
+        """Keys in the policy's eviction order, next victim first (for tests)."""
+        cdef size_t n = hc_len(self.c)
+        cdef uint32_t *buf = <uint32_t *>malloc((n + 1) * sizeof(uint32_t))
+        if buf == NULL:
+            raise MemoryError()
+        try:
+            n = hc_policy_order(self.c, buf, NULL)
+            return [<object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>buf[i]) for i in range(n)]
+        finally:
+            free(buf)
+
+    # ------------------------------------------------------------------ copy and pickle
+    def __copy__(self):
+        cls = type(self)
+        cdef Core new = cls.__new__(cls)
+        cdef hc_cache *nc = hc_clone(self.c)
+        if nc == NULL:
+            raise MemoryError()
+        d = getattr(self, "__dict__", None)
+        if d:
+            new.__dict__.update(d)
+        hc_free(new.c)
+        new.c = nc
+        new._kv = list(self._kv)
+        new._copy_config(self)
+        new._timer = self._timer.__copy__()
+        return new
+
+    def copy(self):
+        """A shallow copy with the same items and the same policy state."""
+        return self.__copy__()
+
+    cdef _copy_config(self, Core src):
+        self._policy = src._policy
+        self._maxsize = src._maxsize
+        self._maxmemory = src._maxmemory
+        self._bytes_on = src._bytes_on
+        self._sizeof = src._sizeof
+        self._on_evict = src._on_evict
+        self._timer = src._timer
+        self._ttl = src._ttl
+        self._ttu = src._ttu
+        self._choice = src._choice
+        self._seed = src._seed
+        self._configure_type()
+
+    def __reduce__(self):
+        return (_new_instance, (type(self),), self.__getstate__())
+
+    def __getstate__(self):
+        cdef size_t n = hc_len(self.c), i
+        cdef uint32_t s
+        cdef uint32_t *buf
+        cdef uint64_t *aux
+        cdef const hc_stats *st
+        cdef dict pos = {}
+        keys, vals, sizes, nbytes, expires = [], [], [], [], []
+        s = hc_order_first(self.c)
+        while s != HC_NIL:
+            pos[s] = len(keys)
+            keys.append(<object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>s))
+            vals.append(<object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>s + 1))
+            sizes.append(hc_entry_size(self.c, s))
+            nbytes.append(hc_entry_bytes(self.c, s))
+            expires.append(hc_expire_at(self.c, s))
+            s = hc_order_next(self.c, s)
+        buf = <uint32_t *>malloc((n + 1) * sizeof(uint32_t))
+        aux = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+        if buf == NULL or aux == NULL:
+            free(buf)
+            free(aux)
+            raise MemoryError()
+        try:
+            n = hc_policy_order(self.c, buf, aux)
+            order = [pos[buf[i]] for i in range(n)]
+            counts = [aux[i] for i in range(n)]
+        finally:
+            free(buf)
+            free(aux)
+        st = hc_stats_of(self.c)
+        stats = (st.hits, st.misses, st.inserts, st.updates, st.deletes,
+                 st.evictions_size, st.evictions_memory, st.expirations)
+        config = (self._policy, self._maxsize, self._maxmemory, self._sizeof, self._on_evict,
+                  self._timer, self._ttl, self._ttu, self._choice, self._seed)
+        d = getattr(self, "__dict__", None)
+        return (1, dict(d) if d else None, config, keys, vals, sizes, nbytes, expires, order, counts,
+                hc_rng_state(self.c), stats)
+
+    def __setstate__(self, state):
+        cdef hc_config cfg
+        cdef hc_cache *nc
+        cdef uint32_t s
+        cdef size_t n, i
+        cdef uint32_t *buf
+        cdef uint64_t *aux
+        (version, d, config, keys, vals, sizes, nbytes, expires, order, counts, rng,
+         stats) = state
+        if version != 1:
+            raise ValueError("unsupported hotcache pickle version %r" % (version,))
+        (policy, maxsize, maxmemory, sizeof_fn, on_evict, timer, ttl, ttu, choice, seed) = config
+        if d:
+            self.__dict__.update(d)
+        _, bound = _parse_maxsize(maxsize)
+        cfg.policy = policy
+        cfg.max_size = HC_UNBOUNDED if bound is None else <uint64_t>bound
+        cfg.max_bytes = HC_UNBOUNDED if maxmemory is None else <uint64_t>maxmemory
+        cfg.seed = 0
+        cfg.tick = 0.0
+        nc = hc_new(&cfg)
+        if nc == NULL:
+            raise MemoryError()
+        hc_free(self.c)
+        self.c = nc
+        self._kv = []
+        self._policy = policy
+        self._maxsize = maxsize
+        self._maxmemory = maxmemory
+        self._bytes_on = maxmemory is not None
+        self._sizeof = sizeof_fn
+        self._on_evict = on_evict
+        self._timer = timer
+        self._ttl = ttl
+        self._ttu = ttu
+        self._choice = choice
+        self._seed = seed
+        self._configure_type()
+        slots = []
+        for i in range(len(keys)):
+            k = keys[i]
+            s = hc_insert(self.c, <uint64_t>hash(k), sizes[i], nbytes[i], expires[i])
+            if s == HC_NIL:
+                raise MemoryError()
+            if 2 * <Py_ssize_t>s >= PyList_GET_SIZE(self._kv):
+                self._grow_lists()
+            _put(self._kv, 2 * <Py_ssize_t>s, k)
+            _put(self._kv, 2 * <Py_ssize_t>s + 1, vals[i])
+            slots.append(s)
+        n = len(order)
+        buf = <uint32_t *>malloc((n + 1) * sizeof(uint32_t))
+        aux = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+        if buf == NULL or aux == NULL:
+            free(buf)
+            free(aux)
+            raise MemoryError()
+        try:
+            for i in range(n):
+                buf[i] = slots[order[i]]
+                aux[i] = counts[i]
+            if hc_policy_restore(self.c, buf, aux, n) != 0:
+                raise ValueError("corrupt hotcache pickle: bad policy order")
+        finally:
+            free(buf)
+            free(aux)
+        hc_rng_set_state(self.c, rng)
+        hc_stats_restore(self.c, stats[0], stats[1], stats[2], stats[3], stats[4], stats[5],
+                         stats[6], stats[7])
+
+
+cdef class _CoreIter:
+    """Iterates a snapshot of the keys (first-insertion order), skipping keys gone since."""
+    cdef Core cache
+    cdef list keys
+    cdef Py_ssize_t i
+    cdef uint64_t version
+
+    def __cinit__(self, Core cache, list keys):
+        self.cache = cache
+        self.keys = keys
+        self.i = 0
+        self.version = hc_version(cache.c)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef double now
+        while self.i < PyList_GET_SIZE(self.keys):
+            key = <object>PyList_GET_ITEM(self.keys, self.i)
+            self.i += 1
+            if hc_version(self.cache.c) == self.version and not hc_timed(self.cache.c):
+                return key
+            if self.cache._find_live(key, &now) >= 0:
+                return key
+        raise StopIteration
+
+
+_abc.MutableMapping.register(Core)

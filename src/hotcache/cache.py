@@ -1,0 +1,134 @@
+"""The cache classes: each picks one configuration of the C-backed core type.
+
+Drop-in for cachetools 8 (same constructors, semantics and corner cases), plus keyword-only
+extensions on every class: ``ttl=``, ``maxmemory=``, ``sizeof=``, ``timer=``, ``on_evict=``.
+"""
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Callable, Generic, Optional, TypeVar, Union
+
+from ._core import Core, Timer
+
+__all__ = ["Cache", "FIFOCache", "LFUCache", "LRUCache", "RRCache", "TLRUCache", "TTLCache", "Timer"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+Memory = Union[int, str, None]
+OnEvict = Optional[Callable[[Any, Any, str], Any]]
+
+
+class Cache(Core):
+    """Mutable mapping that evicts in first-insertion order (cachetools' ``Cache``).
+
+    Re-assigning a key keeps its place. Every hotcache class accepts the keyword-only
+    extensions ``ttl`` (default seconds to live), ``maxmemory`` (bytes, or "64MB"),
+    ``sizeof(key, value)`` (bytes charged per entry), ``timer`` and ``on_evict(key, value, cause)``.
+    """
+
+    _policy_name = "insertion"
+
+    def __init__(self, maxsize: float, getsizeof: Optional[Callable[[Any], int]] = None, *,
+                 ttl: Optional[float] = None, maxmemory: Memory = None,
+                 sizeof: Optional[Callable[[Any, Any], int]] = None,
+                 timer: Callable[[], Any] = time.monotonic, on_evict: OnEvict = None) -> None:
+        Core.__init__(self, maxsize, getsizeof, policy=self._policy_name,
+                      ttl=_extension_ttl(ttl), timer=timer, maxmemory=maxmemory,
+                      sizeof_fn=sizeof, on_evict=on_evict)
+
+    def ttl(self, key: Any) -> Optional[float]:
+        """Seconds until ``key`` expires, ``None`` if it never does (KeyError if absent)."""
+        return self.ttl_left(key)
+
+
+class LRUCache(Cache):
+    """Least Recently Used: reads and re-assignments are uses; ``in`` is not."""
+
+    _policy_name = "lru"
+
+
+class LFUCache(Cache):
+    """Least Frequently Used, O(1) frequency buckets; ties go to the least recently used."""
+
+    _policy_name = "lfu"
+
+
+class FIFOCache(Cache):
+    """First In First Out: reads don't reorder; re-assigning a key makes it the newest."""
+
+    _policy_name = "fifo"
+
+
+class RRCache(Cache):
+    """Random Replacement: a uniformly random victim.
+
+    With the default ``choice=random.choice`` the victim comes from a native seeded PRNG
+    (``seed=`` makes it reproducible); any other ``choice`` is called with the current keys.
+    """
+
+    _policy_name = "random"
+
+    def __init__(self, maxsize: float, choice: Callable[[Any], Any] = random.choice,
+                 getsizeof: Optional[Callable[[Any], int]] = None, *,
+                 seed: Optional[int] = None, ttl: Optional[float] = None,
+                 maxmemory: Memory = None, sizeof: Optional[Callable[[Any, Any], int]] = None,
+                 timer: Callable[[], Any] = time.monotonic, on_evict: OnEvict = None) -> None:
+        Core.__init__(self, maxsize, getsizeof, policy="random", ttl=_extension_ttl(ttl),
+                      timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict,
+                      choice=choice, seed=seed)
+
+    @property
+    def choice(self) -> Callable[[Any], Any]:
+        """The ``choice`` function given to the constructor."""
+        return self._get_choice()
+
+
+class TTLCache(Cache):
+    """LRU cache whose items expire ``ttl`` after they were stored (timer units, or a timedelta
+    with a datetime timer)."""
+
+    def __init__(self, maxsize: float, ttl: Any, timer: Callable[[], Any] = time.monotonic,
+                 getsizeof: Optional[Callable[[Any], int]] = None, *, maxmemory: Memory = None,
+                 sizeof: Optional[Callable[[Any, Any], int]] = None,
+                 on_evict: OnEvict = None) -> None:
+        Core.__init__(self, maxsize, getsizeof, policy="lru", ttl=_cachetools_ttl(ttl),
+                      timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict)
+
+    @property
+    def ttl(self) -> Any:
+        """The time-to-live value of the cache's items."""
+        return self.default_ttl
+
+
+class TLRUCache(Cache):
+    """LRU cache whose items expire at ``ttu(key, value, now)``."""
+
+    def __init__(self, maxsize: float, ttu: Callable[[Any, Any, Any], Any],
+                 timer: Callable[[], Any] = time.monotonic,
+                 getsizeof: Optional[Callable[[Any], int]] = None, *, maxmemory: Memory = None,
+                 sizeof: Optional[Callable[[Any, Any], int]] = None,
+                 on_evict: OnEvict = None) -> None:
+        Core.__init__(self, maxsize, getsizeof, policy="lru", ttu=ttu, timer=timer,
+                      maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict)
+
+    @property
+    def ttu(self) -> Callable[[Any, Any, Any], Any]:
+        """The time-to-use function."""
+        return self._get_ttu()
+
+
+def _extension_ttl(ttl: Any) -> Optional[float]:
+    from ._config import parse_ttl
+
+    return parse_ttl(ttl)
+
+
+def _cachetools_ttl(ttl: Any) -> Any:
+    """TTLCache's positional ttl: any number or timedelta, as cachetools accepts it; a plain
+    int becomes a float so the hot path adds doubles."""
+    if ttl is None:
+        raise TypeError("TTLCache needs a ttl")
+    if isinstance(ttl, int) and not isinstance(ttl, bool):
+        return float(ttl)
+    return ttl
