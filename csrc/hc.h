@@ -136,7 +136,8 @@ int hc_over(const hc_cache *c, uint64_t add_size, uint64_t add_bytes);
  * Counts evictions/expirations. */
 uint32_t hc_evict(hc_cache *c, double now, int pressure, int *cause);
 /* hc_evict, but never `keep` (a re-assigned entry is never its own victim); HC_NIL if `keep` is
- * the only candidate. */
+ * the only candidate. If `keep` itself is due at `now`, due entries are not preferred (the wheel
+ * would hand out `keep` first): the policy's victim other than `keep` goes. */
 uint32_t hc_evict_keep(hc_cache *c, double now, int pressure, int *cause, uint32_t keep);
 
 /* Insert a new entry (the caller has checked the key is absent and made room). Appended at the

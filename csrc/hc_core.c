@@ -211,7 +211,10 @@ uint32_t hc_evict(hc_cache *c, double now, int pressure, int *cause)
 uint32_t hc_evict_keep(hc_cache *c, double now, int pressure, int *cause, uint32_t keep)
 {
     uint32_t s;
-    if (c->wheel && hc_wheel_has_due(c->wheel, now) && hc_wheel_pop_due(c->wheel, now, &s, 1) == 1) {
+    /* A due `keep` would be the wheel's pick: then take the policy's victim instead. */
+    int keep_due = keep != HC_NIL && c->head.expire_at && c->head.expire_at[keep] <= now;
+    if (!keep_due && c->wheel && hc_wheel_has_due(c->wheel, now) &&
+        hc_wheel_pop_due(c->wheel, now, &s, 1) == 1) {
         c->arena.e[s].flags &= ~HC_F_TIMED; /* the wheel already unscheduled it */
         drop_entry(c, s);
         c->stats.expirations++;
