@@ -48,15 +48,18 @@ static int check_index(const hc_cache *c, char *msg, size_t n)
     if (nb & ix->mask)
         return FAIL(msg, n, "index: %lu buckets is not a power of two", (unsigned long)nb);
     for (pos = 0; pos < nb; pos++) {
-        uint32_t b = ix->buckets[pos];
+        uint64_t b = ix->buckets[pos];
         size_t home, q;
         if (!b)
             continue;
         used++;
-        s = b - 1;
+        s = (uint32_t)b - 1;
         if (s >= c->arena.cap || !(e[s].flags & HC_F_LIVE))
             return FAIL(msg, n, "index: bucket %lu holds slot %lu, not live", (unsigned long)pos,
                         (unsigned long)s);
+        if ((uint32_t)(b >> 32) != hc_frag(e[s].hash))
+            return FAIL(msg, n, "index: bucket %lu fragment does not match slot %lu's hash",
+                        (unsigned long)pos, (unsigned long)s);
         home = hc_home(e[s].hash, ix->mask);
         for (q = home; q != pos; q = (q + 1) & ix->mask)
             if (!ix->buckets[q])

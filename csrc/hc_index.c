@@ -10,10 +10,18 @@ static inline size_t home_of(const hc_index *ix, uint64_t hash)
     return hc_home(hash, ix->mask);
 }
 
-/* Store bucket value b at the first empty position of its probe run (no duplicate check). */
-static inline void place(uint32_t *buckets, size_t mask, uint64_t hash, uint32_t b)
+/* Home of a stored bucket value: from its fragment, without reading the entry. */
+static inline size_t bucket_home(uint64_t b, size_t mask)
 {
-    size_t pos = hc_home(hash, mask);
+    return (size_t)((uint32_t)(b >> 32) & mask);
+}
+
+static inline uint32_t bucket_slot1(uint64_t b) { return (uint32_t)b; }
+
+/* Store bucket value b at the first empty position of its probe run (no duplicate check). */
+static inline void place(uint64_t *buckets, size_t mask, uint64_t b)
+{
+    size_t pos = bucket_home(b, mask);
     while (buckets[pos] != 0)
         pos = (pos + 1) & mask;
     buckets[pos] = b;
@@ -24,7 +32,8 @@ int hc_index_reserve(hc_index *ix, const hc_entry *e, size_t n)
     size_t nb = ix->buckets ? ix->mask + 1 : 0;
     size_t want = nb ? nb : HC_INDEX_MIN;
     size_t i, nbytes;
-    uint32_t *nbk;
+    uint64_t *nbk;
+    (void)e; /* fragments in the buckets re-home entries without reading the records */
     if (nb && n <= nb - nb / 4)
         return 0;
     while (n > want - want / 4) {
@@ -32,17 +41,17 @@ int hc_index_reserve(hc_index *ix, const hc_entry *e, size_t n)
             return -1;
         want *= 2;
     }
-    nbytes = hc_mul_size(want, sizeof(uint32_t));
+    nbytes = hc_mul_size(want, sizeof(uint64_t));
     if (nbytes == 0)
         return -1;
-    nbk = (uint32_t *)hc_malloc(nbytes);
+    nbk = (uint64_t *)hc_malloc(nbytes);
     if (!nbk)
         return -1;
     memset(nbk, 0, nbytes);
     for (i = 0; i < nb; i++) {
-        uint32_t b = ix->buckets[i];
+        uint64_t b = ix->buckets[i];
         if (b)
-            place(nbk, want - 1, e[b - 1].hash, b);
+            place(nbk, want - 1, b);
     }
     hc_mfree(ix->buckets);
     ix->buckets = nbk;
@@ -52,7 +61,7 @@ int hc_index_reserve(hc_index *ix, const hc_entry *e, size_t n)
 
 void hc_index_add(hc_index *ix, uint64_t hash, uint32_t slot)
 {
-    place(ix->buckets, ix->mask, hash, slot + 1);
+    place(ix->buckets, ix->mask, (uint64_t)hc_frag(hash) << 32 | (uint64_t)(slot + 1));
     ix->used++;
 }
 
@@ -63,8 +72,8 @@ size_t hc_index_find(const hc_index *ix, const hc_entry *e, uint32_t slot)
         return (size_t)-1;
     pos = home_of(ix, e[slot].hash);
     for (n = 0; n <= ix->mask; n++) {
-        uint32_t b = ix->buckets[pos];
-        if (b == slot + 1)
+        uint64_t b = ix->buckets[pos];
+        if (bucket_slot1(b) == slot + 1)
             return pos;
         if (b == 0)
             return (size_t)-1;
@@ -78,20 +87,20 @@ size_t hc_index_find(const hc_index *ix, const hc_entry *e, uint32_t slot)
  * the hole and its old position becomes the new hole. The run ends at the first empty bucket. */
 void hc_index_del(hc_index *ix, const hc_entry *e, uint32_t slot)
 {
-    uint32_t *bk = ix->buckets;
+    uint64_t *bk = ix->buckets;
     size_t mask = ix->mask;
     size_t hole = hc_index_find(ix, e, slot);
     size_t j = hole;
     if (hole == (size_t)-1)
         return;
     for (;;) {
-        uint32_t b;
+        uint64_t b;
         size_t home;
         j = (j + 1) & mask;
         b = bk[j];
         if (b == 0)
             break;
-        home = hc_home(e[b - 1].hash, mask);
+        home = bucket_home(b, mask);
         /* distance home->j >= distance hole->j  <=>  home not in (hole, j] */
         if (((j - home) & mask) >= ((j - hole) & mask)) {
             bk[hole] = b;
@@ -116,8 +125,8 @@ int hc_index_clone(hc_index *dst, const hc_index *src)
     *dst = *src;
     if (!src->buckets)
         return 0;
-    nbytes = (src->mask + 1) * sizeof(uint32_t);
-    dst->buckets = (uint32_t *)hc_malloc(nbytes);
+    nbytes = (src->mask + 1) * sizeof(uint64_t);
+    dst->buckets = (uint64_t *)hc_malloc(nbytes);
     if (!dst->buckets) {
         dst->mask = 0;
         dst->used = 0;
@@ -129,5 +138,5 @@ int hc_index_clone(hc_index *dst, const hc_index *src)
 
 size_t hc_index_bytes(const hc_index *ix)
 {
-    return ix->buckets ? (ix->mask + 1) * sizeof(uint32_t) : 0;
+    return ix->buckets ? (ix->mask + 1) * sizeof(uint64_t) : 0;
 }

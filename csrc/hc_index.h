@@ -2,12 +2,13 @@
  * Linear probing, backward-shift deletion (no tombstones); never compares keys.
  *
  *   buckets[nb]  (nb a power of two, mask = nb - 1; buckets == NULL while nb == 0)
- *     pos:  0     1     2     3     4   ...
- *         [ 0 ][ 7+1][ 3+1][ 0 ][ 9+1] ...      value = slot + 1, 0 = empty
- *   An entry with hash h lives at the first position of h & mask, h+1, ... and every bucket
- *   between its home and its position is non-empty (the probe invariant).
- *   used <= 3/4 nb after every call (grow before insert); the index re-homes entries by
- *   reading the hashes from the arena records, so it stores 4 bytes per bucket only.
+ *     pos:    0        1         2        3        4     ...
+ *         [   0   ][f7|7+1 ][f3|3+1 ][   0   ][f9|9+1 ] ...   value = frag << 32 | slot + 1
+ *   frag = low 32 bits of hc_mix(hash); an entry lives at the first free position of
+ *   frag & mask, +1, ... and every bucket between its home and its position is non-empty (the
+ *   probe invariant). used <= 3/4 nb after every call (grow before insert). Because the fragment
+ *   is in the bucket, probing, re-homing on growth and backward-shift deletion never read the
+ *   entry records: 8 bytes per bucket buy one cache miss less per probed bucket.
  */
 #ifndef HC_INDEX_H
 #define HC_INDEX_H
@@ -16,8 +17,8 @@
 
 #define HC_INDEX_MIN 8u
 
-/* Make room for `n` entries at load <= 3/4, re-homing the current ones (their hashes are read
- * from e[slot].hash). 0, or -1 on OOM / too large (nothing changed). */
+/* Make room for `n` entries at load <= 3/4, re-homing the current ones by their fragments (`e`
+ * is unused, kept for the call shape). 0, or -1 on OOM / too large (nothing changed). */
 int hc_index_reserve(hc_index *ix, const hc_entry *e, size_t n);
 /* Add `slot` under `hash`; room must have been reserved. */
 void hc_index_add(hc_index *ix, uint64_t hash, uint32_t slot);

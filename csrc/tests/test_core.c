@@ -422,7 +422,7 @@ static size_t find_steps(const hc_cache *c, uint32_t slot, size_t *at)
 {
     const hc_index *ix = &HC_HEAD(c)->index;
     size_t pos = hc_home(HC_HEAD(c)->entries[slot].hash, ix->mask), n = 0;
-    while (ix->buckets[pos] != slot + 1) {
+    while ((uint32_t)ix->buckets[pos] != slot + 1) {
         pos = (pos + 1) & ix->mask;
         n++;
     }

@@ -14,7 +14,7 @@ static int index_ok(const hc_index *ix, const unsigned char *present)
     size_t pos, used = 0;
     uint32_t s;
     for (pos = 0; ix->buckets && pos <= ix->mask; pos++) {
-        uint32_t b = ix->buckets[pos];
+        uint32_t b = (uint32_t)ix->buckets[pos];
         size_t q;
         if (!b)
             continue;
@@ -60,7 +60,7 @@ static void expect_layout(const hc_index *ix, const uint32_t *want)
 {
     size_t pos;
     for (pos = 0; pos <= ix->mask; pos++)
-        CHECK_EQ(ix->buckets[pos], want[pos]);
+        CHECK_EQ((uint32_t)ix->buckets[pos], want[pos]);
 }
 
 static void test_hand_layouts(void)

@@ -6,8 +6,24 @@ wheel, eviction callbacks and statistics.
 """
 from ._config import ENTRY_OVERHEAD
 from ._version import __version__
-from .cache import Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer
 from .stats import CacheStats
+
+try:
+    from .cache import Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer
+except ImportError as _exc:  # the C extension could not load: same API, pure Python
+    if "_core" not in str(_exc):
+        raise
+    import warnings as _warnings
+
+    _warnings.warn(
+        "hotcache: the C extension could not be imported (%s); using the pure-Python "
+        "implementation, which is correct but slower" % (_exc,),
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    from ._pure import (  # type: ignore[assignment]
+        Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer,
+    )
 
 __all__ = [
     "ENTRY_OVERHEAD",

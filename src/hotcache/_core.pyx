@@ -277,6 +277,9 @@ cdef class Core:
                 k = PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot)
                 if k == <PyObject *>key:
                     return slot
+                if hc_hash_at(self.c, slot) != <uint64_t>h:   # same fragment, other hash
+                    slot = hc_probe_next(self.c, &p)
+                    continue
                 ver = hc_version(self.c)
                 other = <object>k
                 eq = PyObject_RichCompareBool(other, key, Py_EQ)

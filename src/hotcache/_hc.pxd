@@ -33,7 +33,7 @@ cdef extern from "hc.h" nogil:
         pass
 
     ctypedef struct hc_probe:
-        uint64_t hash
+        uint32_t frag
         size_t pos
 
     hc_cache *hc_new(const hc_config *cfg)
@@ -42,6 +42,7 @@ cdef extern from "hc.h" nogil:
 
     void hc_probe_init(const hc_cache *c, uint64_t hash, hc_probe *p)
     uint32_t hc_probe_next(const hc_cache *c, hc_probe *p)
+    uint64_t hc_hash_at(const hc_cache *c, uint32_t slot)
     uint64_t hc_version(const hc_cache *c)
     void hc_touch(hc_cache *c, uint32_t slot)
     void hc_count_miss(hc_cache *c)
