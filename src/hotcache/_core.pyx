@@ -78,7 +78,9 @@ cdef double _to_f(object t) except? -1.0:
         if t.tzinfo is None:
             return (t - _EPOCH_NAIVE).total_seconds()
         return (t - _EPOCH_AWARE).total_seconds()
-    return float(t)
+    if isinstance(t, (int, float)) or hasattr(t, "__float__"):
+        return float(t)
+    raise TypeError("the timer must return a number or a datetime, not %s" % type(t).__name__)
 
 
 cdef inline object _take(list lst, Py_ssize_t slot):
@@ -295,24 +297,29 @@ cdef class Core:
     cdef inline double _now(self) except? -1.0:
         return self._timer.read_f()
 
+    # Lookups run user code in this order: hash(key), the timer (only once anything is timed),
+    # then == while probing; so the slot found is still valid when it is used (rule A).
+    cdef inline double _now_if_timed(self) except? -1.0:
+        """The time if any entry is timed, else -inf (then nothing counts as expired)."""
+        if hc_timed(self.c):
+            return self._timer.read_f()
+        return -INFINITY
+
     cdef inline Py_ssize_t _find_live(self, object key, double *now) except -2:
         """Slot of a live (unexpired) key or -1; reads the clock once if anything is timed."""
-        cdef Py_ssize_t slot = self._find(key, hash(key))
-        if slot >= 0 and hc_timed(self.c):
-            now[0] = self._now()
-            if hc_expire_at(self.c, <uint32_t>slot) <= now[0]:
-                return -1
+        cdef Py_hash_t h = hash(key)
+        cdef Py_ssize_t slot
+        now[0] = self._now_if_timed()
+        slot = self._find(key, h)
+        if slot >= 0 and hc_expire_at(self.c, <uint32_t>slot) <= now[0]:
+            return -1
         return slot
 
     def __getitem__(self, key):
-        cdef Py_ssize_t slot = self._find(key, hash(key))
-        cdef double now
-        if slot >= 0:
-            if hc_timed(self.c):
-                now = self._now()
-                if hc_expire_at(self.c, <uint32_t>slot) <= now:
-                    hc_count_miss(self.c)
-                    return self._miss(key)
+        cdef Py_hash_t h = hash(key)
+        cdef double now = self._now_if_timed()
+        cdef Py_ssize_t slot = self._find(key, h)
+        if slot >= 0 and hc_expire_at(self.c, <uint32_t>slot) > now:
             hc_touch(self.c, <uint32_t>slot)
             return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
         hc_count_miss(self.c)
@@ -327,14 +334,10 @@ cdef class Core:
         raise KeyError(key)
 
     def get(self, key, default=None):
-        cdef Py_ssize_t slot = self._find(key, hash(key))
-        cdef double now
-        if slot >= 0:
-            if hc_timed(self.c):
-                now = self._now()
-                if hc_expire_at(self.c, <uint32_t>slot) <= now:
-                    hc_count_miss(self.c)
-                    return default
+        cdef Py_hash_t h = hash(key)
+        cdef double now = self._now_if_timed()
+        cdef Py_ssize_t slot = self._find(key, h)
+        if slot >= 0 and hc_expire_at(self.c, <uint32_t>slot) > now:
             hc_touch(self.c, <uint32_t>slot)
             return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
         hc_count_miss(self.c)
@@ -374,9 +377,9 @@ cdef class Core:
         return <uint64_t>b
 
     cdef double _expiry(self, object key, object value, object now_obj, double now_f,
-                        object ttl) except? -1.0:
+                        object ttl, bint use_ttu) except? -1.0:
         """Expiry time (+inf: none; NaN: already expired per ttu)."""
-        if self._ttu is not None and ttl is self._ttl:
+        if use_ttu:
             e = self._ttu(key, value, now_obj)
             if ttl is not None:
                 cap = now_obj + ttl
@@ -392,17 +395,17 @@ cdef class Core:
         return _to_f(now_obj + ttl)
 
     def __setitem__(self, key, value):
-        self._store(key, value, self._ttl)
+        self._store(key, value, self._ttl, True)
 
     def set(self, key, value, ttl=None):
-        """Store value under key; ttl (seconds) overrides the cache's default for this entry."""
+        """Store value under key; ttl (seconds, math.inf: never) overrides the cache's default
+        (and a TLRUCache's ttu) for this entry."""
         if ttl is None:
-            self._store(key, value, self._ttl)
+            self._store(key, value, self._ttl, True)
         else:
-            t = _parse_ttl(ttl)
-            self._store(key, value, t)
+            self._store(key, value, _parse_ttl(ttl), False)
 
-    cdef int _store(self, object key, object value, object ttl) except -1:
+    cdef int _store(self, object key, object value, object ttl, bint default_ttl) except -1:
         cdef Py_hash_t h = hash(key)
         cdef uint64_t size = 1, nbytes = 0, dsize, dbytes, osize, obytes
         cdef double now_f = -INFINITY, exp = INFINITY
@@ -422,15 +425,16 @@ cdef class Core:
             raise ValueError("value too large")
         if self._bytes_on:
             nbytes = self._charge(key, value)
-        if hc_timed(self.c) or ttl is not None or self._ttu is not None:
-            if (self._ttu is None or ttl is not self._ttl) and (ttl is None or type(ttl) is float):
+        use_ttu = default_ttl and self._ttu is not None
+        if hc_timed(self.c) or ttl is not None or use_ttu:
+            if not use_ttu and (ttl is None or type(ttl) is float):
                 now_f = self._timer.read_f()
                 if ttl is not None:
                     exp = now_f + PyFloat_AS_DOUBLE(ttl)
             else:
                 now_obj = self._timer.read()
                 now_f = _to_f(now_obj)
-                exp = self._expiry(key, value, now_obj, now_f, ttl)
+                exp = self._expiry(key, value, now_obj, now_f, ttl, use_ttu)
             if exp <= now_f:
                 exp = <double>_math.nan     # dead on arrival: store nothing, drop an old entry
         if self._slow_evict:
@@ -602,55 +606,53 @@ cdef class Core:
 
     # ------------------------------------------------------------------ removing
     def __delitem__(self, key):
-        cdef Py_ssize_t slot = self._find(key, hash(key))
-        cdef double now
-        if slot < 0:
+        if not self._remove_key(key):
             raise KeyError(key)
+
+    cdef bint _remove_key(self, object key, PyObject **value=NULL) except -1:
+        """Remove key: True if it was live (its value to *value), False if absent or expired
+        (an expired entry is removed too, as an expiration)."""
+        cdef Py_hash_t h = hash(key)
+        cdef double now = self._now_if_timed()
+        cdef Py_ssize_t slot = self._find(key, h)
+        if slot < 0:
+            return False
         k = _take(self._kv, 2 * <Py_ssize_t>slot)
         v = _take(self._kv, 2 * <Py_ssize_t>slot + 1)
-        if hc_timed(self.c):
-            now = self._now_or_remove(slot)
-            if hc_expire_at(self.c, <uint32_t>slot) <= now:
-                hc_expire_slot(self.c, <uint32_t>slot)
-                self._release(k, v, HC_CAUSE_EXPIRED, None)
-                raise KeyError(key)
+        if hc_expire_at(self.c, <uint32_t>slot) <= now:
+            hc_expire_slot(self.c, <uint32_t>slot)
+            self._release(k, v, HC_CAUSE_EXPIRED, None)
+            return False
         hc_remove(self.c, <uint32_t>slot)
-
-    cdef double _now_or_remove(self, Py_ssize_t slot) except? -1.0:
-        """Read the clock; if that raises, still finish removing slot (its objects are out)."""
-        try:
-            return self._now()
-        except BaseException:
-            hc_remove(self.c, <uint32_t>slot)
-            raise
+        if value != NULL:
+            value[0] = <PyObject *>v
+            Py_INCREF(v)
+        return True
 
     def pop(self, key, default=_MISSING):
-        cdef Py_ssize_t slot = self._find(key, hash(key))
-        cdef double now
-        if slot >= 0:
-            k = _take(self._kv, 2 * <Py_ssize_t>slot)
-            v = _take(self._kv, 2 * <Py_ssize_t>slot + 1)
-            if hc_timed(self.c):
-                now = self._now_or_remove(slot)
-                if hc_expire_at(self.c, <uint32_t>slot) <= now:
-                    hc_expire_slot(self.c, <uint32_t>slot)
-                    self._release(k, v, HC_CAUSE_EXPIRED, None)
-                    slot = -1
-            if slot >= 0:
-                hc_remove(self.c, <uint32_t>slot)
-                return v
+        cdef PyObject *v = NULL
+        if self._remove_key(key, &v):
+            r = <object>v
+            Py_DECREF(r)
+            return r
         if default is _MISSING:
             raise KeyError(key)
         return default
 
     def setdefault(self, key, default=None):
+        if hc_timed(self.c):
+            with self._timer:           # one clock read for the lookup and the store
+                return self._setdefault(key, default)
+        return self._setdefault(key, default)
+
+    cdef object _setdefault(self, object key, object default):
         cdef double now
         cdef Py_ssize_t slot = self._find_live(key, &now)
         if slot >= 0:
             hc_touch(self.c, <uint32_t>slot)
             return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
         hc_count_miss(self.c)
-        self[key] = default
+        self[key] = default             # a subclass's __setitem__ is honoured
         return default
 
     def popitem(self):
@@ -660,7 +662,7 @@ cdef class Core:
         if hc_timed(self.c):
             self._expire_all(self._now())
         if self._policy == HC_POLICY_RANDOM and self._choice is not _RANDOM_CHOICE:
-            keys = list(self)
+            keys = self._keys_in_order()    # expired ones are gone: no lookups, no clock
             if not keys:
                 raise KeyError("%s is empty" % type(self).__name__) from None
             key = self._choice(keys)
@@ -1003,8 +1005,11 @@ cdef class Core:
         st = hc_stats_of(self.c)
         stats = (st.hits, st.misses, st.inserts, st.updates, st.deletes,
                  st.evictions_size, st.evictions_memory, st.expirations)
+        # random.choice is kept by reference (deepcopy would make a new Random around it and
+        # turn the native PRNG off): None stands for it
+        choice = None if self._choice is _RANDOM_CHOICE else self._choice
         config = (self._policy, self._maxsize, self._maxmemory, self._sizeof, self._on_evict,
-                  self._timer, self._ttl, self._ttu, self._choice, self._seed)
+                  self._timer, self._ttl, self._ttu, choice, self._seed)
         d = getattr(self, "__dict__", None)
         return (1, dict(d) if d else None, config, keys, vals, sizes, nbytes, expires, order, counts,
                 hc_rng_state(self.c), stats)
@@ -1044,7 +1049,7 @@ cdef class Core:
         self._timer = timer
         self._ttl = ttl
         self._ttu = ttu
-        self._choice = choice
+        self._choice = _RANDOM_CHOICE if choice is None else choice
         self._seed = seed
         self._configure_type()
         slots = []

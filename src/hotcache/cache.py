@@ -102,15 +102,16 @@ class TTLCache(Cache):
 
 
 class TLRUCache(Cache):
-    """LRU cache whose items expire at ``ttu(key, value, now)``."""
+    """LRU cache whose items expire at ``ttu(key, value, now)`` (capped at ``now + ttl`` when
+    the keyword ``ttl`` is given)."""
 
     def __init__(self, maxsize: float, ttu: Callable[[Any, Any, Any], Any],
                  timer: Callable[[], Any] = time.monotonic,
-                 getsizeof: Optional[Callable[[Any], int]] = None, *, maxmemory: Memory = None,
-                 sizeof: Optional[Callable[[Any, Any], int]] = None,
+                 getsizeof: Optional[Callable[[Any], int]] = None, *, ttl: Optional[float] = None,
+                 maxmemory: Memory = None, sizeof: Optional[Callable[[Any, Any], int]] = None,
                  on_evict: OnEvict = None) -> None:
-        Core.__init__(self, maxsize, getsizeof, policy="lru", ttu=ttu, timer=timer,
-                      maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict)
+        Core.__init__(self, maxsize, getsizeof, policy="lru", ttu=ttu, ttl=_extension_ttl(ttl),
+                      timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict)
 
     @property
     def ttu(self) -> Callable[[Any, Any, Any], Any]:
