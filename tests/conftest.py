@@ -1,0 +1,151 @@
+"""Shared fixtures for the hotcache test suite.
+
+Every behavioural test runs twice: against "core" (the public ``hotcache`` classes, backed by the
+C extension ``hotcache._core``) and against "pure" (``hotcache._pure``, the pure-Python twin and
+test oracle).  The "core" parameter FAILS, never skips, when the extension cannot be imported:
+in CI the extension is always built, so a missing extension is a bug.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import sys
+
+import pytest
+
+try:  # the installed package wins; fall back to the source tree for local runs
+    import hotcache  # noqa: F401
+except ImportError:  # pragma: no cover - only without an install / PYTHONPATH
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
+
+try:
+    from hypothesis import settings as _hsettings
+
+    _hsettings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+    _hsettings.register_profile("dev", deadline=None)
+    _hsettings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev")
+except ImportError:  # pragma: no cover
+    pass
+
+CLASS_NAMES = ("Cache", "LRUCache", "LFUCache", "FIFOCache", "RRCache", "TTLCache", "TLRUCache")
+IMPLS = ("core", "pure")
+
+# eviction policy of each class when full ("insertion" = Cache's first-insertion order)
+POLICY = {
+    "Cache": "insertion",
+    "LRUCache": "lru",
+    "LFUCache": "lfu",
+    "FIFOCache": "fifo",
+    "RRCache": "rr",
+    "TTLCache": "lru",
+    "TLRUCache": "lru",
+}
+
+# a time-to-live that never runs out during a test (finite on purpose: inf is tested separately)
+FAR = 1e9
+
+
+class FakeTimer:
+    """A deterministic clock: ``timer()`` returns ``timer.time``; ``advance(dt)`` moves it."""
+
+    def __init__(self, time=0.0):
+        self.time = time
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        return self.time
+
+    def advance(self, dt):
+        self.time += dt
+        return self.time
+
+
+def _load(impl):
+    if impl == "pure":
+        return importlib.import_module("hotcache._pure")
+    try:
+        core = importlib.import_module("hotcache._core")
+    except ImportError as exc:  # FAIL, never skip: CI always builds the extension
+        pytest.fail("hotcache._core (the C extension) cannot be imported: %r" % (exc,), pytrace=False)
+    public = importlib.import_module("hotcache")
+    for name in CLASS_NAMES:
+        cls = getattr(public, name)
+        c_bases = [k for k in cls.__mro__ if getattr(k, "__module__", None) == core.__name__]
+        assert c_bases, "hotcache.%s is not backed by %s (mro: %r)" % (name, core.__name__, cls.__mro__)
+    return public
+
+
+def classes(impl):
+    """Return {class name: class} for implementation "core" or "pure"."""
+    mod = _load(impl)
+    return {name: getattr(mod, name) for name in CLASS_NAMES}
+
+
+def module(impl):
+    return _load(impl)
+
+
+def make(cls, maxsize, name=None, timer=None, getsizeof=None, **kw):
+    """Build any class with one signature: TTL classes get a far ttl/ttu and a timer."""
+    name = name or _base_name(cls)
+    if name == "TTLCache":
+        ttl = kw.pop("ttl", FAR)
+        return cls(maxsize, ttl, timer or FakeTimer(), getsizeof, **kw)
+    if name == "TLRUCache":
+        ttu = kw.pop("ttu", far_ttu)
+        return cls(maxsize, ttu, timer or FakeTimer(), getsizeof, **kw)
+    if timer is not None:
+        kw["timer"] = timer
+    if name == "RRCache":
+        return cls(maxsize, getsizeof=getsizeof, **kw)
+    return cls(maxsize, getsizeof, **kw)
+
+
+def far_ttu(key, value, now):
+    return now + FAR
+
+
+def _base_name(cls):
+    for klass in cls.__mro__:
+        if klass.__name__ in CLASS_NAMES:
+            return klass.__name__
+    raise TypeError(cls)
+
+
+def check(cache):
+    """Internal invariants plus the public counters agree with each other."""
+    cache._check()
+    n = len(cache)
+    assert n == len(list(cache))
+    assert n == sum(1 for _ in cache.items())
+    if cache.getsizeof is not None and n:
+        assert cache.currsize >= 0
+    assert cache.currsize <= cache.maxsize
+
+
+@pytest.fixture(params=IMPLS)
+def impl(request):
+    _load(request.param)  # fails here for a missing extension
+    return request.param
+
+
+@pytest.fixture(params=CLASS_NAMES)
+def name(request):
+    return request.param
+
+
+@pytest.fixture
+def cls(impl, name):
+    return classes(impl)[name]
+
+
+@pytest.fixture
+def fake_timer():
+    return FakeTimer()
+
+
+def is_nan(x):
+    return isinstance(x, float) and math.isnan(x)
