@@ -192,8 +192,10 @@ def load_hotcache():
         classes = _policy_classes(hotcache)
         if "LRU" in classes:
             mod = getattr(classes["LRU"], "__module__", "?")
-            return Lib("hotcache", classes, "hotcache %s (%s)" % (
-                getattr(hotcache, "__version__", _version("hotcache")), mod))
+            core = ("C core %s" % getattr(sys.modules["hotcache._core"], "__file__", "")
+                    if "hotcache._core" in sys.modules else "NO C core loaded")
+            return Lib("hotcache", classes, "hotcache %s (%s; %s)" % (
+                getattr(hotcache, "__version__", _version("hotcache")), mod, core))
         why = "hotcache has no LRUCache"
     except ImportError as e:
         why = "import hotcache failed: %s" % e
@@ -495,22 +497,25 @@ def run(quick=False, rounds=None, json_file=None, out=None):
     for cap in caps:
         plan.append(("zipf aside cap %s" % _pct(cap), lru_libs, sc_aside(trace, cap), "long"))
 
-    def step(i, title):
-        _progress("[%2d/%d] %s" % (i, len(plan) + 1, title))
+    counter = [0]
+
+    def step(title):
+        counter[0] += 1
+        _progress("[%2d/%d] %s" % (counter[0], len(plan) + 1, title))
 
     results = {}
     order = sorted(range(len(plan)), key=lambda j: plan[j][3] != "long")   # long loops first
     n_micro = sum(1 for p in plan if p[3] == "micro")
     skipped_hr = 0
     hr_rows = []
-    for pos, j in enumerate(order, 1):
+    for j in order:
         title, libs_s, prepare, kind = plan[j]
         if kind == "micro" and not hr_rows and not skipped_hr:
             # Hit ratio of each other policy on the same trace, one pass each (LRU is in the
             # zipf rows), hotcache and cachebox only: cachetools matches the simulators that
             # benchmarks/hit_ratio.py runs, and its slow passes would not fit in the budget.
             t0 = time.perf_counter()
-            step(len(plan) + 1, "hit ratio per policy on the Zipf trace")
+            step("hit ratio per policy on the Zipf trace")
             for pol in POLICIES[1:]:
                 for cap in caps:
                     for lib in libs:
@@ -534,7 +539,7 @@ def run(quick=False, rounds=None, json_file=None, out=None):
             _progress("        %.1f s" % (time.perf_counter() - t0))
             hr_rows.append(None)       # marks the section as done
         t0 = time.perf_counter()
-        step(pos, "%-20s %d libs" % (title, len(libs_s)))
+        step("%-20s %d libs" % (title, len(libs_s)))
         if kind == "micro":
             left = pre.deadline - (t0 - t_start)
             share = max(0.0, min(budget, left / n_micro - 0.3)) if not rounds else 0.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable, Generic, Optional, TypeVar, Union
+from typing import Any, Callable, Optional, TypeVar, Union
 
 from ._core import Core, Timer
 
@@ -19,7 +19,7 @@ Memory = Union[int, str, None]
 OnEvict = Optional[Callable[[Any, Any, str], Any]]
 
 
-class Cache(Core):
+class Cache(Core[K, V]):  # type: ignore[misc]
     """Mutable mapping that evicts in first-insertion order (cachetools' ``Cache``).
 
     Re-assigning a key keeps its place. Every hotcache class accepts the keyword-only
