@@ -3,12 +3,20 @@
 Same class names, constructors and behaviour as the C-backed classes (see API.md); written for
 obviousness, not speed. Every instance keeps ALL of its state in one ``_State`` record::
 
-    data     {key: value}            first-insertion order = iteration order
-    sizes    {key: getsizeof(value)} currsize == sum(sizes.values()) <= maxsize
-    charges  {key: sizeof + 64}      only with maxmemory; memory == sum(charges.values())
-    exp      {key: (expires, seq)}   entries that expire; heap holds (expires, seq, key),
-    heap     [(expires, seq, key)]   stale tuples (seq no longer in exp) are skipped lazily
-    policy   _Insertion | _FIFO | _LRU | _LFU | _Random: the eviction order, next victim first
+    data     {_Key(key): _Entry}     first-insertion order = iteration order; _Key caches
+                                     hash(key): each public call hashes its key ONCE
+    _Entry   key, value, size, charge, expires, seq
+                                     currsize == sum of sizes <= maxsize; memory == sum of
+                                     charges (sizeof + 64; 0 without maxmemory) <= maxmemory
+    heap     [(expires, seq, entry)] items whose seq != entry.seq are stale, skipped lazily
+    expiring                         number of entries with an expiry
+    policy   _Insertion | _FIFO | _LRU | _LFU | _Random: the entries in eviction order
+
+Policies and the heap refer to entries, which hash by identity: they never run user code.
+Removing an entry empties it (key, value -> None, seq -> 0), so a stale heap item keeps nothing
+alive. Whatever leaves the cache (removed keys and values, overwritten values) goes to the
+operation's ``_Pending`` list and is released at its end, after the structures are consistent
+and after the on_evict callbacks; ``clear()`` swaps in empty structures before dropping the old.
 
 HOW A STORE WORKS (``c[k] = v`` / ``c.set(k, v, ttl=)``), in this order; nothing changes before
 step 4, so an error in steps 1-3 leaves the cache untouched:
@@ -28,7 +36,8 @@ step 4, so an error in steps 1-3 leaves the cache untouched:
    ``popitem`` is called instead, like cachetools, and may return the key itself; the store
    then counts as an insert.
 6. store; policy insert (new key) or update (re-assignment: LRU/LFU use, FIFO move to newest).
-7. on_evict callbacks, after the cache is consistent; the first exception is re-raised.
+7. on_evict callbacks, after the cache is consistent; the first exception is re-raised;
+   then whatever left the cache (victims, the old value) is released.
 
 Expired entries are invisible to lookups but only removed by purges: every store,
 ``popitem``, ``len``, ``currsize``, ``repr``, ``stats``, ``resize`` and ``expire`` purge all
@@ -122,56 +131,107 @@ class Timer:
         return "Timer(%r)" % (self.__timer,)
 
 
+# --------------------------------------------------------------------------- keys and entries
+
+
+class _Key:
+    """A key with its hash computed once (``hash(key)`` runs once per public call).
+
+    The cache's dict is keyed by these; equal keys compare by identity first, then ``==``.
+    Pickle and deepcopy rebuild it from the key, so the hash is recomputed (hash randomization).
+    """
+
+    __slots__ = ("key", "hash")
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+        self.hash = hash(key)
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: Any) -> bool:
+        return self.key is other.key or bool(self.key == other.key)
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return _Key, (self.key,)
+
+    def __repr__(self) -> str:
+        return repr(self.key)
+
+
+class _Entry:
+    """One item: its key, value, size, memory charge, expiry time (None = never) and the
+    sequence number of its current expiry-heap item (0 = removed).
+
+    Entries hash by identity, so the policies and the expiry heap, which refer to entries, never
+    run user code. A removed entry is emptied, so a stale heap item keeps nothing alive.
+    """
+
+    def __init__(self, k: _Key, value: Any, size: int, charge: int) -> None:
+        self.k: Optional[_Key] = k
+        self.value = value
+        self.size = size
+        self.charge = charge
+        self.expires: Any = None
+        self.seq = 0
+
+    def copy(self) -> "_Entry":
+        new = _Entry.__new__(_Entry)
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def __repr__(self) -> str:  # so that repr(state.data) reads like {key: value}
+        return repr(self.value)
+
+
 # --------------------------------------------------------------------------- policies
-# Each policy keeps its own view of the keys; victim(protect) returns the next victim, skipping
-# `protect` (the key being re-assigned). The cache guarantees the policy is not empty.
-
-
-def _same(a: Any, b: Any) -> bool:
-    return b is not _MARKER and (a is b or a == b)
+# Each policy keeps its own view of the entries; victim(protect) returns the next victim entry,
+# skipping `protect` (the entry being re-assigned). The cache guarantees the policy is not empty.
+# copy(remap) copies the policy onto the copied entries (remap: old entry -> new entry).
 
 
 class _ListPolicy:
-    """Keys in an OrderedDict, next victim first."""
+    """Entries in an OrderedDict, next victim first."""
 
-    move_on_touch = False  # a read hit moves the key to the newest end
+    move_on_touch = False  # a read hit moves the entry to the newest end
     move_on_update = False  # a re-assignment does
 
     def __init__(self) -> None:
-        self.keys: "collections.OrderedDict[Any, None]" = collections.OrderedDict()
+        self.keys: "collections.OrderedDict[_Entry, None]" = collections.OrderedDict()
 
-    def insert(self, key: Any) -> None:
-        self.keys[key] = None
+    def insert(self, entry: _Entry) -> None:
+        self.keys[entry] = None
 
-    def touch(self, key: Any) -> None:
+    def touch(self, entry: _Entry) -> None:
         if self.move_on_touch:
-            self.keys.move_to_end(key)
+            self.keys.move_to_end(entry)
 
-    def update(self, key: Any) -> None:
+    def update(self, entry: _Entry) -> None:
         if self.move_on_update:
-            self.keys.move_to_end(key)
+            self.keys.move_to_end(entry)
 
-    def remove(self, key: Any) -> None:
-        del self.keys[key]
+    def remove(self, entry: _Entry) -> None:
+        del self.keys[entry]
 
-    def victim(self, protect: Any = _MARKER) -> Any:
+    def victim(self, protect: Optional[_Entry] = None) -> _Entry:
         it = iter(self.keys)
-        key = next(it)
-        return next(it) if _same(key, protect) else key
+        entry = next(it)
+        return next(it) if entry is protect else entry
 
     def order(self) -> List[Any]:
-        return list(self.keys)
+        return [e.k.key for e in self.keys]  # type: ignore[union-attr]
 
     def clear(self) -> None:
         self.keys.clear()
 
-    def copy(self) -> "_ListPolicy":
+    def copy(self, remap: Callable[[_Entry], _Entry]) -> "_ListPolicy":
         new = type(self)()
-        new.keys = self.keys.copy()
+        new.keys = collections.OrderedDict((remap(e), None) for e in self.keys)
         return new
 
-    def check(self, data: Dict[Any, Any]) -> None:
-        assert len(self.keys) == len(data) and all(k in data for k in self.keys), "policy keys != data keys"
+    def check(self, entries: Dict[int, _Entry]) -> None:
+        assert len(self.keys) == len(entries) and all(id(e) in entries for e in self.keys), "policy != data"
 
 
 class _Insertion(_ListPolicy):
@@ -195,98 +255,109 @@ class _LFU:
     """LFUCache: use counts; a new key starts at 1; ties -> least recently used in the bucket."""
 
     def __init__(self) -> None:
-        self.counts: Dict[Any, int] = {}
-        self.buckets: Dict[int, "collections.OrderedDict[Any, None]"] = {}
+        self.counts: Dict[_Entry, int] = {}
+        self.buckets: Dict[int, "collections.OrderedDict[_Entry, None]"] = {}
 
-    def insert(self, key: Any) -> None:
-        self.counts[key] = 1
-        self.buckets.setdefault(1, collections.OrderedDict())[key] = None
+    def insert(self, entry: _Entry) -> None:
+        self.counts[entry] = 1
+        self.buckets.setdefault(1, collections.OrderedDict())[entry] = None
 
-    def _unlink(self, key: Any) -> int:
-        count = self.counts.pop(key)
+    def _unlink(self, entry: _Entry) -> int:
+        count = self.counts.pop(entry)
         bucket = self.buckets[count]
-        del bucket[key]
+        del bucket[entry]
         if not bucket:
             del self.buckets[count]
         return count
 
-    def touch(self, key: Any) -> None:
-        count = self._unlink(key) + 1
-        self.counts[key] = count
-        self.buckets.setdefault(count, collections.OrderedDict())[key] = None
+    def touch(self, entry: _Entry) -> None:
+        count = self._unlink(entry) + 1
+        self.counts[entry] = count
+        self.buckets.setdefault(count, collections.OrderedDict())[entry] = None
 
     update = touch
 
-    def remove(self, key: Any) -> None:
-        self._unlink(key)
+    def remove(self, entry: _Entry) -> None:
+        self._unlink(entry)
 
-    def victim(self, protect: Any = _MARKER) -> Any:
+    def victim(self, protect: Optional[_Entry] = None) -> _Entry:
         for count in sorted(self.buckets):
-            for key in self.buckets[count]:
-                if not _same(key, protect):
-                    return key
+            for entry in self.buckets[count]:
+                if entry is not protect:
+                    return entry
         raise KeyError("no victim")  # pragma: no cover - the cache checks first
 
     def order(self) -> List[Any]:
-        return [key for count in sorted(self.buckets) for key in self.buckets[count]]
+        return [e.k.key for count in sorted(self.buckets) for e in self.buckets[count]]  # type: ignore[union-attr]
 
     def clear(self) -> None:
         self.counts.clear()
         self.buckets.clear()
 
-    def copy(self) -> "_LFU":
+    def copy(self, remap: Callable[[_Entry], _Entry]) -> "_LFU":
         new = _LFU()
-        new.counts = self.counts.copy()
-        new.buckets = {count: bucket.copy() for count, bucket in self.buckets.items()}
+        new.counts = {remap(e): n for e, n in self.counts.items()}
+        new.buckets = {
+            count: collections.OrderedDict((remap(e), None) for e in bucket) for count, bucket in self.buckets.items()
+        }
         return new
 
-    def check(self, data: Dict[Any, Any]) -> None:
-        assert len(self.counts) == len(data) and all(k in data for k in self.counts), "LFU keys != data keys"
+    def check(self, entries: Dict[int, _Entry]) -> None:
+        assert len(self.counts) == len(entries) and all(id(e) in entries for e in self.counts), "LFU != data"
         assert sum(len(b) for b in self.buckets.values()) == len(self.counts), "LFU buckets size"
         for count, bucket in self.buckets.items():
             assert bucket and count >= 1, "empty or invalid LFU bucket"
-            assert all(self.counts[k] == count for k in bucket), "LFU key in the wrong bucket"
+            assert all(self.counts[e] == count for e in bucket), "LFU key in the wrong bucket"
 
 
 class _Random:
-    """RRCache: uniform victim among the keys, in the order they entered the policy."""
+    """RRCache: uniform victim among the entries, in the order they entered the policy."""
 
     def __init__(self, choice: Callable[[Any], Any], seed: Optional[int]) -> None:
         self.choice = choice
-        self.keys: "collections.OrderedDict[Any, None]" = collections.OrderedDict()
+        self.keys: "collections.OrderedDict[_Entry, None]" = collections.OrderedDict()
         self.rng = random.Random(seed)
 
-    def insert(self, key: Any) -> None:
-        self.keys[key] = None
+    def insert(self, entry: _Entry) -> None:
+        self.keys[entry] = None
 
-    def touch(self, key: Any) -> None:
+    def touch(self, entry: _Entry) -> None:
         pass
 
     update = touch
 
-    def remove(self, key: Any) -> None:
-        del self.keys[key]
+    def remove(self, entry: _Entry) -> None:
+        del self.keys[entry]
 
-    def victim(self, protect: Any = _MARKER) -> Any:
-        keys = [k for k in self.keys if not _same(k, protect)]
+    def victim(self, protect: Optional[_Entry] = None) -> _Entry:
+        entries = [e for e in self.keys if e is not protect]
         if self.choice is random.choice:
-            return keys[self.rng.randrange(len(keys))]
-        return self.choice(keys)
+            return entries[self.rng.randrange(len(entries))]
+        chosen = self.choice([e.k.key for e in entries])  # type: ignore[union-attr]
+        # the choice may have changed the cache: look the key up among the current entries
+        entries = list(self.keys)
+        for entry in entries:
+            if entry.k.key is chosen and entry is not protect:  # type: ignore[union-attr]
+                return entry
+        for entry in entries:
+            if entry.k is not None and entry.k.key == chosen:
+                return entry
+        raise KeyError(chosen)  # a custom choice returned a stranger
 
     def order(self) -> List[Any]:
-        return list(self.keys)
+        return [e.k.key for e in self.keys]  # type: ignore[union-attr]
 
     def clear(self) -> None:
         self.keys.clear()
 
-    def copy(self) -> "_Random":
+    def copy(self, remap: Callable[[_Entry], _Entry]) -> "_Random":
         new = _Random(self.choice, None)
-        new.keys = self.keys.copy()
+        new.keys = collections.OrderedDict((remap(e), None) for e in self.keys)
         new.rng.setstate(self.rng.getstate())
         return new
 
-    def check(self, data: Dict[Any, Any]) -> None:
-        assert len(self.keys) == len(data) and all(k in data for k in self.keys), "RR keys != data keys"
+    def check(self, entries: Dict[int, _Entry]) -> None:
+        assert len(self.keys) == len(entries) and all(id(e) in entries for e in self.keys), "RR != data"
 
     # random.choice is a bound method of random's hidden instance: deepcopy/pickle would copy
     # that instance and lose `choice is random.choice` (the native-PRNG switch), so it is kept
@@ -310,17 +381,15 @@ class _State:
     """Everything a cache owns (one attribute, so copy.copy can replace it wholesale)."""
 
     def __init__(self) -> None:
-        self.data: Dict[Any, Any] = {}
-        self.sizes: Dict[Any, int] = {}
+        self.data: Dict[_Key, _Entry] = {}
         self.currsize = 0
         self.maxsize: Union[int, float] = 0
         self.bound: Optional[int] = 0
         self.maxmemory: Optional[int] = None
-        self.charges: Dict[Any, int] = {}
         self.memory = 0
         self.sizeof: Optional[Callable[[Any, Any], int]] = None
-        self.exp: Dict[Any, Tuple[Any, int]] = {}
-        self.heap: List[Tuple[Any, int, Any]] = []
+        self.expiring = 0  # entries whose expires is not None
+        self.heap: List[Tuple[Any, int, _Entry]] = []
         self.seq = 0
         self.kind: Optional[str] = None  # None, "ttl" (TTLCache) or "tlru" (TLRUCache)
         self.ttl_value: Any = None  # TTLCache's positional ttl
@@ -335,21 +404,26 @@ class _State:
     def copy(self) -> "_State":
         new = _State.__new__(_State)
         new.__dict__.update(self.__dict__)
-        new.data = self.data.copy()
-        new.sizes = self.sizes.copy()
-        new.charges = self.charges.copy()
-        new.exp = self.exp.copy()
-        new.heap = list(self.heap)
+        copies = {id(e): e.copy() for e in self.data.values()}
+
+        def remap(entry: _Entry) -> _Entry:
+            return copies[id(entry)]
+
+        new.data = {k: remap(e) for k, e in self.data.items()}
+        new.heap = [(x, s, remap(e)) for (x, s, e) in self.heap if e.seq == s]  # drops stale items
+        heapq.heapify(new.heap)
         new.timer = self.timer.__copy__()
-        new.policy = self.policy.copy()
+        new.policy = self.policy.copy(remap)
         return new
 
 
 class _Pending(list):  # type: ignore[type-arg]
-    """Evicted (key, value, cause) triples of one operation; on_evict runs on exit.
+    """The (key, value, cause) triples that left the cache during one operation.
 
-    If the operation itself raised, its exception wins and callback errors are dropped;
-    otherwise every callback runs and the first callback exception is re-raised.
+    They are released on exit, after the structures are consistent and after the on_evict
+    callbacks (which run for the triples whose cause is not None). If the operation itself
+    raised, its exception wins and callback errors are dropped; otherwise every callback runs
+    and the first callback exception is re-raised.
     """
 
     def __init__(self, on_evict: Optional[OnEvict]) -> None:
@@ -361,16 +435,21 @@ class _Pending(list):  # type: ignore[type-arg]
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         callback = self.on_evict
-        if callback is None or not self:
-            return
         first: Optional[BaseException] = None
-        for key, value, cause in self:
-            try:
-                callback(key, value, cause)
-            except BaseException as err:  # noqa: B902 - re-raised below
-                if first is None:
-                    first = err
-        del self[:]
+        try:
+            if callback is not None:
+                key = value = None
+                for key, value, cause in self:
+                    if cause is None:
+                        continue
+                    try:
+                        callback(key, value, cause)
+                    except BaseException as err:  # noqa: B902 - re-raised below
+                        if first is None:
+                            first = err
+                del key, value
+        finally:
+            del self[:]  # user __del__ runs here, with the cache consistent
         if first is not None and exc_type is None:
             raise first
 
@@ -446,60 +525,73 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
     def __clock(self, force: bool = False) -> Any:
         """The frozen clock for one operation, or a null context if no entry can expire."""
         st = self.__st
-        if force or st.kind is not None or st.default_ttl is not None or st.exp:
+        if force or st.kind is not None or st.default_ttl is not None or st.expiring:
             return st.timer
         return _NO_CLOCK
 
     def __pending(self) -> _Pending:
         return _Pending(self.__st.on_evict)
 
-    def __live(self, key: Any, now: Any) -> bool:
-        entry = self.__st.exp.get(key)
-        return entry is None or now < entry[0]
+    @staticmethod
+    def __live(entry: _Entry, now: Any) -> bool:
+        return entry.expires is None or now is None or now < entry.expires
 
-    def __remove(self, key: Any) -> Any:
-        """Take `key` out of every structure; return its value."""
+    def __lookup(self, k: _Key, now: Any) -> Optional[_Entry]:
+        """The live entry of `k`, or None (absent or expired)."""
+        entry = self.__st.data.get(k)
+        if entry is None or not self.__live(entry, now):
+            return None
+        return entry
+
+    def __remove(self, entry: _Entry, pending: _Pending, cause: Optional[str]) -> Tuple[Any, Any]:
+        """Take `entry` out of every structure; its key and value go to `pending` (released
+        at the end of the operation, reported to on_evict if `cause`); return them."""
         st = self.__st
-        value = st.data.pop(key)
-        st.currsize -= st.sizes.pop(key)
-        if st.maxmemory is not None:
-            st.memory -= st.charges.pop(key)
-        st.exp.pop(key, None)
-        st.policy.remove(key)
-        return value
+        k = entry.k
+        key, value = k.key, entry.value  # type: ignore[union-attr]
+        del st.data[k]  # type: ignore[arg-type]
+        st.currsize -= entry.size
+        st.memory -= entry.charge
+        if entry.expires is not None:
+            st.expiring -= 1
+        st.policy.remove(entry)
+        pending.append((key, value, cause))
+        entry.k = entry.value = entry.expires = None  # a stale heap item now holds nothing
+        entry.seq = 0
+        return key, value
 
     def __purge(self, now: Any, pending: _Pending) -> List[Tuple[Any, Any]]:
         """Remove every entry with ``not now < expires``, earliest expiry first."""
         st = self.__st
         out: List[Tuple[Any, Any]] = []
-        if now is None or not st.exp:
+        if now is None or not st.expiring:
             return out
         heap = st.heap
         while heap:
-            expires, seq, key = heap[0]
-            entry = st.exp.get(key)
-            if entry is None or entry[1] != seq:
+            expires, seq, entry = heap[0]
+            if entry.seq != seq:
                 heapq.heappop(heap)  # stale
                 continue
             if now < expires:
                 break
             heapq.heappop(heap)
-            value = self.__remove(key)
             st.expirations += 1
-            pending.append((key, value, "expired"))
-            out.append((key, value))
+            out.append(self.__remove(entry, pending, "expired"))
         return out
 
-    def __set_expiry(self, key: Any, expires: Any) -> None:
+    def __set_expiry(self, entry: _Entry, expires: Any) -> None:
         st = self.__st
-        if expires is None:
-            st.exp.pop(key, None)
-            return
+        if entry.expires is not None:
+            st.expiring -= 1
         st.seq += 1
-        st.exp[key] = (expires, st.seq)
-        heapq.heappush(st.heap, (expires, st.seq, key))
-        if len(st.heap) > _HEAP_SLACK * len(st.exp) + 16:
-            st.heap = [(e, s, k) for (e, s, k) in st.heap if st.exp.get(k, (None, None))[1] == s]
+        entry.seq = st.seq  # makes the entry's old heap item stale
+        entry.expires = expires
+        if expires is None:
+            return
+        st.expiring += 1
+        heapq.heappush(st.heap, (expires, st.seq, entry))
+        if len(st.heap) > _HEAP_SLACK * st.expiring + 16:
+            st.heap = [item for item in st.heap if item[2].seq == item[1]]
             heapq.heapify(st.heap)
 
     def __expiry(self, key: Any, value: Any, now: Any, ttl: Any) -> Any:
@@ -541,69 +633,65 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
             raise ValueError("value too large for maxmemory")
         return charge
 
-    def __make_room(self, key: Any, size: int, charge: int, pending: _Pending) -> None:
-        """Evict until `key` (or nothing: _MARKER) with `size`/`charge` fits both bounds."""
+    def __make_room(self, k: Optional[_Key], size: int, charge: int, pending: _Pending) -> None:
+        """Evict until `k` (or nothing: None) with `size`/`charge` fits both bounds."""
         st = self.__st
         native = type(self).popitem is Cache.popitem
         while True:
-            present = key is not _MARKER and key in st.data
-            old_size = st.sizes[key] if present else 0
+            entry = st.data.get(k) if k is not None else None
+            old_size = entry.size if entry is not None else 0
             over_size = st.bound is not None and st.currsize - old_size + size > st.bound
             over_mem = False
             if st.maxmemory is not None:
-                old_charge = st.charges[key] if present else 0
+                old_charge = entry.charge if entry is not None else 0
                 over_mem = st.memory - old_charge + charge > st.maxmemory
             if not (over_size or over_mem):
                 return
+            cause = "size" if over_size else "memory"
             if native:
-                victim = st.policy.victim(key if present else _MARKER)
-                value = st.data[victim]  # KeyError if a custom choice returned a stranger
-                self.__remove(victim)
+                self.__remove(st.policy.victim(entry), pending, cause)
             else:
                 before = len(st.data)
                 victim, value = self.popitem()
                 if len(st.data) >= before:
                     raise RuntimeError("popitem() did not remove an item")
+                pending.append((victim, value, cause))
+                del victim, value
             if over_size:
                 st.evictions_size += 1
-                pending.append((victim, value, "size"))
             else:
                 st.evictions_memory += 1
-                pending.append((victim, value, "memory"))
 
-    def __store(self, key: Any, value: Any, ttl: Any) -> None:
+    def __store(self, k: _Key, value: Any, ttl: Any) -> None:
         st = self.__st
-        hash(key)
         with self.__pending() as pending, self.__clock(force=ttl is not _MARKER and ttl is not None) as now:
-            expires = self.__expiry(key, value, now, ttl)
+            expires = self.__expiry(k.key, value, now, ttl)
             if expires is not None and not (now < expires):  # dead on arrival
                 self.__purge(now, pending)
-                if key in st.data:
-                    self.__remove(key)
+                entry = st.data.get(k)
+                if entry is not None:
+                    self.__remove(entry, pending, None)
                 return
             size = self.__itemsize(value)
-            charge = self.__charge(key, value) if st.maxmemory is not None else 0
+            charge = self.__charge(k.key, value) if st.maxmemory is not None else 0
             self.__purge(now, pending)
-            self.__make_room(key, size, charge, pending)
-            if key in st.data:
-                st.currsize += size - st.sizes[key]
-                if st.maxmemory is not None:
-                    st.memory += charge - st.charges[key]
-                    st.charges[key] = charge
-                st.data[key] = value
-                st.sizes[key] = size
-                st.policy.update(key)
+            self.__make_room(k, size, charge, pending)
+            entry = st.data.get(k)
+            if entry is not None:
+                pending.append((None, entry.value, None))  # the old value, released at the end
+                st.currsize += size - entry.size
+                st.memory += charge - entry.charge
+                entry.value, entry.size, entry.charge = value, size, charge
+                st.policy.update(entry)
                 st.updates += 1
             else:
-                st.data[key] = value
-                st.sizes[key] = size
+                entry = _Entry(k, value, size, charge)
+                st.data[k] = entry
                 st.currsize += size
-                if st.maxmemory is not None:
-                    st.charges[key] = charge
-                    st.memory += charge
-                st.policy.insert(key)
+                st.memory += charge
+                st.policy.insert(entry)
                 st.inserts += 1
-            self.__set_expiry(key, expires)
+            self.__set_expiry(entry, expires)
 
     # ---------------------------------------------------------------- mapping surface
 
@@ -611,49 +699,58 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         st = self.__st
         with self.__pending() as pending, self.__clock() as now:
             self.__purge(now, pending)
+            # _Key and _Entry repr as their key and value: this reads like {key: value}, and
+            # dict's own guard stops a cache that contains itself
             return "%s(%r, maxsize=%r, currsize=%r)" % (type(self).__name__, st.data, st.maxsize, st.currsize)
 
     def __getitem__(self, key: Any) -> Any:
+        k = _Key(key)
         st = self.__st
         with self.__clock() as now:
-            if key in st.data and self.__live(key, now):
-                st.policy.touch(key)
+            entry = self.__lookup(k, now)
+            if entry is not None:
+                st.policy.touch(entry)
                 st.hits += 1
-                return st.data[key]
+                return entry.value
             st.misses += 1
         return self.__missing__(key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self.__store(key, value, _MARKER)
+        self.__store(_Key(key), value, _MARKER)
 
     def __delitem__(self, key: Any) -> None:
-        st = self.__st
-        with self.__pending() as pending, self.__clock() as now:
-            if key not in st.data:
-                raise KeyError(key)
-            live = self.__live(key, now)
-            value = self.__remove(key)
-            if not live:
-                st.expirations += 1
-                pending.append((key, value, "expired"))
-        if not live:
+        if self.__pop(_Key(key)) is _MARKER:
             raise KeyError(key)
 
-    def __contains__(self, key: Any) -> bool:
+    def __pop(self, k: _Key) -> Any:
+        """Remove `k`; return its value, or _MARKER if it was absent or expired."""
         st = self.__st
+        value = _MARKER
+        with self.__pending() as pending, self.__clock() as now:
+            entry = st.data.get(k)
+            if entry is not None:
+                if self.__live(entry, now):
+                    value = self.__remove(entry, pending, None)[1]
+                else:
+                    st.expirations += 1
+                    self.__remove(entry, pending, "expired")
+        return value
+
+    def __contains__(self, key: Any) -> bool:
+        k = _Key(key)
         with self.__clock() as now:
-            return key in st.data and self.__live(key, now)
+            return self.__lookup(k, now) is not None
 
     def __missing__(self, key: Any) -> Any:
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[Any]:
         st = self.__st
-        for key in list(st.data):
+        for k in list(st.data):
             with self.__clock() as now:
-                alive = key in st.data and self.__live(key, now)
+                alive = self.__lookup(k, now) is not None
             if alive:
-                yield key
+                yield k.key
 
     def __len__(self) -> int:
         st = self.__st
@@ -662,42 +759,36 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
             return len(st.data)
 
     def get(self, key: Any, default: Any = None) -> Any:
+        k = _Key(key)
         st = self.__st
         with self.__clock() as now:
-            if key in st.data and self.__live(key, now):
-                st.policy.touch(key)
+            entry = self.__lookup(k, now)
+            if entry is not None:
+                st.policy.touch(entry)
                 st.hits += 1
-                return st.data[key]
+                return entry.value
             st.misses += 1
             return default
 
     def pop(self, key: Any, default: Any = _MARKER) -> Any:
-        st = self.__st
-        found = False
-        with self.__pending() as pending, self.__clock() as now:
-            if key in st.data:
-                live = self.__live(key, now)
-                value = self.__remove(key)
-                if live:
-                    found = True
-                else:
-                    st.expirations += 1
-                    pending.append((key, value, "expired"))
-        if found:
+        value = self.__pop(_Key(key))
+        if value is not _MARKER:
             return value
         if default is _MARKER:
             raise KeyError(key)
         return default
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
+        k = _Key(key)
         st = self.__st
         with self.__clock() as now:  # one clock read for the lookup and the store
-            if key in st.data and self.__live(key, now):
-                st.policy.touch(key)
+            entry = self.__lookup(k, now)
+            if entry is not None:
+                st.policy.touch(entry)
                 st.hits += 1
-                return st.data[key]
+                return entry.value
             st.misses += 1
-            self[key] = default
+            self.__store(k, default, _MARKER)
             return default
 
     def popitem(self) -> Tuple[Any, Any]:
@@ -707,20 +798,16 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
             self.__purge(now, pending)
             if not st.data:
                 raise KeyError("%s is empty" % type(self).__name__) from None
-            key = st.policy.victim()
-            value = st.data[key]
-            self.__remove(key)
-        return (key, value)
+            return self.__remove(st.policy.victim(), pending, None)
 
     def clear(self) -> None:
         st = self.__st
-        st.data.clear()
-        st.sizes.clear()
-        st.charges.clear()
-        st.exp.clear()
+        old = st.data, st.heap  # released last, with the cache consistent (empty)
+        st.data = {}
         st.heap = []
         st.policy.clear()
-        st.currsize = st.memory = 0
+        st.currsize = st.memory = st.expiring = 0
+        del old
 
     def copy(self) -> "Cache":
         """A shallow copy (``copy.copy(self)``)."""
@@ -774,18 +861,19 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
 
     def set(self, key: Any, value: Any, ttl: Optional[float] = None) -> None:
         """``self[key] = value``, with an optional per-entry ttl (seconds; ``math.inf`` = none)."""
-        self.__store(key, value, _MARKER if ttl is None else parse_ttl(ttl))
+        ttl = _MARKER if ttl is None else parse_ttl(ttl)
+        self.__store(_Key(key), value, ttl)
 
     def ttl_left(self, key: Any) -> Optional[float]:
         """Seconds until `key` expires, None if it never does; KeyError if absent or expired."""
-        st = self.__st
+        k = _Key(key)
         with self.__clock() as now:
-            if key not in st.data or not self.__live(key, now):
-                raise KeyError(key)
-            entry = st.exp.get(key)
+            entry = self.__lookup(k, now)
             if entry is None:
+                raise KeyError(key)
+            if entry.expires is None:
                 return None
-            left = entry[0] - now
+            left = entry.expires - now
         if isinstance(left, datetime.timedelta):
             return left.total_seconds()
         return float(left)
@@ -794,11 +882,10 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
 
     def peek(self, key: Any, default: Any = None) -> Any:
         """The value of `key` without a policy update or a stats change (expired -> default)."""
-        st = self.__st
+        k = _Key(key)
         with self.__clock() as now:
-            if key in st.data and self.__live(key, now):
-                return st.data[key]
-            return default
+            entry = self.__lookup(k, now)
+            return default if entry is None else entry.value
 
     def resize(self, maxsize: Union[int, float, None] = None, maxmemory: Union[int, str, None] = None) -> None:
         """Change the bounds (None = keep) and evict now to fit them."""
@@ -807,17 +894,18 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         newmem = parse_memory(maxmemory)
         charges = None
         if newmem is not None and st.maxmemory is None:  # start charging: every entry, now
-            charges = {key: self.__charge(key, value, limit=False) for key, value in st.data.items()}
+            charges = [(e, self.__charge(e.k.key, e.value, limit=False)) for e in list(st.data.values())]  # type: ignore[union-attr]
         with self.__pending() as pending, self.__clock() as now:
             if bounds is not None:
                 st.maxsize, st.bound = bounds
             if newmem is not None:
                 if charges is not None:
-                    st.charges = charges
-                    st.memory = sum(charges.values())
+                    for entry, charge in charges:
+                        entry.charge = charge if entry.seq else 0
+                    st.memory = sum(e.charge for e in st.data.values())
                 st.maxmemory = newmem
             self.__purge(now, pending)
-            self.__make_room(_MARKER, 0, 0, pending)
+            self.__make_room(None, 0, 0, pending)
 
     def expire(self, time: Any = None) -> List[Tuple[Any, Any]]:
         """Remove the expired entries; return their ``(key, value)`` pairs, earliest first."""
@@ -849,29 +937,36 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
 
     def _policy_order(self) -> List[Any]:
         """All keys, next victim first (ignoring expiry; RR: the candidates in policy order)."""
-        return self.__st.policy.order()
+        return self.__st.policy.order()  # type: ignore[no-any-return]
 
     def _check(self) -> None:
         """Raise AssertionError if an internal invariant is broken."""
         st = self.__st
-        data = st.data
-        assert len(st.sizes) == len(data) and all(k in data for k in st.sizes), "sizes keys != data keys"
-        assert st.currsize == sum(st.sizes.values()), "currsize != sum of sizes"
-        assert all(s >= 0 for s in st.sizes.values()), "negative size"
+        entries = {id(e): e for e in st.data.values()}
+        assert len(entries) == len(st.data), "an entry under two keys"
+        assert all(e.k is k and e.seq > 0 for k, e in st.data.items()), "entry/key mismatch"
+        assert st.currsize == sum(e.size for e in entries.values()), "currsize != sum of sizes"
+        assert all(e.size >= 0 for e in entries.values()), "negative size"
         assert st.bound is None or st.currsize <= st.bound, "currsize > maxsize"
+        assert st.memory == sum(e.charge for e in entries.values()), "memory != sum of charges"
         if st.maxmemory is None:
-            assert not st.charges and st.memory == 0, "charges without maxmemory"
+            assert st.memory == 0, "charges without maxmemory"
         else:
-            assert len(st.charges) == len(data) and all(k in data for k in st.charges), "charges keys"
-            assert st.memory == sum(st.charges.values()), "memory != sum of charges"
             assert st.memory <= st.maxmemory, "memory > maxmemory"
-        assert all(k in data for k in st.exp), "expiry for an absent key"
-        live = {(e, s) for (e, s, k) in st.heap if st.exp.get(k, (None, None))[1] == s}
-        assert live == set(st.exp.values()), "expiry heap out of sync"
+        expiring = {(e.expires, e.seq) for e in entries.values() if e.expires is not None}
+        assert st.expiring == len(expiring), "expiring count"
+        live = set()
+        for expires, seq, entry in st.heap:
+            if entry.seq == seq:
+                assert id(entry) in entries, "live heap item for a removed entry"
+                live.add((expires, seq))
+            elif id(entry) not in entries:
+                assert entry.k is None and entry.value is None, "a removed entry keeps its key/value"
+        assert live == expiring, "expiry heap out of sync"
         heap = st.heap
         for i in range(1, len(heap)):
             assert not heap[i] < heap[(i - 1) // 2], "heap order"
-        st.policy.check(data)
+        st.policy.check(entries)
 
 
 class FIFOCache(Cache):
