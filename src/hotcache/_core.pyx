@@ -24,6 +24,10 @@ from libc.stdlib cimport malloc, free
 
 from hotcache._hc cimport *
 
+cdef extern from "Python.h":
+    int Py_ReprEnter(object o) except -1
+    void Py_ReprLeave(object o)
+
 cdef extern from "hc_clock.h" nogil:
     double hc_clock_monotonic()
 
@@ -179,6 +183,7 @@ cdef class Core:
     cdef object _seed
     cdef bint _slow_evict         # evict through self.popitem() (overridden, or custom choice)
     cdef bint _has_missing        # a subclass defines __missing__
+    cdef bint _fast               # stores need no sizes, bytes, clock or popitem(): _store_fast
 
     def __cinit__(self, *args, **kwargs):
         cdef hc_config cfg
@@ -261,64 +266,29 @@ cdef class Core:
         self._slow_evict = (cls.popitem is not Core.popitem) or (
             self._policy == HC_POLICY_RANDOM and self._choice is not _RANDOM_CHOICE)
         self._has_missing = cls.__missing__ is not Core.__missing__
+        self._fast = (self._sizer is None and not self._bytes_on and not self._slow_evict
+                      and self._ttl is None and self._ttu is None and self._maxsize >= 1)
 
     # ------------------------------------------------------------------ lookup
-    cdef Py_ssize_t _find(self, object key, Py_hash_t h) except -2:
-        """Slot of key (live or expired), or -1. Restarts when user __eq__ changed the cache."""
-        cdef hc_probe p
-        cdef uint32_t slot
-        cdef PyObject *k
-        cdef uint64_t ver
-        cdef bint restart
-        cdef int eq
-        while True:
-            restart = False
-            hc_probe_init(self.c, <uint64_t>h, &p)
-            slot = hc_probe_next(self.c, &p)
-            while slot != HC_NIL:
-                k = PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot)
-                if k == <PyObject *>key:
-                    return slot
-                if hc_hash_at(self.c, slot) != <uint64_t>h:   # same fragment, other hash
-                    slot = hc_probe_next(self.c, &p)
-                    continue
-                ver = hc_version(self.c)
-                other = <object>k
-                eq = PyObject_RichCompareBool(other, key, Py_EQ)
-                if hc_version(self.c) != ver:
-                    restart = True
-                    break
-                if eq:
-                    return slot
-                slot = hc_probe_next(self.c, &p)
-            if not restart:
-                return -1
-
     cdef inline double _now(self) except? -1.0:
         return self._timer.read_f()
 
     # Lookups run user code in this order: hash(key), the timer (only once anything is timed),
     # then == while probing; so the slot found is still valid when it is used (rule A).
-    cdef inline double _now_if_timed(self) except? -1.0:
-        """The time if any entry is timed, else -inf (then nothing counts as expired)."""
-        if hc_timed(self.c):
-            return self._timer.read_f()
-        return -INFINITY
-
     cdef inline Py_ssize_t _find_live(self, object key, double *now) except -2:
         """Slot of a live (unexpired) key or -1; reads the clock once if anything is timed."""
         cdef Py_hash_t h = hash(key)
         cdef Py_ssize_t slot
-        now[0] = self._now_if_timed()
-        slot = self._find(key, h)
+        now[0] = _now_if_timed(self)
+        slot = _find(self, key, h)
         if slot >= 0 and hc_expire_at(self.c, <uint32_t>slot) <= now[0]:
             return -1
         return slot
 
     def __getitem__(self, key):
         cdef Py_hash_t h = hash(key)
-        cdef double now = self._now_if_timed()
-        cdef Py_ssize_t slot = self._find(key, h)
+        cdef double now = _now_if_timed(self)
+        cdef Py_ssize_t slot = _find(self, key, h)
         if slot >= 0 and hc_expire_at(self.c, <uint32_t>slot) > now:
             hc_touch(self.c, <uint32_t>slot)
             return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
@@ -335,8 +305,8 @@ cdef class Core:
 
     def get(self, key, default=None):
         cdef Py_hash_t h = hash(key)
-        cdef double now = self._now_if_timed()
-        cdef Py_ssize_t slot = self._find(key, h)
+        cdef double now = _now_if_timed(self)
+        cdef Py_ssize_t slot = _find(self, key, h)
         if slot >= 0 and hc_expire_at(self.c, <uint32_t>slot) > now:
             hc_touch(self.c, <uint32_t>slot)
             return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
@@ -395,7 +365,41 @@ cdef class Core:
         return _to_f(now_obj + ttl)
 
     def __setitem__(self, key, value):
-        self._store(key, value, self._ttl, True)
+        if self._fast and not hc_timed(self.c):
+            self._store_fast(key, value)
+        else:
+            self._store(key, value, self._ttl, True)
+
+    cdef int _store_fast(self, object key, object value) except -1:
+        """_store for the plain case: sizes 1, no bytes, nothing timed, native eviction."""
+        cdef Py_hash_t h = hash(key)
+        cdef Py_ssize_t slot = _find(self, key, h)      # (2): the last user code before ...
+        cdef uint32_t s, v
+        cdef int cause
+        cdef PyObject *old
+        cdef object vk = None, vv = None
+        if slot >= 0:
+            hc_update(self.c, <uint32_t>slot, 1, 0, INFINITY)
+            old = PyList_GET_ITEM(self._kv, 2 * slot + 1)
+            Py_INCREF(value)
+            PyList_SET_ITEM(self._kv, 2 * slot + 1, value)
+            Py_DECREF(<object>old)      # consistent again: the old value may go now (4)
+            return 0
+        if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
+            v = hc_evict(self.c, -INFINITY, HC_CAUSE_SIZE, &cause)
+            if v != HC_NIL:
+                vk = _take(self._kv, 2 * <Py_ssize_t>v)
+                vv = _take(self._kv, 2 * <Py_ssize_t>v + 1)
+        s = hc_insert(self.c, <uint64_t>h, 1, 0, INFINITY)
+        if s == HC_NIL:
+            raise MemoryError("hotcache: out of slots or memory")
+        if 2 * <Py_ssize_t>s >= PyList_GET_SIZE(self._kv):
+            self._grow_lists()
+        _put(self._kv, 2 * <Py_ssize_t>s, key)
+        _put(self._kv, 2 * <Py_ssize_t>s + 1, value)
+        if vk is not None and self._on_evict is not None:
+            self._on_evict(vk, vv, "size")              # (5)
+        return 0
 
     def set(self, key, value, ttl=None):
         """Store value under key; ttl (seconds, math.inf: never) overrides the cache's default
@@ -439,7 +443,7 @@ cdef class Core:
                 exp = <double>_math.nan     # dead on arrival: store nothing, drop an old entry
         if self._slow_evict:
             return self._store_slow(key, value, h, size, nbytes, exp, now_f)
-        slot = self._find(key, h)           # (2) last user code before the structural work
+        slot = _find(self, key, h)           # (2) last user code before the structural work
         try:
             if slot >= 0 and hc_timed(self.c) and hc_expire_at(self.c, <uint32_t>slot) <= now_f:
                 victims = [_take(self._kv, 2 * <Py_ssize_t>slot), _take(self._kv, 2 * <Py_ssize_t>slot + 1), HC_CAUSE_EXPIRED]
@@ -560,7 +564,7 @@ cdef class Core:
         cdef object old = None
         if now_f != -INFINITY and hc_timed(self.c):
             self._expire_all(now_f)
-        slot = self._find(key, h)
+        slot = _find(self, key, h)
         if slot >= 0 and hc_timed(self.c) and hc_expire_at(self.c, <uint32_t>slot) <= now_f:
             slot = -1
         if isnan(exp):
@@ -584,7 +588,7 @@ cdef class Core:
             if self._on_evict is not None:
                 self._on_evict(k, v, _CAUSES[pressure])
             del k, v
-            slot = self._find(key, h)
+            slot = _find(self, key, h)
             if slot < 0:
                 dsize, dbytes = size, nbytes
         if slot >= 0:
@@ -613,8 +617,8 @@ cdef class Core:
         """Remove key: True if it was live (its value to *value), False if absent or expired
         (an expired entry is removed too, as an expiration)."""
         cdef Py_hash_t h = hash(key)
-        cdef double now = self._now_if_timed()
-        cdef Py_ssize_t slot = self._find(key, h)
+        cdef double now = _now_if_timed(self)
+        cdef Py_ssize_t slot = _find(self, key, h)
         if slot < 0:
             return False
         k = _take(self._kv, 2 * <Py_ssize_t>slot)
@@ -733,6 +737,7 @@ cdef class Core:
         self._maxsize = maxsize
         self._maxmemory = mem
         self._bytes_on = mem is not None
+        self._configure_type()
         hc_set_limits(self.c, HC_UNBOUNDED if bound is None else <uint64_t>bound,
                       HC_UNBOUNDED if mem is None else <uint64_t>mem)
         try:
@@ -858,7 +863,16 @@ cdef class Core:
     __hash__ = None
 
     def __repr__(self):
-        cdef double now = -INFINITY
+        cdef uint32_t s
+        if Py_ReprEnter(self) != 0:     # a cache that contains itself: like dict, "{...}"
+            return "%s({...}, maxsize=%r, currsize=%r)" % (
+                type(self).__name__, self._maxsize, hc_size_used(self.c))
+        try:
+            return self._repr()
+        finally:
+            Py_ReprLeave(self)
+
+    cdef str _repr(self):
         cdef uint32_t s
         self._settle()
         d = {}
@@ -1082,6 +1096,45 @@ cdef class Core:
         hc_rng_set_state(self.c, rng)
         hc_stats_restore(self.c, stats[0], stats[1], stats[2], stats[3], stats[4], stats[5],
                          stats[6], stats[7])
+
+
+cdef inline Py_ssize_t _find(Core self, object key, Py_hash_t h) except -2:
+    """Slot of key (live or expired), or -1. Restarts when user __eq__ changed the cache."""
+    cdef hc_probe p
+    cdef uint32_t slot
+    cdef PyObject *k
+    cdef uint64_t ver
+    cdef bint restart
+    cdef int eq
+    while True:
+        restart = False
+        hc_probe_init(self.c, <uint64_t>h, &p)
+        slot = hc_probe_next(self.c, &p)
+        while slot != HC_NIL:
+            k = PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot)
+            if k == <PyObject *>key:
+                return slot
+            if hc_hash_at(self.c, slot) != <uint64_t>h:   # same fragment, other hash
+                slot = hc_probe_next(self.c, &p)
+                continue
+            ver = hc_version(self.c)
+            other = <object>k
+            eq = PyObject_RichCompareBool(other, key, Py_EQ)
+            if hc_version(self.c) != ver:
+                restart = True
+                break
+            if eq:
+                return slot
+            slot = hc_probe_next(self.c, &p)
+        if not restart:
+            return -1
+
+
+cdef inline double _now_if_timed(Core self) except? -1.0:
+    """The time if any entry is timed, else -inf (then nothing counts as expired)."""
+    if hc_timed(self.c):
+        return self._timer.read_f()
+    return -INFINITY
 
 
 cdef class _CoreIter:
