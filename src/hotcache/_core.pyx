@@ -159,6 +159,11 @@ cdef class Timer:
         return "Timer(%r)" % (self._fn,)
 
 
+def _unit_size(value):
+    """The default getsizeof: every value counts 1."""
+    return 1
+
+
 def _new_instance(cls):
     """Pickle helper: an instance without running __init__ (state follows)."""
     return cls.__new__(cls)
@@ -173,6 +178,7 @@ cdef class Core:
     cdef object _maxsize          # as given (int or float, e.g. math.inf)
     cdef object _maxmemory        # int or None
     cdef object _sizer            # getsizeof(value) or None (every size is 1)
+    cdef object _given_sizer      # the getsizeof given to the constructor, or None
     cdef object _sizeof           # sizeof(key, value) for byte charges, or None (sys.getsizeof)
     cdef bint _bytes_on           # maxmemory given: keep byte charges
     cdef object _on_evict
@@ -247,8 +253,10 @@ cdef class Core:
         self._ttu = ttu
         self._choice = choice
         self._seed = seed
-        if getsizeof is not None:
-            setattr(self, "getsizeof", getsizeof)
+        self._given_sizer = getsizeof
+        d = getattr(self, "__dict__", None)
+        if getsizeof is not None and d is not None:
+            d["getsizeof"] = getsizeof   # as cachetools: an instance attribute, when there is a dict
         self._configure_type()
         del old_kv
 
@@ -259,6 +267,8 @@ cdef class Core:
         inst_sizer = d.get("getsizeof") if d is not None else None
         if inst_sizer is not None:
             self._sizer = inst_sizer
+        elif self._given_sizer is not None:
+            self._sizer = self._given_sizer
         elif cls.getsizeof is not Core.getsizeof:
             self._sizer = self.getsizeof
         else:
@@ -811,10 +821,11 @@ cdef class Core:
     def _get_ttu(self):
         return self._ttu
 
-    @staticmethod
-    def getsizeof(value):
-        """Size of a value for maxsize accounting (1 unless given or overridden)."""
-        return 1
+    @property
+    def getsizeof(self):
+        """Size of a value for maxsize accounting: the getsizeof given to the constructor, else a
+        function returning 1 (subclasses may override it with a method or staticmethod)."""
+        return _unit_size if self._given_sizer is None else self._given_sizer
 
     cdef list _keys_in_order(self):
         cdef list out = []
@@ -975,6 +986,7 @@ cdef class Core:
         self._maxmemory = src._maxmemory
         self._bytes_on = src._bytes_on
         self._sizeof = src._sizeof
+        self._given_sizer = src._given_sizer
         self._on_evict = src._on_evict
         self._timer = src._timer
         self._ttl = src._ttl
@@ -1023,7 +1035,7 @@ cdef class Core:
         # turn the native PRNG off): None stands for it
         choice = None if self._choice is _RANDOM_CHOICE else self._choice
         config = (self._policy, self._maxsize, self._maxmemory, self._sizeof, self._on_evict,
-                  self._timer, self._ttl, self._ttu, choice, self._seed)
+                  self._timer, self._ttl, self._ttu, choice, self._seed, self._given_sizer)
         d = getattr(self, "__dict__", None)
         return (1, dict(d) if d else None, config, keys, vals, sizes, nbytes, expires, order, counts,
                 hc_rng_state(self.c), stats)
@@ -1039,7 +1051,8 @@ cdef class Core:
          stats) = state
         if version != 1:
             raise ValueError("unsupported hotcache pickle version %r" % (version,))
-        (policy, maxsize, maxmemory, sizeof_fn, on_evict, timer, ttl, ttu, choice, seed) = config
+        (policy, maxsize, maxmemory, sizeof_fn, on_evict, timer, ttl, ttu, choice, seed,
+         given_sizer) = config
         if d:
             self.__dict__.update(d)
         _, bound = _parse_maxsize(maxsize)
@@ -1059,6 +1072,7 @@ cdef class Core:
         self._maxmemory = maxmemory
         self._bytes_on = maxmemory is not None
         self._sizeof = sizeof_fn
+        self._given_sizer = given_sizer
         self._on_evict = on_evict
         self._timer = timer
         self._ttl = ttl

@@ -27,6 +27,9 @@ class Cache(Core[K, V]):  # type: ignore[misc]
     ``sizeof(key, value)`` (bytes charged per entry), ``timer`` and ``on_evict(key, value, cause)``.
     """
 
+    # No instance __dict__ (a method lookup on a dict-less object is a specialised fast path);
+    # Python subclasses that add attributes get a __dict__ as usual.
+    __slots__ = ("__weakref__",)
     _policy_name = "insertion"
 
     def __init__(self, maxsize: float, getsizeof: Optional[Callable[[Any], int]] = None, *,
@@ -45,17 +48,23 @@ class Cache(Core[K, V]):  # type: ignore[misc]
 class LRUCache(Cache):
     """Least Recently Used: reads and re-assignments are uses; ``in`` is not."""
 
+    __slots__ = ()
+
     _policy_name = "lru"
 
 
 class LFUCache(Cache):
     """Least Frequently Used, O(1) frequency buckets; ties go to the least recently used."""
 
+    __slots__ = ()
+
     _policy_name = "lfu"
 
 
 class FIFOCache(Cache):
     """First In First Out: reads don't reorder; re-assigning a key makes it the newest."""
+
+    __slots__ = ()
 
     _policy_name = "fifo"
 
@@ -66,6 +75,8 @@ class RRCache(Cache):
     With the default ``choice=random.choice`` the victim comes from a native seeded PRNG
     (``seed=`` makes it reproducible); any other ``choice`` is called with the current keys.
     """
+
+    __slots__ = ()
 
     _policy_name = "random"
 
@@ -88,6 +99,8 @@ class TTLCache(Cache):
     """LRU cache whose items expire ``ttl`` after they were stored (timer units, or a timedelta
     with a datetime timer)."""
 
+    __slots__ = ()
+
     def __init__(self, maxsize: float, ttl: Any, timer: Callable[[], Any] = time.monotonic,
                  getsizeof: Optional[Callable[[Any], int]] = None, *, maxmemory: Memory = None,
                  sizeof: Optional[Callable[[Any, Any], int]] = None,
@@ -104,6 +117,8 @@ class TTLCache(Cache):
 class TLRUCache(Cache):
     """LRU cache whose items expire at ``ttu(key, value, now)`` (capped at ``now + ttl`` when
     the keyword ``ttl`` is given)."""
+
+    __slots__ = ()
 
     def __init__(self, maxsize: float, ttu: Callable[[Any, Any, Any], Any],
                  timer: Callable[[], Any] = time.monotonic,
