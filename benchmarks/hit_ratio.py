@@ -24,6 +24,7 @@ Importable (for tests):  check(...) returns one row per (policy, capacity) with 
 
 import argparse
 import collections
+import importlib
 import json
 import random
 import statistics
@@ -134,7 +135,7 @@ def cache_aside_hits(cache, trace):
 
 def classes_of(module_name):
     """policy -> constructor(capacity) for hotcache or a cachetools-compatible module."""
-    mod = __import__(module_name)
+    mod = importlib.import_module(module_name)
     return {
         "LRU": mod.LRUCache,
         "LFU": mod.LFUCache,

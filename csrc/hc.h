@@ -142,6 +142,11 @@ int hc_over(const hc_cache *c, uint64_t add_size, uint64_t add_bytes);
  * `pressure` (HC_CAUSE_SIZE / HC_CAUSE_MEMORY) for a policy victim. HC_NIL if the cache is empty.
  * Counts evictions/expirations. */
 uint32_t hc_evict(hc_cache *c, double now, int pressure, int *cause);
+/* The policy's next victim (HC_NIL if empty or RANDOM, whose victim is drawn at eviction), with a
+ * prefetch of its index bucket started, so a store that will evict it overlaps those cache
+ * misses with its own probe. Changes nothing. */
+uint32_t hc_prefetch_victim(const hc_cache *c);
+
 /* hc_evict, but never `keep` (a re-assigned entry is never its own victim); HC_NIL if `keep` is
  * the only candidate. If `keep` itself is due at `now`, due entries are not preferred (the wheel
  * would hand out `keep` first): the policy's victim other than `keep` goes. */
@@ -228,6 +233,21 @@ void hc_rng_set_state(hc_cache *c, uint64_t state);
 /* Walk index <-> arena <-> policy <-> wheel <-> insertion order <-> counters. Returns 0 if every
  * invariant holds, else -1 and a message describing the first broken one in msg. */
 int hc_check(const hc_cache *c, char *msg, size_t msglen);
+
+/* Hint the CPU to start loading the cache line at p (no effect where unsupported). */
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <xmmintrin.h>
+#endif
+static inline void hc_prefetch(const void *p)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p);
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    _mm_prefetch((const char *)p, _MM_HINT_T0);
+#else
+    (void)p;
+#endif
+}
 
 /* ---- inline probe ---- */
 /* Home bucket of a hash. Python's hashes of ints are the ints themselves, so consecutive keys

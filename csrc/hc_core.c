@@ -229,6 +229,11 @@ uint32_t hc_evict_keep(hc_cache *c, double now, int pressure, int *cause, uint32
         return HC_NIL;
     }
     drop_entry(c, s);
+    if (c->ops != &hc_policy_random) { /* warm the next victim's record for the next store */
+        uint32_t nx = c->ops->victim(&c->pol, c->arena.e, HC_NIL);
+        if (nx != HC_NIL)
+            hc_prefetch(&c->arena.e[nx]);
+    }
     if (pressure == HC_CAUSE_MEMORY)
         c->stats.evictions_memory++;
     else
@@ -332,6 +337,17 @@ void hc_expire_slot(hc_cache *c, uint32_t slot)
 {
     drop_entry(c, slot);
     c->stats.expirations++;
+}
+
+uint32_t hc_prefetch_victim(const hc_cache *c)
+{
+    uint32_t s;
+    if (c->ops == &hc_policy_random)
+        return HC_NIL;
+    s = c->ops->victim((hc_pol *)&c->pol, c->arena.e, HC_NIL); /* a pure read for these */
+    if (s != HC_NIL && c->head.index.buckets)
+        hc_prefetch(&c->head.index.buckets[hc_home(c->arena.e[s].hash, c->head.index.mask)]);
+    return s;
 }
 
 uint32_t hc_victim(hc_cache *c)

@@ -25,6 +25,8 @@ from libc.stdlib cimport malloc, free
 from hotcache._hc cimport *
 
 cdef extern from "Python.h":
+    ctypedef struct PyListObject:
+        PyObject **ob_item
     int Py_ReprEnter(object o) except -1
     void Py_ReprLeave(object o)
 
@@ -383,11 +385,18 @@ cdef class Core:
     cdef int _store_fast(self, object key, object value) except -1:
         """_store for the plain case: sizes 1, no bytes, nothing timed, native eviction."""
         cdef Py_hash_t h = hash(key)
-        cdef Py_ssize_t slot = _find(self, key, h)      # (2): the last user code before ...
+        cdef Py_ssize_t slot
         cdef uint32_t s, v
         cdef int cause
         cdef PyObject *old
         cdef object vk = None, vv = None
+        if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
+            # full: start loading what evicting the next victim touches (its index bucket and
+            # its key/value pair) while the probe below waits for this key's bucket
+            v = hc_prefetch_victim(self.c)
+            if v != HC_NIL:
+                hc_prefetch(&(<PyListObject *>self._kv).ob_item[2 * <Py_ssize_t>v])
+        slot = _find(self, key, h)      # (2): the last user code before the structural work
         if slot >= 0:
             hc_update(self.c, <uint32_t>slot, 1, 0, INFINITY)
             old = PyList_GET_ITEM(self._kv, 2 * slot + 1)

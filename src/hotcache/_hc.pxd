@@ -59,6 +59,8 @@ cdef extern from "hc.h" nogil:
     void hc_remove(hc_cache *c, uint32_t slot)
     void hc_expire_slot(hc_cache *c, uint32_t slot)
     uint32_t hc_victim(hc_cache *c)
+    uint32_t hc_prefetch_victim(const hc_cache *c)
+    void hc_prefetch(const void *p)
     size_t hc_expire(hc_cache *c, double now, uint32_t *out, size_t max)
     size_t hc_reclaim(hc_cache *c, double now, uint32_t *out, size_t max)
     void hc_clear(hc_cache *c)
