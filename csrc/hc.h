@@ -61,6 +61,11 @@ typedef struct hc_stats {
 /* ---- internal layout, exposed only so the hot lookup can be inlined; treat as opaque ---- */
 typedef struct hc_entry {
     uint64_t hash;
+    /* Two words owned by the caller (the binding keeps the key and value there, so a hit reads
+     * one record instead of a record plus a separate slot array). The core never reads, frees or
+     * interprets them: hc_insert sets both to NULL, hc_clone copies them with the record, and a
+     * freed slot keeps them until the next hc_insert. */
+    void *key, *val;
     uint32_t pol_prev, pol_next, pol_aux; /* owned by the policy */
     uint32_t ord_prev, ord_next;          /* insertion order, owned by the core */
     uint32_t flags;                       /* HC_F_* */
@@ -267,6 +272,13 @@ static inline size_t hc_home(uint64_t hash, size_t mask) { return (size_t)(hc_fr
 static inline uint64_t hc_hash_at(const hc_cache *c, uint32_t slot)
 {
     return HC_HEAD(c)->entries[slot].hash;
+}
+
+/* The record of `slot` (for the caller's key/val words). Moves when the arena grows: re-fetch
+ * after hc_insert, hc_clear, hc_set_limits. */
+static inline hc_entry *hc_entry_at(hc_cache *c, uint32_t slot)
+{
+    return &((hc_cache_head *)(void *)c)->entries[slot];
 }
 
 static inline void hc_probe_init(const hc_cache *c, uint64_t hash, hc_probe *p)

@@ -275,6 +275,8 @@ uint32_t hc_insert(hc_cache *c, uint64_t hash, uint64_t size, uint64_t bytes, do
     s = hc_arena_alloc(&c->arena);
     r = &c->arena.e[s];
     r->hash = hash;
+    r->key = NULL;
+    r->val = NULL;
     hc_arena_set_charge(&c->arena, s, size, bytes);
     hc_index_add(&c->head.index, hash, s);
     c->ops->on_insert(&c->pol, c->arena.e, s);

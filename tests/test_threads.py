@@ -12,6 +12,7 @@ hands out must be the one stored for that key (each thread only stores ``("v", k
 
 from __future__ import annotations
 
+import gc
 import random
 import sys
 import threading
@@ -31,13 +32,21 @@ TIMED = ("TTLCache", "TLRUCache")
 CAUSES = ("size", "memory", "expired")
 
 
+def _gc_hook(phase, info):
+    """A Python gc callback: every collection then runs Python code, where the interpreter may
+    switch threads. Allocations inside the cache's operations can collect, so this opens the
+    switch points that hypothesis' own gc callback once exposed (a slot reused mid-expire())."""
+
+
 @pytest.fixture(autouse=True)
 def fast_switching():
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
+    gc.callbacks.append(_gc_hook)
     try:
         yield
     finally:
+        gc.callbacks.remove(_gc_hook)
         sys.setswitchinterval(old)
 
 

@@ -113,6 +113,6 @@ int main(void)
     test_bound_is_first_stop();
     test_side_arrays_lazy();
     printf("sizeof(hc_entry) = %lu\n", (unsigned long)sizeof(hc_entry));
-    CHECK_EQ(sizeof(hc_entry), 32);
+    CHECK_EQ(sizeof(hc_entry), 48);
     return ht_done();
 }

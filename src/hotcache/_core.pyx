@@ -21,12 +21,19 @@ from cpython.float cimport PyFloat_AS_DOUBLE
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from libc.math cimport INFINITY, floor, isnan
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
 
 from hotcache._hc cimport *
 
 cdef extern from "Python.h":
-    ctypedef struct PyListObject:
-        PyObject **ob_item
+    ctypedef int (*visitproc)(PyObject *, void *)
+    ctypedef int (*traverseproc)(PyObject *, visitproc, void *)
+    ctypedef int (*inquiry)(PyObject *)
+    ctypedef struct PyTypeObject:
+        traverseproc tp_traverse
+        inquiry tp_clear
+    void Py_XINCREF(PyObject *o)
+    void Py_XDECREF(PyObject *o)
     int Py_ReprEnter(object o) except -1
     void Py_ReprLeave(object o)
 
@@ -89,22 +96,92 @@ cdef double _to_f(object t) except? -1.0:
     raise TypeError("the timer must return a number or a datetime, not %s" % type(t).__name__)
 
 
-cdef inline object _take(list lst, Py_ssize_t slot):
-    """Move the object at lst[slot] out (the list gets None); the caller owns it."""
-    cdef PyObject *o = PyList_GET_ITEM(lst, slot)
-    cdef object r = <object>o
-    Py_INCREF(None)
-    PyList_SET_ITEM(lst, slot, None)
-    Py_DECREF(r)          # the list's former reference; r keeps its own
+cdef inline object _take_k(Core self, Py_ssize_t slot):
+    """Move the key out of slot's record (it gets NULL); the caller owns it."""
+    cdef hc_entry *e = hc_entry_at(self.c, <uint32_t>slot)
+    cdef object r = <object>e.key
+    e.key = NULL
+    Py_DECREF(r)          # the record's former reference; r keeps its own
     return r
 
 
-cdef inline void _put(list lst, Py_ssize_t slot, object v):
-    """Store v at lst[slot], which holds None (no user code runs)."""
-    cdef PyObject *old = PyList_GET_ITEM(lst, slot)
+cdef inline object _take_v(Core self, Py_ssize_t slot):
+    """Move the value out of slot's record (it gets NULL); the caller owns it."""
+    cdef hc_entry *e = hc_entry_at(self.c, <uint32_t>slot)
+    cdef object r = <object>e.val
+    e.val = NULL
+    Py_DECREF(r)
+    return r
+
+
+cdef inline void _put_k(Core self, Py_ssize_t slot, object k):
+    """Store k in slot's record, whose key word is NULL (no user code runs)."""
+    Py_INCREF(k)
+    hc_entry_at(self.c, <uint32_t>slot).key = <void *>k
+
+
+cdef inline void _put_v(Core self, Py_ssize_t slot, object v):
     Py_INCREF(v)
-    PyList_SET_ITEM(lst, slot, v)
-    Py_DECREF(<object>old)
+    hc_entry_at(self.c, <uint32_t>slot).val = <void *>v
+
+
+# ---- the outbox: entries that left the core during one operation ----
+# Rule B needs more than "release after": between a core call that frees a slot and the moment its
+# key/value leave the record, nothing may allocate a Python object, because an allocation can run
+# the garbage collector, hence gc callbacks, __del__ methods and other threads, one of which could
+# insert into the freed slot. So payloads are moved into this C buffer (raw memory: no collection)
+# right after each core call, and turned into Python-visible things only afterwards.
+cdef struct _Outbox:
+    size_t n, cap
+    PyObject **kv          # 2 * cap: key, value of each entry (owned references)
+    int *cause             # cap
+    PyObject *kv0[16]
+    int cause0[8]
+
+
+cdef inline void _out_init(_Outbox *o) noexcept:
+    o.n = 0
+    o.cap = 8
+    o.kv = o.kv0
+    o.cause = o.cause0
+
+
+cdef int _out_grow(_Outbox *o) except -1:
+    cdef size_t cap = o.cap * 2
+    cdef PyObject **kv = <PyObject **>malloc(2 * cap * sizeof(PyObject *))
+    cdef int *cause = <int *>malloc(cap * sizeof(int))
+    if kv == NULL or cause == NULL:
+        free(kv)
+        free(cause)
+        raise MemoryError()
+    memcpy(kv, o.kv, 2 * o.n * sizeof(PyObject *))
+    memcpy(cause, o.cause, o.n * sizeof(int))
+    if o.kv != o.kv0:
+        free(o.kv)
+        free(o.cause)
+    o.kv = kv
+    o.cause = cause
+    o.cap = cap
+    return 0
+
+
+cdef inline void _out_push(Core self, _Outbox *o, uint32_t slot, int cause) noexcept:
+    """Move slot's key and value (its record was just freed, or is being removed) into o.
+    Room must exist (_out_room)."""
+    cdef hc_entry *e = hc_entry_at(self.c, slot)
+    o.kv[2 * o.n] = <PyObject *>e.key
+    o.kv[2 * o.n + 1] = <PyObject *>e.val
+    o.cause[o.n] = cause
+    o.n += 1
+    e.key = NULL
+    e.val = NULL
+
+
+cdef inline int _out_room(_Outbox *o, size_t k) except -1:
+    """Make room for k more entries (C memory only: no collection can run)."""
+    while o.n + k > o.cap:
+        _out_grow(o)
+    return 0
 
 
 cdef class Timer:
@@ -174,7 +251,6 @@ def _new_instance(cls):
 cdef class Core:
     """Shared implementation of every hotcache cache class (see hotcache.cache)."""
     cdef hc_cache *c
-    cdef list _kv                 # key of slot s at 2*s, its value at 2*s+1 (one cache line)
     # configuration
     cdef int _policy
     cdef object _maxsize          # as given (int or float, e.g. math.inf)
@@ -203,13 +279,13 @@ cdef class Core:
         self.c = hc_new(&cfg)
         if self.c == NULL:
             raise MemoryError()
-        self._kv = []
         self._maxsize = _math.inf
         self._timer = Timer(_MONOTONIC)
         self._choice = _RANDOM_CHOICE
 
     def __dealloc__(self):
         if self.c != NULL:
+            _drop_payloads(self.c)
             hc_free(self.c)
             self.c = NULL
 
@@ -240,10 +316,9 @@ cdef class Core:
         nc = hc_new(&cfg)
         if nc == NULL:
             raise MemoryError()
-        old_kv = self._kv
+        old = self._detach_all()        # a second __init__: the old entries go, after (4)
         hc_free(self.c)
         self.c = nc
-        self._kv = []
         self._policy = cfg.policy
         self._maxsize = maxsize
         self._maxmemory = mem
@@ -260,7 +335,7 @@ cdef class Core:
         if getsizeof is not None and d is not None:
             d["getsizeof"] = getsizeof   # as cachetools: an instance attribute, when there is a dict
         self._configure_type()
-        del old_kv
+        del old
 
     cdef _configure_type(self):
         """Pick the paths a Python subclass needs (once per instance, never per call)."""
@@ -303,7 +378,7 @@ cdef class Core:
         cdef Py_ssize_t slot = _find(self, key, h)
         if slot >= 0 and hc_expire_at(self.c, <uint32_t>slot) > now:
             hc_touch(self.c, <uint32_t>slot)
-            return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
+            return <object>hc_entry_at(self.c, slot).val
         hc_count_miss(self.c)
         return self._miss(key)
 
@@ -321,7 +396,7 @@ cdef class Core:
         cdef Py_ssize_t slot = _find(self, key, h)
         if slot >= 0 and hc_expire_at(self.c, <uint32_t>slot) > now:
             hc_touch(self.c, <uint32_t>slot)
-            return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
+            return <object>hc_entry_at(self.c, slot).val
         hc_count_miss(self.c)
         return default
 
@@ -335,7 +410,7 @@ cdef class Core:
         cdef Py_ssize_t slot = self._find_live(key, &now)
         if slot < 0:
             return default
-        return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
+        return <object>hc_entry_at(self.c, slot).val
 
     # ------------------------------------------------------------------ storing
     cdef uint64_t _size_of(self, object value) except? 0xFFFFFFFFFFFFFFFF:
@@ -389,33 +464,31 @@ cdef class Core:
         cdef uint32_t s, v
         cdef int cause
         cdef PyObject *old
+        cdef hc_entry *e
         cdef object vk = None, vv = None
         if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
             # full: start loading what evicting the next victim touches (its index bucket and
             # its key/value pair) while the probe below waits for this key's bucket
-            v = hc_prefetch_victim(self.c)
-            if v != HC_NIL:
-                hc_prefetch(&(<PyListObject *>self._kv).ob_item[2 * <Py_ssize_t>v])
+            hc_prefetch_victim(self.c)
         slot = _find(self, key, h)      # (2): the last user code before the structural work
         if slot >= 0:
             hc_update(self.c, <uint32_t>slot, 1, 0, INFINITY)
-            old = PyList_GET_ITEM(self._kv, 2 * slot + 1)
+            e = hc_entry_at(self.c, <uint32_t>slot)
+            old = <PyObject *>e.val
             Py_INCREF(value)
-            PyList_SET_ITEM(self._kv, 2 * slot + 1, value)
+            e.val = <void *>value
             Py_DECREF(<object>old)      # consistent again: the old value may go now (4)
             return 0
         if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
             v = hc_evict(self.c, -INFINITY, HC_CAUSE_SIZE, &cause)
             if v != HC_NIL:
-                vk = _take(self._kv, 2 * <Py_ssize_t>v)
-                vv = _take(self._kv, 2 * <Py_ssize_t>v + 1)
+                vk = _take_k(self, v)
+                vv = _take_v(self, v)
         s = hc_insert(self.c, <uint64_t>h, 1, 0, INFINITY)
         if s == HC_NIL:
             raise MemoryError("hotcache: out of slots or memory")
-        if 2 * <Py_ssize_t>s >= PyList_GET_SIZE(self._kv):
-            self._grow_lists()
-        _put(self._kv, 2 * <Py_ssize_t>s, key)
-        _put(self._kv, 2 * <Py_ssize_t>s + 1, value)
+        _put_k(self, s, key)
+        _put_v(self, s, value)
         if vk is not None and self._on_evict is not None:
             self._on_evict(vk, vv, "size")              # (5)
         return 0
@@ -435,11 +508,10 @@ cdef class Core:
         cdef Py_ssize_t slot
         cdef uint32_t s, v
         cdef int cause, pressure
-        cdef list victims = None
-        cdef object vk = None, vv = None, old = None
-        cdef int vcause = 0
+        cdef object old = None
         cdef size_t n, i
         cdef uint32_t buf[RECLAIM_BUDGET]
+        cdef _Outbox out
         now_obj = None
         # (3) user code first: sizes, clock, time-to-use
         if self._sizer is not None:
@@ -463,26 +535,22 @@ cdef class Core:
         if self._slow_evict:
             return self._store_slow(key, value, h, size, nbytes, exp, now_f)
         slot = _find(self, key, h)           # (2) last user code before the structural work
+        _out_init(&out)
         try:
             if slot >= 0 and hc_timed(self.c) and hc_expire_at(self.c, <uint32_t>slot) <= now_f:
-                victims = [_take(self._kv, 2 * <Py_ssize_t>slot), _take(self._kv, 2 * <Py_ssize_t>slot + 1), HC_CAUSE_EXPIRED]
                 hc_expire_slot(self.c, <uint32_t>slot)
+                _out_push(self, &out, <uint32_t>slot, HC_CAUSE_EXPIRED)
                 slot = -1
             if isnan(exp):                  # ttu says it is already expired: drop any old entry
                 if slot >= 0:
-                    vk = _take(self._kv, 2 * <Py_ssize_t>slot)
-                    vv = _take(self._kv, 2 * <Py_ssize_t>slot + 1)
                     hc_remove(self.c, <uint32_t>slot)
+                    _out_push(self, &out, <uint32_t>slot, HC_CAUSE_NONE)
                 return 0
             if now_f != -INFINITY and hc_timed(self.c):
+                _out_room(&out, RECLAIM_BUDGET)
                 n = hc_reclaim(self.c, now_f, buf, RECLAIM_BUDGET)
-                if n:
-                    if victims is None:
-                        victims = []
-                    for i in range(n):
-                        victims.append(_take(self._kv, 2 * <Py_ssize_t>buf[i]))
-                        victims.append(_take(self._kv, 2 * <Py_ssize_t>buf[i] + 1))
-                        victims.append(HC_CAUSE_EXPIRED)
+                for i in range(n):
+                    _out_push(self, &out, buf[i], HC_CAUSE_EXPIRED)
             if slot >= 0:
                 # a re-assigned key is never its own victim: evict others until the growth fits
                 s = <uint32_t>slot
@@ -496,79 +564,71 @@ cdef class Core:
                     pressure = hc_over(self.c, dsize, dbytes)
                     if pressure == HC_CAUSE_NONE:
                         break
+                    _out_room(&out, 1)
                     v = hc_evict_keep(self.c, now_f, pressure, &cause, s)
                     if v == HC_NIL:
                         break
-                    if vk is None and victims is None:
-                        vk = _take(self._kv, 2 * <Py_ssize_t>v)
-                        vv = _take(self._kv, 2 * <Py_ssize_t>v + 1)
-                        vcause = cause
-                    else:
-                        if victims is None:
-                            victims = []
-                        victims.append(_take(self._kv, 2 * <Py_ssize_t>v))
-                        victims.append(_take(self._kv, 2 * <Py_ssize_t>v + 1))
-                        victims.append(cause)
+                    _out_push(self, &out, v, cause)
                 hc_update(self.c, s, size, nbytes, exp)
-                old = _take(self._kv, 2 * <Py_ssize_t>s + 1)
-                _put(self._kv, 2 * <Py_ssize_t>s + 1, value)
+                old = _take_v(self, s)
+                _put_v(self, s, value)
                 return 0
             while True:
                 pressure = hc_over(self.c, size, nbytes)
                 if pressure == HC_CAUSE_NONE:
                     break
+                _out_room(&out, 1)
                 v = hc_evict(self.c, now_f, pressure, &cause)
                 if v == HC_NIL:
                     break
-                if vk is None and victims is None:
-                    vk = _take(self._kv, 2 * <Py_ssize_t>v)
-                    vv = _take(self._kv, 2 * <Py_ssize_t>v + 1)
-                    vcause = cause
-                else:
-                    if victims is None:
-                        victims = []
-                    victims.append(_take(self._kv, 2 * <Py_ssize_t>v))
-                    victims.append(_take(self._kv, 2 * <Py_ssize_t>v + 1))
-                    victims.append(cause)
+                _out_push(self, &out, v, cause)
             s = hc_insert(self.c, <uint64_t>h, size, nbytes, exp)
             if s == HC_NIL:
                 raise MemoryError("hotcache: out of slots or memory")
-            if 2 * <Py_ssize_t>s >= PyList_GET_SIZE(self._kv):
-                self._grow_lists()
-            _put(self._kv, 2 * <Py_ssize_t>s, key)
-            _put(self._kv, 2 * <Py_ssize_t>s + 1, value)
+            _put_k(self, s, key)
+            _put_v(self, s, value)
             return 0
         finally:
-            # (4)(5): the core and the lists agree again; now objects may go and callbacks run
-            if vk is not None or victims is not None:
-                self._release(vk, vv, vcause, victims)
+            # (4)(5): the core and the records agree again; now objects may go, callbacks run
+            if out.n:
+                self._out_release(&out)
 
-    cdef _grow_lists(self):
-        cdef Py_ssize_t cap = hc_capacity(self.c)
-        cdef Py_ssize_t have = PyList_GET_SIZE(self._kv)
-        if 2 * cap > have:
-            self._kv.extend([None] * (2 * cap - have))
+    cdef list _detach_all(self):
+        """Move every stored key and value out of the records into a list (for the caller to
+        drop once the core is consistent); the records keep NULLs."""
+        cdef list out = []
+        cdef uint32_t s = hc_order_first(self.c)
+        while s != HC_NIL:
+            out.append(_take_k(self, s))
+            out.append(_take_v(self, s))
+            s = hc_order_next(self.c, s)
+        return out
 
-    cdef int _release(self, object vk, object vv, int vcause, list victims) except -1:
-        """Run on_evict for evicted entries (first one in vk/vv, more in victims), then drop them."""
+    cdef int _out_release(self, _Outbox *o) except -1:
+        """(5) then (4): on_evict for each entry in o that was evicted or expired, then drop
+        the references. Every callback runs; the first exception is raised afterwards."""
+        cdef size_t i
         cb = self._on_evict
-        if cb is None:
-            return 0
         err = None
-        if vk is not None and vcause != HC_CAUSE_NONE:
-            try:
-                cb(vk, vv, _CAUSES[vcause])
-            except BaseException as e:
-                err = e
-        if victims is not None:
-            for i in range(0, len(victims), 3):
-                if victims[i + 2] == HC_CAUSE_NONE:
-                    continue
-                try:
-                    cb(victims[i], victims[i + 1], _CAUSES[victims[i + 2]])
-                except BaseException as e:
-                    if err is None:
-                        err = e
+        try:
+            if cb is not None:
+                for i in range(o.n):
+                    if o.cause[i] == HC_CAUSE_NONE:
+                        continue
+                    try:
+                        cb(<object>o.kv[2 * i], <object>o.kv[2 * i + 1], _CAUSES[o.cause[i]])
+                    except BaseException as e:
+                        if err is None:
+                            err = e
+        finally:
+            n = o.n
+            o.n = 0
+            for i in range(2 * n):
+                Py_XDECREF(o.kv[i])
+            if o.kv != o.kv0:
+                free(o.kv)
+                free(o.cause)
+                _out_init(o)
         if err is not None:
             raise err
         return 0
@@ -588,8 +648,8 @@ cdef class Core:
             slot = -1
         if isnan(exp):
             if slot >= 0:
-                k = _take(self._kv, 2 * <Py_ssize_t>slot)
-                old = _take(self._kv, 2 * <Py_ssize_t>slot + 1)
+                k = _take_k(self, slot)
+                old = _take_v(self, slot)
                 hc_remove(self.c, <uint32_t>slot)
             return 0
         if slot >= 0:
@@ -615,16 +675,14 @@ cdef class Core:
             if hc_prepare_update(self.c, size, nbytes, exp) < 0:
                 raise MemoryError()
             hc_update(self.c, s, size, nbytes, exp)
-            old = _take(self._kv, 2 * <Py_ssize_t>s + 1)
-            _put(self._kv, 2 * <Py_ssize_t>s + 1, value)
+            old = _take_v(self, s)
+            _put_v(self, s, value)
             return 0
         s = hc_insert(self.c, <uint64_t>h, size, nbytes, exp)
         if s == HC_NIL:
             raise MemoryError("hotcache: out of slots or memory")
-        if 2 * <Py_ssize_t>s >= PyList_GET_SIZE(self._kv):
-            self._grow_lists()
-        _put(self._kv, 2 * <Py_ssize_t>s, key)
-        _put(self._kv, 2 * <Py_ssize_t>s + 1, value)
+        _put_k(self, s, key)
+        _put_v(self, s, value)
         return 0
 
     # ------------------------------------------------------------------ removing
@@ -640,13 +698,16 @@ cdef class Core:
         cdef Py_ssize_t slot = _find(self, key, h)
         if slot < 0:
             return False
-        k = _take(self._kv, 2 * <Py_ssize_t>slot)
-        v = _take(self._kv, 2 * <Py_ssize_t>slot + 1)
+        cdef _Outbox out
+        _out_init(&out)
         if hc_expire_at(self.c, <uint32_t>slot) <= now:
             hc_expire_slot(self.c, <uint32_t>slot)
-            self._release(k, v, HC_CAUSE_EXPIRED, None)
+            _out_push(self, &out, <uint32_t>slot, HC_CAUSE_EXPIRED)
+            self._out_release(&out)
             return False
         hc_remove(self.c, <uint32_t>slot)
+        k = _take_k(self, slot)     # the freed record keeps its words until the next insert
+        v = _take_v(self, slot)
         if value != NULL:
             value[0] = <PyObject *>v
             Py_INCREF(v)
@@ -673,7 +734,7 @@ cdef class Core:
         cdef Py_ssize_t slot = self._find_live(key, &now)
         if slot >= 0:
             hc_touch(self.c, <uint32_t>slot)
-            return <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot + 1)
+            return <object>hc_entry_at(self.c, slot).val
         hc_count_miss(self.c)
         self[key] = default             # a subclass's __setitem__ is honoured
         return default
@@ -693,38 +754,36 @@ cdef class Core:
         slot = hc_victim(self.c)
         if slot == HC_NIL:
             raise KeyError("%s is empty" % type(self).__name__) from None
-        k = _take(self._kv, 2 * <Py_ssize_t>slot)
-        v = _take(self._kv, 2 * <Py_ssize_t>slot + 1)
+        k = _take_k(self, slot)
+        v = _take_v(self, slot)
         hc_remove(self.c, slot)
         return (k, v)
 
     def clear(self):
         """Remove every entry and reset the policy state (statistics are kept)."""
-        old_kv = self._kv
-        self._kv = []
+        old = self._detach_all()
         hc_clear(self.c)
-        del old_kv         # (4) only now may __del__ run
+        del old                         # (4) only now may __del__ run
 
     cdef list _expire_all(self, double now):
         """Remove every entry expired at now; on_evict("expired") for each; return the pairs."""
         cdef uint32_t buf[EXPIRE_CHUNK]
         cdef size_t n, i
-        cdef list out = []
-        cdef list victims = None
-        while True:
-            n = hc_expire(self.c, now, buf, EXPIRE_CHUNK)
-            for i in range(n):
-                k = _take(self._kv, 2 * <Py_ssize_t>buf[i])
-                v = _take(self._kv, 2 * <Py_ssize_t>buf[i] + 1)
-                out.append((k, v))
-            if n < EXPIRE_CHUNK:
-                break
-        if out and self._on_evict is not None:
-            victims = []
-            for k, v in out:
-                victims.extend((k, v, HC_CAUSE_EXPIRED))
-            self._release(None, None, 0, victims)
-        return out
+        cdef _Outbox out
+        _out_init(&out)
+        try:
+            while True:
+                _out_room(&out, EXPIRE_CHUNK)
+                n = hc_expire(self.c, now, buf, EXPIRE_CHUNK)
+                for i in range(n):
+                    _out_push(self, &out, buf[i], HC_CAUSE_EXPIRED)
+                if n < EXPIRE_CHUNK:
+                    break
+            # everything is out of the core: Python objects may be made now
+            return [(<object>out.kv[2 * i], <object>out.kv[2 * i + 1]) for i in range(out.n)]
+        finally:
+            if out.n:
+                self._out_release(&out)
 
     def expire(self, time=None):
         """Remove expired entries and return their (key, value) pairs in expiry order."""
@@ -740,6 +799,7 @@ cdef class Core:
         cdef int cause, pressure
         cdef double now_f = -INFINITY
         cdef list victims = []
+        cdef _Outbox out
         if maxsize is not None:
             maxsize, bound = _parse_maxsize(maxsize)
         else:
@@ -759,26 +819,32 @@ cdef class Core:
         self._configure_type()
         hc_set_limits(self.c, HC_UNBOUNDED if bound is None else <uint64_t>bound,
                       HC_UNBOUNDED if mem is None else <uint64_t>mem)
-        try:
-            if self._slow_evict:
+        if self._slow_evict:            # through the subclass's popitem(), as cachetools
+            try:
                 while hc_over(self.c, 0, 0) != HC_CAUSE_NONE:
                     pressure = hc_over(self.c, 0, 0)
                     k, val = self.popitem()
-                    victims.extend((k, val, pressure))
-                return
+                    victims.append((k, val, pressure))
+            finally:
+                cb = self._on_evict
+                if cb is not None:
+                    for k, val, pressure in victims:
+                        cb(k, val, _CAUSES[pressure])
+            return
+        _out_init(&out)
+        try:
             while True:
                 pressure = hc_over(self.c, 0, 0)
                 if pressure == HC_CAUSE_NONE:
                     break
+                _out_room(&out, 1)
                 v = hc_evict(self.c, now_f, pressure, &cause)
                 if v == HC_NIL:
                     break
-                victims.append(_take(self._kv, 2 * <Py_ssize_t>v))
-                victims.append(_take(self._kv, 2 * <Py_ssize_t>v + 1))
-                victims.append(cause)
+                _out_push(self, &out, v, cause)
         finally:
-            if victims:
-                self._release(None, None, 0, victims)
+            if out.n:
+                self._out_release(&out)
 
     # ------------------------------------------------------------------ size and iteration
     cdef inline void _settle(self) except *:
@@ -840,7 +906,7 @@ cdef class Core:
         cdef list out = []
         cdef uint32_t s = hc_order_first(self.c)
         while s != HC_NIL:
-            out.append(<object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>s))
+            out.append(<object>hc_entry_at(self.c, s).key)
             s = hc_order_next(self.c, s)
         return out
 
@@ -898,7 +964,7 @@ cdef class Core:
         d = {}
         s = hc_order_first(self.c)
         while s != HC_NIL:
-            d[<object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>s)] = <object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>s + 1)
+            d[<object>hc_entry_at(self.c, s).key] = <object>hc_entry_at(self.c, s).val
             s = hc_order_next(self.c, s)
         return "%s(%s, maxsize=%r, currsize=%r)" % (
             type(self).__name__, repr(d), self._maxsize, hc_size_used(self.c))
@@ -933,9 +999,8 @@ cdef class Core:
             maxmemory=self._maxmemory, len=hc_len(self.c))
 
     def cache_overhead_bytes(self):
-        """Bytes allocated by the C core plus the two slot lists (not the keys/values)."""
-        import sys
-        return hc_overhead_bytes(self.c) + sys.getsizeof(self._kv)
+        """Bytes the C core has allocated (records, index, policy, wheel), not the keys/values."""
+        return hc_overhead_bytes(self.c)
 
     def _check(self):
         """Raise AssertionError if an internal invariant is broken (for tests)."""
@@ -944,17 +1009,14 @@ cdef class Core:
         cdef Py_ssize_t i, live = 0
         if hc_check(self.c, msg, sizeof(msg)) != 0:
             raise AssertionError("hc_check: " + msg.decode("utf-8", "replace"))
-        if len(self._kv) % 2:
-            raise AssertionError("the slot list has an odd length")
         s = hc_order_first(self.c)
         while s != HC_NIL:
             live += 1
+            if hc_entry_at(self.c, s).key == NULL or hc_entry_at(self.c, s).val == NULL:
+                raise AssertionError("live slot %d holds no key or no value" % s)
             s = hc_order_next(self.c, s)
         if live != <Py_ssize_t>hc_len(self.c):
             raise AssertionError("insertion order has %d entries, core says %d" % (live, hc_len(self.c)))
-        nonnull = sum(1 for x in self._kv[0::2] if x is not None)
-        if nonnull > live:
-            raise AssertionError("%d stored keys but %d live entries" % (nonnull, live))
 
     def _policy_order(self):
         """Keys in the policy's eviction order, next victim first (for tests)."""
@@ -964,7 +1026,7 @@ cdef class Core:
             raise MemoryError()
         try:
             n = hc_policy_order(self.c, buf, NULL)
-            return [<object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>buf[i]) for i in range(n)]
+            return [<object>hc_entry_at(self.c, buf[i]).key for i in range(n)]
         finally:
             free(buf)
 
@@ -980,7 +1042,7 @@ cdef class Core:
             new.__dict__.update(d)
         hc_free(new.c)
         new.c = nc
-        new._kv = list(self._kv)
+        _own_payloads(nc)               # the clone's records hold references of their own
         new._copy_config(self)
         new._timer = self._timer.__copy__()
         return new
@@ -1018,8 +1080,8 @@ cdef class Core:
         s = hc_order_first(self.c)
         while s != HC_NIL:
             pos[s] = len(keys)
-            keys.append(<object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>s))
-            vals.append(<object>PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>s + 1))
+            keys.append(<object>hc_entry_at(self.c, s).key)
+            vals.append(<object>hc_entry_at(self.c, s).val)
             sizes.append(hc_entry_size(self.c, s))
             nbytes.append(hc_entry_bytes(self.c, s))
             expires.append(hc_expire_at(self.c, s))
@@ -1073,9 +1135,10 @@ cdef class Core:
         nc = hc_new(&cfg)
         if nc == NULL:
             raise MemoryError()
+        old = self._detach_all()
         hc_free(self.c)
         self.c = nc
-        self._kv = []
+        del old
         self._policy = policy
         self._maxsize = maxsize
         self._maxmemory = maxmemory
@@ -1095,10 +1158,8 @@ cdef class Core:
             s = hc_insert(self.c, <uint64_t>hash(k), sizes[i], nbytes[i], expires[i])
             if s == HC_NIL:
                 raise MemoryError()
-            if 2 * <Py_ssize_t>s >= PyList_GET_SIZE(self._kv):
-                self._grow_lists()
-            _put(self._kv, 2 * <Py_ssize_t>s, k)
-            _put(self._kv, 2 * <Py_ssize_t>s + 1, vals[i])
+            _put_k(self, s, k)
+            _put_v(self, s, vals[i])
             slots.append(s)
         n = len(order)
         buf = <uint32_t *>malloc((n + 1) * sizeof(uint32_t))
@@ -1134,7 +1195,7 @@ cdef inline Py_ssize_t _find(Core self, object key, Py_hash_t h) except -2:
         hc_probe_init(self.c, <uint64_t>h, &p)
         slot = hc_probe_next(self.c, &p)
         while slot != HC_NIL:
-            k = PyList_GET_ITEM(self._kv, 2 * <Py_ssize_t>slot)
+            k = <PyObject *>hc_entry_at(self.c, slot).key
             if k == <PyObject *>key:
                 return slot
             if hc_hash_at(self.c, slot) != <uint64_t>h:   # same fragment, other hash
@@ -1158,6 +1219,90 @@ cdef inline double _now_if_timed(Core self) except? -1.0:
     if hc_timed(self.c):
         return self._timer.read_f()
     return -INFINITY
+
+
+cdef void _own_payloads(hc_cache *c) noexcept:
+    """INCREF every key and value held by c's live records (after hc_clone)."""
+    cdef uint32_t s = hc_order_first(c)
+    cdef hc_entry *e
+    while s != HC_NIL:
+        e = hc_entry_at(c, s)
+        Py_XINCREF(<PyObject *>e.key)
+        Py_XINCREF(<PyObject *>e.val)
+        s = hc_order_next(c, s)
+
+
+cdef void _drop_payloads(hc_cache *c) noexcept:
+    """Release every key and value of c's live records and empty the core (dealloc, tp_clear).
+    The pointers are moved out first, so a __del__ they trigger sees an empty cache."""
+    cdef size_t n = hc_len(c), i = 0
+    cdef PyObject **objs = <PyObject **>malloc((2 * n + 1) * sizeof(PyObject *))
+    cdef uint32_t s = hc_order_first(c)
+    cdef hc_entry *e
+    while s != HC_NIL:
+        e = hc_entry_at(c, s)
+        if objs != NULL:
+            objs[i] = <PyObject *>e.key
+            objs[i + 1] = <PyObject *>e.val
+            i += 2
+        else:                            # out of memory: release in place
+            Py_XDECREF(<PyObject *>e.key)
+            Py_XDECREF(<PyObject *>e.val)
+        e.key = NULL
+        e.val = NULL
+        s = hc_order_next(c, s)
+    hc_clear(c)
+    if objs != NULL:
+        while i > 0:
+            i -= 1
+            Py_XDECREF(objs[i])
+        free(objs)
+
+
+# The keys and values live in the C records, so the garbage collector must be told about them:
+# Core's tp_traverse / tp_clear are wrapped once at import (before any subclass exists; CPython's
+# subtype_traverse/subtype_clear of Python subclasses call these).
+cdef traverseproc _base_traverse = (<PyTypeObject *>Core).tp_traverse
+cdef inquiry _base_clear = (<PyTypeObject *>Core).tp_clear
+
+
+cdef int _core_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
+    cdef int r
+    cdef hc_cache *c = (<Core>o).c
+    cdef uint32_t s
+    cdef hc_entry *e
+    if _base_traverse != NULL:
+        r = _base_traverse(o, visit, arg)
+        if r:
+            return r
+    if c == NULL:
+        return 0
+    s = hc_order_first(c)
+    while s != HC_NIL:
+        e = hc_entry_at(c, s)
+        if e.key != NULL:
+            r = visit(<PyObject *>e.key, arg)
+            if r:
+                return r
+        if e.val != NULL:
+            r = visit(<PyObject *>e.val, arg)
+            if r:
+                return r
+        s = hc_order_next(c, s)
+    return 0
+
+
+cdef int _core_clear(PyObject *o) noexcept:
+    cdef hc_cache *c = (<Core>o).c
+    if c != NULL:
+        _drop_payloads(c)
+    if _base_clear != NULL:
+        return _base_clear(o)
+    return 0
+
+
+(<PyTypeObject *>Core).tp_traverse = <traverseproc>_core_traverse
+(<PyTypeObject *>Core).tp_clear = <inquiry>_core_clear
 
 
 cdef class _CoreIter:

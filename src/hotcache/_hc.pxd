@@ -32,6 +32,11 @@ cdef extern from "hc.h" nogil:
     ctypedef struct hc_cache:
         pass
 
+    ctypedef struct hc_entry:
+        uint64_t hash
+        void *key
+        void *val
+
     ctypedef struct hc_probe:
         uint32_t frag
         size_t pos
@@ -43,6 +48,7 @@ cdef extern from "hc.h" nogil:
     void hc_probe_init(const hc_cache *c, uint64_t hash, hc_probe *p)
     uint32_t hc_probe_next(const hc_cache *c, hc_probe *p)
     uint64_t hc_hash_at(const hc_cache *c, uint32_t slot)
+    hc_entry *hc_entry_at(hc_cache *c, uint32_t slot)
     uint64_t hc_version(const hc_cache *c)
     void hc_touch(hc_cache *c, uint32_t slot)
     void hc_count_miss(hc_cache *c)
