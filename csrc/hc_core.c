@@ -347,8 +347,16 @@ uint32_t hc_prefetch_victim(const hc_cache *c)
     if (c->ops == &hc_policy_random)
         return HC_NIL;
     s = c->ops->victim((hc_pol *)&c->pol, c->arena.e, HC_NIL); /* a pure read for these */
-    if (s != HC_NIL && c->head.index.buckets)
-        hc_prefetch(&c->head.index.buckets[hc_home(c->arena.e[s].hash, c->head.index.mask)]);
+    if (s != HC_NIL && c->head.index.buckets) {
+        const hc_entry *r = &c->arena.e[s];
+        hc_prefetch(&c->head.index.buckets[hc_home(r->hash, c->head.index.mask)]);
+        /* the caller's words point at what it will release after the eviction (for Python: the
+         * objects whose refcounts it decrements); a prefetch only hints, it never dereferences */
+        if (r->key)
+            hc_prefetch(r->key);
+        if (r->val && r->val != r->key)
+            hc_prefetch(r->val);
+    }
     return s;
 }
 
