@@ -176,7 +176,7 @@ void hc_touch(hc_cache *c, uint32_t slot)
     /* LRU is the hottest case: move-to-newest inline instead of through the vtable */
     if (c->ops == &hc_policy_lru)
         pol_list_move_to_newest(&c->pol, c->arena.e, slot);
-    else
+    else if (c->ops->on_access)
         c->ops->on_access(&c->pol, c->arena.e, slot);
     c->stats.hits++;
 }

@@ -42,6 +42,8 @@ typedef struct hc_policy_ops {
     /* Room for `n` entries so that on_insert cannot fail. 0, or -1 on OOM (nothing changed). */
     int (*reserve)(hc_pol *p, uint32_t n);
     void (*on_insert)(hc_pol *p, hc_entry *e, uint32_t slot);
+    /* NULL when reads never change the policy state (FIFO, INSERTION, RANDOM): a hit then makes
+     * no call at all. */
     void (*on_access)(hc_pol *p, hc_entry *e, uint32_t slot);
     void (*on_update)(hc_pol *p, hc_entry *e, uint32_t slot);
     void (*on_remove)(hc_pol *p, hc_entry *e, uint32_t slot);

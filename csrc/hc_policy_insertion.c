@@ -6,7 +6,7 @@ const hc_policy_ops hc_policy_insertion = {
     "insertion",
     hc_policy_list_reserve,
     hc_policy_list_insert,
-    hc_policy_list_nothing, /* on_access */
+    NULL, /* on_access: reads never move */
     hc_policy_list_nothing, /* on_update */
     hc_policy_list_remove,
     hc_policy_list_victim,

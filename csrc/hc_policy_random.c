@@ -142,7 +142,7 @@ static int random_check(const hc_pol *p, const hc_entry *e, uint32_t cap, size_t
 }
 
 const hc_policy_ops hc_policy_random = {
-    "random",       random_reserve, random_insert, random_nothing, random_nothing,
+    "random",       random_reserve, random_insert, NULL /* on_access */, random_nothing,
     random_remove,  random_victim,  random_clear,  random_order,   random_restore,
     random_check,
 };

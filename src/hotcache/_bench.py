@@ -266,9 +266,24 @@ def _fill(lib, policy, keys, maxsize):
     return f
 
 
-def sc_read(loop, policy, keys, lookups, with_call, shared):
+def _rotating(orders):
+    """A per-library source of lookup orders: round r uses orders[r % len(orders)], the same for
+    every library within a round. Repeating one order every round would flatter LRU lists: a
+    hit's move-to-front touches the neighbours it had in the previous round's order, which are
+    exactly the next lookups, so it prefetches them (measured: hotcache FIFO hit 1.6x dict, LRU
+    1.2x with one fixed order)."""
+    turn = [0]
+
+    def next_order():
+        order = orders[turn[0] % len(orders)]
+        turn[0] += 1
+        return order
+    return next_order
+
+
+def sc_read(loop, policy, keys, orders, with_call, shared):
     """Reads on a full cache: the state is built once (kept in `shared` for the next read
-    scenario) and reused by every round."""
+    scenario) and reused by every round; each round looks the keys up in a different order."""
     def prepare(lib):
         if not lib.mapping and not with_call:
             return None
@@ -276,21 +291,28 @@ def sc_read(loop, policy, keys, lookups, with_call, shared):
             shared[lib.name, policy] = _fill(lib, policy, keys, len(keys))
         c = shared[lib.name, policy]
         fn = loop if lib.mapping else loop_call
+        next_order = _rotating(orders)
 
         def run():
+            lookups = next_order()
             return timed(fn, c, lookups), len(lookups), None
         return run
     return prepare
 
 
-def sc_update(keys, lookups, shared):
+def sc_update(keys, orders, shared):
     def prepare(lib):
         if not lib.mapping:
             return None
         if (lib.name, "LRU") not in shared:
             shared[lib.name, "LRU"] = _fill(lib, "LRU", keys, len(keys))
         c = shared[lib.name, "LRU"]
-        return lambda: (timed(loop_setitem, c, lookups), len(lookups), None)
+        next_order = _rotating(orders)
+
+        def run():
+            lookups = next_order()
+            return timed(loop_setitem, c, lookups), len(lookups), None
+        return run
     return prepare
 
 
@@ -479,20 +501,31 @@ def run(quick=False, rounds=None, json_file=None, out=None):
                      "(use the full run)" % (distinct, ", ".join(_pct(c) for c in degenerate)))
         _progress("note: " + notes[-1])
 
+    orders = [shuffled]
+    order_rng = random.Random(SEED + 1)
+    for _ in range(3):                  # lookup orders rotated round by round (see _rotating)
+        order = shuffled[:]
+        order_rng.shuffle(order)
+        orders.append(order)
+    absent_orders = [absent]
+    for _ in range(3):
+        order = absent[:]
+        order_rng.shuffle(order)
+        absent_orders.append(order)
     shared = {}
     lru_libs = [l for l in libs if l.has("LRU")]
     plan = [
         ("get hit LRU", lru_libs,
-         sc_read(loop_getitem, "LRU", keys, shuffled, True, shared), "micro"),
+         sc_read(loop_getitem, "LRU", keys, orders, True, shared), "micro"),
         ("get() hit LRU", lru_libs,
-         sc_read(loop_get, "LRU", keys, shuffled, False, shared), "micro"),
+         sc_read(loop_get, "LRU", keys, orders, False, shared), "micro"),
         ("get miss LRU", lru_libs,
-         sc_read(loop_get, "LRU", keys, absent, False, shared), "micro"),
-        ("update LRU", lru_libs, sc_update(keys, shuffled, shared), "micro"),
+         sc_read(loop_get, "LRU", keys, absent_orders, False, shared), "micro"),
+        ("update LRU", lru_libs, sc_update(keys, orders, shared), "micro"),
     ]
     for pol in POLICIES[1:]:
         plan.append(("get hit %s" % pol, [l for l in libs if l.has(pol) and l.mapping],
-                     sc_read(loop_getitem, pol, keys, shuffled, True, {}), "micro"))
+                     sc_read(loop_getitem, pol, keys, orders, True, {}), "micro"))
     plan.append(("set evict LRU", lru_libs, sc_set_evict(keys, fresh_a, fresh_b), "micro"))
     for cap in caps:
         plan.append(("zipf aside cap %s" % _pct(cap), lru_libs, sc_aside(trace, cap), "long"))
