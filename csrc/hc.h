@@ -172,6 +172,10 @@ void hc_update(hc_cache *c, uint32_t slot, uint64_t size, uint64_t bytes, double
  * out of memory (nothing changed). After 0, hc_update()/hc_set_expire() with them cannot fail. */
 int hc_prepare_update(hc_cache *c, uint64_t size, uint64_t bytes, double expire_at);
 
+/* Change only the byte charge of an entry (a cache that starts bounding memory charges its
+ * entries); no policy effect, no eviction. 0, or -1 on out of memory (nothing changed). */
+int hc_set_bytes(hc_cache *c, uint32_t slot, uint64_t bytes);
+
 /* Change only the expiry of an entry (+INFINITY: never); no policy effect. */
 void hc_set_expire(hc_cache *c, uint32_t slot, double expire_at);
 

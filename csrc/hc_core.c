@@ -321,6 +321,15 @@ int hc_prepare_update(hc_cache *c, uint64_t size, uint64_t bytes, double expire_
     return 0;
 }
 
+int hc_set_bytes(hc_cache *c, uint32_t slot, uint64_t bytes)
+{
+    if (hc_arena_need_sides(&c->arena, hc_arena_size(&c->arena, slot), bytes) < 0)
+        return -1;
+    c->bytes_used = c->bytes_used - hc_arena_bytes_of(&c->arena, slot) + bytes;
+    hc_arena_set_charge(&c->arena, slot, hc_arena_size(&c->arena, slot), bytes);
+    return 0;
+}
+
 void hc_set_expire(hc_cache *c, uint32_t slot, double expire_at)
 {
     expire_at = normalize_expiry(expire_at);

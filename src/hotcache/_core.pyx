@@ -800,19 +800,15 @@ cdef class Core:
         cdef double now_f = -INFINITY
         cdef list victims = []
         cdef _Outbox out
-        if maxsize is not None:
-            maxsize, bound = _parse_maxsize(maxsize)
-        else:
-            maxsize, bound = self._maxsize, None if self._maxsize == _math.inf else self._maxsize
-            maxsize, bound = _parse_maxsize(maxsize)
+        maxsize, bound = _parse_maxsize(self._maxsize if maxsize is None else maxsize)
         if maxmemory is not None:
             mem = _parse_memory(maxmemory)
         else:
             mem = self._maxmemory
-        if mem is not None and not self._bytes_on and len(self):
-            raise ValueError("maxmemory can only be added to an empty cache without one")
         if hc_timed(self.c):
             now_f = self._now()
+        if mem is not None and not self._bytes_on:
+            self._charge_all()          # start bounding memory: charge every entry now
         self._maxsize = maxsize
         self._maxmemory = mem
         self._bytes_on = mem is not None
@@ -845,6 +841,34 @@ cdef class Core:
         finally:
             if out.n:
                 self._out_release(&out)
+
+    cdef int _charge_all(self) except -1:
+        """Give every entry its byte charge. sizeof is user code: it runs for every entry first
+        (on references the call holds), then the core is set with nothing in between; if sizeof
+        changed the cache, RuntimeError and nothing is charged."""
+        cdef uint32_t s
+        cdef Py_ssize_t i
+        cdef list slots = [], pairs = [], charges = []
+        cdef uint64_t ver = hc_version(self.c)
+        cdef hc_entry *e
+        sizeof_fn = self._sizeof if self._sizeof is not None else _default_sizeof
+        s = hc_order_first(self.c)
+        while s != HC_NIL:
+            e = hc_entry_at(self.c, s)
+            slots.append(s)
+            pairs.append((<object>e.key, <object>e.val))
+            s = hc_order_next(self.c, s)
+        for k, v in pairs:
+            b = _index(sizeof_fn(k, v), "sizeof()")
+            if b < 0:
+                raise ValueError("sizeof() must return a non-negative int")
+            charges.append(b + _ENTRY_OVERHEAD)
+        if hc_version(self.c) != ver:
+            raise RuntimeError("the cache changed while sizeof() ran during resize()")
+        for i in range(len(slots)):
+            if hc_set_bytes(self.c, <uint32_t>slots[i], <uint64_t>charges[i]) < 0:
+                raise MemoryError()
+        return 0
 
     # ------------------------------------------------------------------ size and iteration
     cdef inline void _settle(self) except *:

@@ -62,6 +62,7 @@ cdef extern from "hc.h" nogil:
     uint32_t hc_insert(hc_cache *c, uint64_t hash, uint64_t size, uint64_t nbytes, double expire_at)
     void hc_update(hc_cache *c, uint32_t slot, uint64_t size, uint64_t nbytes, double expire_at)
     void hc_set_expire(hc_cache *c, uint32_t slot, double expire_at)
+    int hc_set_bytes(hc_cache *c, uint32_t slot, uint64_t nbytes)
     void hc_remove(hc_cache *c, uint32_t slot)
     void hc_expire_slot(hc_cache *c, uint32_t slot)
     uint32_t hc_victim(hc_cache *c)
