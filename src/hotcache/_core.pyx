@@ -560,28 +560,12 @@ cdef class Core:
                 obytes = hc_entry_bytes(self.c, s)
                 dsize = size - osize if size > osize else 0
                 dbytes = nbytes - obytes if nbytes > obytes else 0
-                while True:
-                    pressure = hc_over(self.c, dsize, dbytes)
-                    if pressure == HC_CAUSE_NONE:
-                        break
-                    _out_room(&out, 1)
-                    v = hc_evict_keep(self.c, now_f, pressure, &cause, s)
-                    if v == HC_NIL:
-                        break
-                    _out_push(self, &out, v, cause)
+                self._evict_until_fits(&out, dsize, dbytes, now_f, s)
                 hc_update(self.c, s, size, nbytes, exp)
                 old = _take_v(self, s)
                 _put_v(self, s, value)
                 return 0
-            while True:
-                pressure = hc_over(self.c, size, nbytes)
-                if pressure == HC_CAUSE_NONE:
-                    break
-                _out_room(&out, 1)
-                v = hc_evict(self.c, now_f, pressure, &cause)
-                if v == HC_NIL:
-                    break
-                _out_push(self, &out, v, cause)
+            self._evict_until_fits(&out, size, nbytes, now_f, HC_NIL)
             s = hc_insert(self.c, <uint64_t>h, size, nbytes, exp)
             if s == HC_NIL:
                 raise MemoryError("hotcache: out of slots or memory")
@@ -603,6 +587,22 @@ cdef class Core:
             out.append(_take_v(self, s))
             s = hc_order_next(self.c, s)
         return out
+
+    cdef int _evict_until_fits(self, _Outbox *out, uint64_t add_size, uint64_t add_bytes,
+                               double now, uint32_t keep) except -1:
+        """Evict (due-expired entries first, then policy victims, never `keep`) until an entry
+        of (add_size, add_bytes) fits both bounds; each victim goes to the outbox at once."""
+        cdef int pressure, cause
+        cdef uint32_t v
+        while True:
+            pressure = hc_over(self.c, add_size, add_bytes)
+            if pressure == HC_CAUSE_NONE:
+                return 0
+            _out_room(out, 1)
+            v = hc_evict_keep(self.c, now, pressure, &cause, keep)
+            if v == HC_NIL:
+                return 0
+            _out_push(self, out, v, cause)
 
     cdef int _out_release(self, _Outbox *o) except -1:
         """(5) then (4): on_evict for each entry in o that was evicted or expired, then drop
@@ -829,15 +829,7 @@ cdef class Core:
             return
         _out_init(&out)
         try:
-            while True:
-                pressure = hc_over(self.c, 0, 0)
-                if pressure == HC_CAUSE_NONE:
-                    break
-                _out_room(&out, 1)
-                v = hc_evict(self.c, now_f, pressure, &cause)
-                if v == HC_NIL:
-                    break
-                _out_push(self, &out, v, cause)
+            self._evict_until_fits(&out, 0, 0, now_f, HC_NIL)
         finally:
             if out.n:
                 self._out_release(&out)
