@@ -60,12 +60,14 @@ typedef struct hc_stats {
 
 /* ---- internal layout, exposed only so the hot lookup can be inlined; treat as opaque ---- */
 typedef struct hc_entry {
-    uint64_t hash;
     /* Two words owned by the caller (the binding keeps the key and value there, so a hit reads
      * one record instead of a record plus a separate slot array). The core never reads, frees or
      * interprets them: hc_insert sets both to NULL, hc_clone copies them with the record, and a
-     * freed slot keeps them until the next hc_insert. */
+     * freed slot keeps them until the next hc_insert. They come first: records are 48 bytes, so
+     * half of them straddle two cache lines, and a hit on the same key object (identity, no
+     * hash compare) reads only these 16 bytes, which never straddle. */
     void *key, *val;
+    uint64_t hash;
     uint32_t pol_prev, pol_next, pol_aux; /* owned by the policy */
     uint32_t ord_prev, ord_next;          /* insertion order, owned by the core */
     uint32_t flags;                       /* HC_F_* */
