@@ -24,7 +24,7 @@ step "tools venv (build, auditwheel, cibuildwheel) with $("$PY" --version 2>&1)"
 "$PY" -m venv "$WORK/tools"
 TOOLS="$WORK/tools/bin"
 quiet_pip "$TOOLS/python" -m pip install -q --disable-pip-version-check --upgrade pip
-quiet_pip "$TOOLS/python" -m pip install -q --disable-pip-version-check build auditwheel cibuildwheel
+quiet_pip "$TOOLS/python" -m pip install -q --disable-pip-version-check build auditwheel cibuildwheel==4.3.5
 
 step "python -m build: sdist, then the wheel built from the sdist"
 "$TOOLS/python" -m build --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 || {
