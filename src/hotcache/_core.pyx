@@ -506,8 +506,7 @@ cdef class Core:
         cdef uint64_t size = 1, nbytes = 0, dsize, dbytes, osize, obytes
         cdef double now_f = -INFINITY, exp = INFINITY
         cdef Py_ssize_t slot
-        cdef uint32_t s, v
-        cdef int cause, pressure
+        cdef uint32_t s
         cdef object old = None
         cdef size_t n, i
         cdef uint32_t buf[RECLAIM_BUDGET]
@@ -742,7 +741,6 @@ cdef class Core:
     def popitem(self):
         """Remove and return the (key, value) pair the policy would evict next."""
         cdef uint32_t slot
-        cdef double now
         if hc_timed(self.c):
             self._expire_all(self._now())
         if self._policy == HC_POLICY_RANDOM and self._choice is not _RANDOM_CHOICE:
@@ -795,8 +793,7 @@ cdef class Core:
 
     def resize(self, maxsize=None, maxmemory=None):
         """Change the bounds (None keeps one) and evict per policy until the cache fits."""
-        cdef uint32_t v
-        cdef int cause, pressure
+        cdef int pressure
         cdef double now_f = -INFINITY
         cdef list victims = []
         cdef _Outbox out
@@ -965,7 +962,6 @@ cdef class Core:
     __hash__ = None
 
     def __repr__(self):
-        cdef uint32_t s
         if Py_ReprEnter(self) != 0:     # a cache that contains itself: like dict, "{...}"
             return "%s({...}, maxsize=%r, currsize=%r)" % (
                 type(self).__name__, self._maxsize, hc_size_used(self.c))
