@@ -93,6 +93,10 @@ typedef struct hc_cache_head {
     hc_index index;
     hc_entry *entries;
     double *expire_at; /* +INFINITY for slots without expiry */
+    /* <= every scheduled expire_at (+INFINITY when none). While now < expire_floor nothing can
+     * be expired, so a hit skips reading expire_at[slot], a separate array and so one more
+     * cache line per hit. Lowered on every schedule, raised only after the wheel is popped. */
+    double expire_floor;
 } hc_cache_head;
 
 typedef struct hc_cache hc_cache;
@@ -135,6 +139,13 @@ static inline double hc_expire_at(const hc_cache *c, uint32_t slot)
     const double *x = HC_HEAD(c)->expire_at;
     return x ? x[slot] : (double)INFINITY;
 }
+/* Whether `slot` is expired at `now` (false for slots without expiry). */
+static inline int hc_expired(const hc_cache *c, uint32_t slot, double now)
+{
+    const hc_cache_head *h = HC_HEAD(c);
+    return now >= h->expire_floor && h->expire_at && h->expire_at[slot] <= now;
+}
+
 /* 1 if any entry was ever timed (the caller must then read the clock on lookups), else 0. */
 static inline int hc_timed(const hc_cache *c) { return HC_HEAD(c)->expire_at != NULL; }
 

@@ -122,6 +122,9 @@ static int check_wheel_and_counters(const hc_cache *c, char *msg, size_t n)
             return FAIL(msg, n, "wheel: slot %lu scheduled but not a timed live entry", (unsigned long)s);
         if (x && (x[s] != x[s]))
             return FAIL(msg, n, "wheel: slot %lu has a NaN expiry", (unsigned long)s);
+        if (scheduled && x[s] < c->head.expire_floor)
+            return FAIL(msg, n, "wheel: slot %lu expires at %g, before the floor %g", (unsigned long)s,
+                        x[s], c->head.expire_floor);
         timed += (size_t)flagged;
         if (live) {
             size += hc_arena_size(&c->arena, s);

@@ -71,6 +71,8 @@ static int apply_expiry(hc_cache *c, uint32_t s, double t)
 {
     hc_entry *r = &c->arena.e[s];
     if (t < (double)INFINITY) {
+        if (t < c->head.expire_floor)
+            c->head.expire_floor = t;
         if (hc_wheel_schedule(c->wheel, s, t) < 0) {
             hc_wheel_cancel(c->wheel, s);
             r->flags &= ~HC_F_TIMED;
@@ -120,6 +122,7 @@ hc_cache *hc_new(const hc_config *cfg)
     c->ops = hc_policy_registry[cfg->policy];
     hc_policy_init(&c->pol, cfg->seed);
     c->ord_head = c->ord_tail = HC_NIL;
+    c->head.expire_floor = (double)INFINITY;
     sync_head(c);
     return c;
 }
@@ -213,7 +216,7 @@ uint32_t hc_evict_keep(hc_cache *c, double now, int pressure, int *cause, uint32
     uint32_t s;
     /* A due `keep` would be the wheel's pick: then take the policy's victim instead. */
     int keep_due = keep != HC_NIL && c->head.expire_at && c->head.expire_at[keep] <= now;
-    if (!keep_due && c->wheel && hc_wheel_has_due(c->wheel, now) &&
+    if (!keep_due && c->wheel && now >= c->head.expire_floor && hc_wheel_has_due(c->wheel, now) &&
         hc_wheel_pop_due(c->wheel, now, &s, 1) == 1) {
         c->arena.e[s].flags &= ~HC_F_TIMED; /* the wheel already unscheduled it */
         drop_entry(c, s);
@@ -385,12 +388,13 @@ size_t hc_expire(hc_cache *c, double now, uint32_t *out, size_t max)
         drop_entry(c, out[i]);
     }
     c->stats.expirations += n;
+    c->head.expire_floor = hc_wheel_floor(c->wheel); /* popped to now: may rise */
     return n;
 }
 
 size_t hc_reclaim(hc_cache *c, double now, uint32_t *out, size_t max)
 {
-    if (!c->wheel || !hc_wheel_has_due(c->wheel, now))
+    if (!c->wheel || now < c->head.expire_floor) /* nothing can be due: O(1), no wheel work */
         return 0;
     return hc_expire(c, now, out, max);
 }
@@ -403,6 +407,7 @@ void hc_clear(hc_cache *c)
         hc_wheel_free(c->wheel);
         c->wheel = NULL;
     }
+    c->head.expire_floor = (double)INFINITY;
     hc_arena_reset(&c->arena);
     c->ord_head = c->ord_tail = HC_NIL;
     c->size_used = 0;

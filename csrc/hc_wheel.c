@@ -355,6 +355,23 @@ static int next_event(const hc_wheel *w, uint64_t *ev, unsigned *list)
     return 0;
 }
 
+double hc_wheel_floor(const hc_wheel *w)
+{
+    double f = (double)INFINITY, t;
+    uint64_t ev;
+    unsigned list;
+    if (w->nready > 0)
+        f = w->expire[w->heap[0]];
+    if (w->count > w->nready && w->has_origin && next_event(w, &ev, &list)) {
+        /* every entry outside the heap has a tick >= ev, so expire_at >= the start of tick ev;
+         * one tick of slack covers the rounding of tick_of's floor() */
+        t = w->origin + ((double)(int64_t)(ev - BIAS) - 1.0) * w->tick;
+        if (t < f)
+            f = t;
+    }
+    return f;
+}
+
 /* Move cur forward to target, cascading every bucket whose time comes on the way. */
 static void advance(hc_wheel *w, uint64_t target)
 {

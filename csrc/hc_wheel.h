@@ -73,6 +73,9 @@ size_t hc_wheel_pop_due(hc_wheel *w, double now, uint32_t *out, size_t max);
 
 /* Unschedule everything and forget the origin; capacity (and the expire array) are kept. */
 void hc_wheel_clear(hc_wheel *w);
+/* A lower bound on every scheduled expire_at (+INFINITY when none): the ready heap's top and
+ * the start of the next non-empty bucket. O(levels), read-only. */
+double hc_wheel_floor(const hc_wheel *w);
 
 /* Number of scheduled entries. */
 size_t hc_wheel_count(const hc_wheel *w);

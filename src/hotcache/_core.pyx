@@ -368,7 +368,7 @@ cdef class Core:
         cdef Py_ssize_t slot
         now[0] = _now_if_timed(self)
         slot = _find(self, key, h)
-        if slot >= 0 and hc_expire_at(self.c, <uint32_t>slot) <= now[0]:
+        if slot >= 0 and hc_expired(self.c, <uint32_t>slot, now[0]):
             return -1
         return slot
 
@@ -376,7 +376,7 @@ cdef class Core:
         cdef Py_hash_t h = hash(key)
         cdef double now = _now_if_timed(self)
         cdef Py_ssize_t slot = _find(self, key, h)
-        if slot >= 0 and hc_expire_at(self.c, <uint32_t>slot) > now:
+        if slot >= 0 and not hc_expired(self.c, <uint32_t>slot, now):
             hc_touch(self.c, <uint32_t>slot)
             return <object>hc_entry_at(self.c, slot).val
         hc_count_miss(self.c)
@@ -394,7 +394,7 @@ cdef class Core:
         cdef Py_hash_t h = hash(key)
         cdef double now = _now_if_timed(self)
         cdef Py_ssize_t slot = _find(self, key, h)
-        if slot >= 0 and hc_expire_at(self.c, <uint32_t>slot) > now:
+        if slot >= 0 and not hc_expired(self.c, <uint32_t>slot, now):
             hc_touch(self.c, <uint32_t>slot)
             return <object>hc_entry_at(self.c, slot).val
         hc_count_miss(self.c)
@@ -536,7 +536,7 @@ cdef class Core:
         slot = _find(self, key, h)           # (2) last user code before the structural work
         _out_init(&out)
         try:
-            if slot >= 0 and hc_timed(self.c) and hc_expire_at(self.c, <uint32_t>slot) <= now_f:
+            if slot >= 0 and hc_timed(self.c) and hc_expired(self.c, <uint32_t>slot, now_f):
                 hc_expire_slot(self.c, <uint32_t>slot)
                 _out_push(self, &out, <uint32_t>slot, HC_CAUSE_EXPIRED)
                 slot = -1
@@ -643,7 +643,7 @@ cdef class Core:
         if now_f != -INFINITY and hc_timed(self.c):
             self._expire_all(now_f)
         slot = _find(self, key, h)
-        if slot >= 0 and hc_timed(self.c) and hc_expire_at(self.c, <uint32_t>slot) <= now_f:
+        if slot >= 0 and hc_timed(self.c) and hc_expired(self.c, <uint32_t>slot, now_f):
             slot = -1
         if isnan(exp):
             if slot >= 0:
@@ -699,7 +699,7 @@ cdef class Core:
             return False
         cdef _Outbox out
         _out_init(&out)
-        if hc_expire_at(self.c, <uint32_t>slot) <= now:
+        if hc_expired(self.c, <uint32_t>slot, now):
             hc_expire_slot(self.c, <uint32_t>slot)
             _out_push(self, &out, <uint32_t>slot, HC_CAUSE_EXPIRED)
             self._out_release(&out)

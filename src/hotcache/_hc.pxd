@@ -53,6 +53,7 @@ cdef extern from "hc.h" nogil:
     void hc_touch(hc_cache *c, uint32_t slot)
     void hc_count_miss(hc_cache *c)
     double hc_expire_at(const hc_cache *c, uint32_t slot)
+    bint hc_expired(const hc_cache *c, uint32_t slot, double now)
     int hc_timed(const hc_cache *c)
 
     int hc_over(const hc_cache *c, uint64_t add_size, uint64_t add_bytes)
