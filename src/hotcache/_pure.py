@@ -472,6 +472,7 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
     """Mutable mapping with a size bound; evicts in first-insertion order."""
 
     __class_getitem__ = classmethod(types.GenericAlias)  # type: ignore[assignment]
+    _policy: Callable[[], Any] = _Insertion  # each subclass names its policy here
 
     def __init__(
         self,
@@ -484,7 +485,7 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         timer: Callable[[], Any] = time.monotonic,
         on_evict: Optional[OnEvict] = None,
     ) -> None:
-        self.__setup(maxsize, getsizeof, _Insertion(), timer, ttl, maxmemory, sizeof, on_evict)
+        self.__setup(maxsize, getsizeof, self._policy(), timer, ttl, maxmemory, sizeof, on_evict)
 
     def __setup(
         self,
@@ -972,52 +973,19 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
 class FIFOCache(Cache):
     """First In First Out (FIFO) cache: re-assignment moves a key to newest, reads don't."""
 
-    def __init__(
-        self,
-        maxsize: Union[int, float],
-        getsizeof: Optional[Callable[[Any], int]] = None,
-        *,
-        ttl: Optional[float] = None,
-        maxmemory: Union[int, str, None] = None,
-        sizeof: Optional[Callable[[Any, Any], int]] = None,
-        timer: Callable[[], Any] = time.monotonic,
-        on_evict: Optional[OnEvict] = None,
-    ) -> None:
-        self._Cache__setup(maxsize, getsizeof, _FIFO(), timer, ttl, maxmemory, sizeof, on_evict)  # type: ignore[attr-defined]
+    _policy = _FIFO
 
 
 class LFUCache(Cache):
     """Least Frequently Used (LFU) cache: ties go to the least recently used."""
 
-    def __init__(
-        self,
-        maxsize: Union[int, float],
-        getsizeof: Optional[Callable[[Any], int]] = None,
-        *,
-        ttl: Optional[float] = None,
-        maxmemory: Union[int, str, None] = None,
-        sizeof: Optional[Callable[[Any, Any], int]] = None,
-        timer: Callable[[], Any] = time.monotonic,
-        on_evict: Optional[OnEvict] = None,
-    ) -> None:
-        self._Cache__setup(maxsize, getsizeof, _LFU(), timer, ttl, maxmemory, sizeof, on_evict)  # type: ignore[attr-defined]
+    _policy = _LFU
 
 
 class LRUCache(Cache):
     """Least Recently Used (LRU) cache."""
 
-    def __init__(
-        self,
-        maxsize: Union[int, float],
-        getsizeof: Optional[Callable[[Any], int]] = None,
-        *,
-        ttl: Optional[float] = None,
-        maxmemory: Union[int, str, None] = None,
-        sizeof: Optional[Callable[[Any, Any], int]] = None,
-        timer: Callable[[], Any] = time.monotonic,
-        on_evict: Optional[OnEvict] = None,
-    ) -> None:
-        self._Cache__setup(maxsize, getsizeof, _LRU(), timer, ttl, maxmemory, sizeof, on_evict)  # type: ignore[attr-defined]
+    _policy = _LRU
 
 
 class RRCache(Cache):
