@@ -165,6 +165,11 @@ uint32_t hc_evict(hc_cache *c, double now, int pressure, int *cause);
  * that will evict it overlaps those cache misses with its own probe. Changes nothing. */
 uint32_t hc_prefetch_victim(const hc_cache *c);
 
+/* The expiry (+INFINITY: none) the last policy victim of hc_evict/hc_evict_keep had when it was
+ * evicted (its slot's expiry is reset by then); lets a caller carry the remaining lifetime of
+ * an evicted entry elsewhere (a second tier). Unspecified before the first policy eviction. */
+double hc_victim_expire_at(const hc_cache *c);
+
 /* hc_evict, but never `keep` (a re-assigned entry is never its own victim); HC_NIL if `keep` is
  * the only candidate. If `keep` itself is due at `now`, due entries are not preferred (the wheel
  * would hand out `keep` first): the policy's victim other than `keep` goes. */

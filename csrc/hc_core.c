@@ -184,6 +184,11 @@ void hc_touch(hc_cache *c, uint32_t slot)
     c->stats.hits++;
 }
 
+double hc_victim_expire_at(const hc_cache *c)
+{
+    return c->victim_expire_at;
+}
+
 void hc_count_miss(hc_cache *c)
 {
     c->stats.misses++;
@@ -231,6 +236,7 @@ uint32_t hc_evict_keep(hc_cache *c, double now, int pressure, int *cause, uint32
             *cause = HC_CAUSE_NONE;
         return HC_NIL;
     }
+    c->victim_expire_at = c->head.expire_at ? c->head.expire_at[s] : (double)INFINITY;
     drop_entry(c, s);
     if (c->ops != &hc_policy_random) { /* warm the next victim's record for the next store */
         uint32_t nx = c->ops->victim(&c->pol, c->arena.e, HC_NIL);

@@ -25,6 +25,7 @@ struct hc_cache {
     uint32_t ord_head, ord_tail;
     uint64_t size_used, bytes_used;
     uint64_t version;
+    double victim_expire_at; /* expiry the last policy victim had (+INFINITY: none) */
     hc_stats stats;
     hc_config cfg; /* max_size / max_bytes here are the current limits */
 };

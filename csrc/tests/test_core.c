@@ -517,6 +517,22 @@ static void test_sequential_hashes_stay_fast(void)
     hc_free(c);
 }
 
+/* hc_victim_expire_at(): the expiry a policy victim had, although its slot is reset by then. */
+static void test_victim_expire_at(void)
+{
+    hc_cache *c = make(HC_POLICY_LRU, 2, HC_UNBOUNDED);
+    int cause;
+    hc_insert(c, 1, 1, 0, 50.0);
+    hc_insert(c, 2, 1, 0, INFINITY);
+    CHECK(hc_evict(c, 10.0, HC_CAUSE_SIZE, &cause) != HC_NIL);
+    CHECK_EQ(cause, HC_CAUSE_SIZE);
+    CHECK(hc_victim_expire_at(c) == 50.0);
+    CHECK(hc_evict(c, 10.0, HC_CAUSE_SIZE, &cause) != HC_NIL);
+    CHECK(hc_victim_expire_at(c) == INFINITY);
+    CHECK_OK(c);
+    hc_free(c);
+}
+
 int main(void)
 {
     test_bounds();
@@ -527,5 +543,6 @@ int main(void)
     test_expire_slot();
     test_stats_restore();
     test_sequential_hashes_stay_fast();
+    test_victim_expire_at();
     return ht_done();
 }

@@ -19,7 +19,7 @@ from cpython.ref cimport Py_INCREF, Py_DECREF
 from cpython.list cimport PyList_GET_ITEM, PyList_SET_ITEM, PyList_GET_SIZE
 from cpython.float cimport PyFloat_AS_DOUBLE
 from libc.stdint cimport uint32_t, uint64_t, int64_t
-from libc.math cimport INFINITY, floor, isnan
+from libc.math cimport INFINITY, NAN, floor, isnan
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
@@ -135,8 +135,10 @@ cdef struct _Outbox:
     size_t n, cap
     PyObject **kv          # 2 * cap: key, value of each entry (owned references)
     int *cause             # cap
+    double *exp            # cap: the expiry a policy victim had (+inf: none), for the spill hook
     PyObject *kv0[16]
     int cause0[8]
+    double exp0[8]
 
 
 cdef inline void _out_init(_Outbox *o) noexcept:
@@ -144,23 +146,29 @@ cdef inline void _out_init(_Outbox *o) noexcept:
     o.cap = 8
     o.kv = o.kv0
     o.cause = o.cause0
+    o.exp = o.exp0
 
 
 cdef int _out_grow(_Outbox *o) except -1:
     cdef size_t cap = o.cap * 2
     cdef PyObject **kv = <PyObject **>malloc(2 * cap * sizeof(PyObject *))
     cdef int *cause = <int *>malloc(cap * sizeof(int))
-    if kv == NULL or cause == NULL:
+    cdef double *exp = <double *>malloc(cap * sizeof(double))
+    if kv == NULL or cause == NULL or exp == NULL:
         free(kv)
         free(cause)
+        free(exp)
         raise MemoryError()
     memcpy(kv, o.kv, 2 * o.n * sizeof(PyObject *))
     memcpy(cause, o.cause, o.n * sizeof(int))
+    memcpy(exp, o.exp, o.n * sizeof(double))
     if o.kv != o.kv0:
         free(o.kv)
         free(o.cause)
+        free(o.exp)
     o.kv = kv
     o.cause = cause
+    o.exp = exp
     o.cap = cap
     return 0
 
@@ -172,6 +180,7 @@ cdef inline void _out_push(Core self, _Outbox *o, uint32_t slot, int cause) noex
     o.kv[2 * o.n] = <PyObject *>e.key
     o.kv[2 * o.n + 1] = <PyObject *>e.val
     o.cause[o.n] = cause
+    o.exp[o.n] = INFINITY
     o.n += 1
     e.key = NULL
     e.val = NULL
@@ -260,6 +269,7 @@ cdef class Core:
     cdef object _sizeof           # sizeof(key, value) for byte charges, or None (sys.getsizeof)
     cdef bint _bytes_on           # maxmemory given: keep byte charges
     cdef object _on_evict
+    cdef object _spill            # a second tier's hook (key, value, cause, ttl_left) or None
     cdef Timer _timer
     cdef object _ttl              # default time to live (object, may be timedelta) or None
     cdef object _ttu              # TLRU time-to-use function or None
@@ -489,8 +499,15 @@ cdef class Core:
             raise MemoryError("hotcache: out of slots or memory")
         _put_k(self, s, key)
         _put_v(self, s, value)
-        if vk is not None and self._on_evict is not None:
-            self._on_evict(vk, vv, "size")              # (5)
+        if vk is not None:
+            if self._on_evict is not None:
+                try:
+                    self._on_evict(vk, vv, "size")      # (5)
+                finally:
+                    if self._spill is not None:
+                        self._spill_one(vk, vv, HC_CAUSE_SIZE)
+            elif self._spill is not None:
+                self._spill_one(vk, vv, HC_CAUSE_SIZE)
         return 0
 
     def set(self, key, value, ttl=None):
@@ -602,6 +619,8 @@ cdef class Core:
             if v == HC_NIL:
                 return 0
             _out_push(self, out, v, cause)
+            if cause != HC_CAUSE_EXPIRED:
+                out.exp[out.n - 1] = hc_victim_expire_at(self.c)
 
     cdef int _out_release(self, _Outbox *o) except -1:
         """(5) then (4): on_evict for each entry in o that was evicted or expired, then drop
@@ -619,6 +638,8 @@ cdef class Core:
                     except BaseException as e:
                         if err is None:
                             err = e
+            if self._spill is not None:
+                self._spill_out(o)
         finally:
             n = o.n
             o.n = 0
@@ -627,10 +648,42 @@ cdef class Core:
             if o.kv != o.kv0:
                 free(o.kv)
                 free(o.cause)
+                free(o.exp)
                 _out_init(o)
         if err is not None:
             raise err
         return 0
+
+    cdef int _spill_out(self, _Outbox *o) except -1:
+        """The tier hook for each policy victim in o, with the seconds it had left (None: no
+        expiry). The hook must not raise; its errors are swallowed so a tier never breaks L1."""
+        cdef size_t i
+        cdef double now = -INFINITY
+        for i in range(o.n):
+            if o.cause[i] != HC_CAUSE_SIZE and o.cause[i] != HC_CAUSE_MEMORY:
+                continue
+            left = None
+            if o.exp[i] != INFINITY:
+                if now == -INFINITY:
+                    try:
+                        now = self._timer.read_f()
+                    except Exception:
+                        now = NAN
+                if not isnan(now):
+                    left = o.exp[i] - now
+            try:
+                self._spill(<object>o.kv[2 * i], <object>o.kv[2 * i + 1], _CAUSES[o.cause[i]],
+                            left)
+            except Exception:
+                pass
+        return 0
+
+    cdef void _spill_one(self, object k, object v, int cause) noexcept:
+        """The tier hook for one victim that had no expiry (the fast and popitem() paths)."""
+        try:
+            self._spill(k, v, _CAUSES[cause], None)
+        except BaseException:
+            pass
 
     cdef int _store_slow(self, object key, object value, Py_hash_t h, uint64_t size,
                          uint64_t nbytes, double exp, double now_f) except -1:
@@ -663,8 +716,12 @@ cdef class Core:
             if pressure == HC_CAUSE_NONE:
                 break
             k, v = self.popitem()
-            if self._on_evict is not None:
-                self._on_evict(k, v, _CAUSES[pressure])
+            try:
+                if self._on_evict is not None:
+                    self._on_evict(k, v, _CAUSES[pressure])
+            finally:
+                if self._spill is not None:
+                    self._spill_one(k, v, pressure)
             del k, v
             slot = _find(self, key, h)
             if slot < 0:
@@ -820,9 +877,14 @@ cdef class Core:
                     victims.append((k, val, pressure))
             finally:
                 cb = self._on_evict
-                if cb is not None:
-                    for k, val, pressure in victims:
-                        cb(k, val, _CAUSES[pressure])
+                try:
+                    if cb is not None:
+                        for k, val, pressure in victims:
+                            cb(k, val, _CAUSES[pressure])
+                finally:
+                    if self._spill is not None:
+                        for k, val, pressure in victims:
+                            self._spill_one(k, val, pressure)
             return
         _out_init(&out)
         try:
@@ -897,6 +959,26 @@ cdef class Core:
     def timer(self):
         """The timer wrapper: call it for the time; ``with cache.timer as t`` freezes time."""
         return self._timer
+
+    @property
+    def on_evict(self):
+        """``on_evict(key, value, cause)`` or None; may be replaced at any time."""
+        return self._on_evict
+
+    @on_evict.setter
+    def on_evict(self, fn):
+        if fn is not None and not callable(fn):
+            raise TypeError("on_evict must be callable or None")
+        self._on_evict = fn
+
+    def _set_spill_hook(self, fn):
+        """Install (None: remove) ``fn(key, value, cause, ttl_left)``, called for entries evicted
+        for "size" or "memory" only, after on_evict, with the seconds they had left (None: no
+        expiry). For a second tier (hotcache.redis_tier); errors are swallowed; not copied or
+        pickled."""
+        if fn is not None and not callable(fn):
+            raise TypeError("the spill hook must be callable or None")
+        self._spill = fn
 
     @property
     def default_ttl(self):

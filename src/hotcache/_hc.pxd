@@ -59,6 +59,7 @@ cdef extern from "hc.h" nogil:
     int hc_over(const hc_cache *c, uint64_t add_size, uint64_t add_bytes)
     uint32_t hc_evict(hc_cache *c, double now, int pressure, int *cause)
     uint32_t hc_evict_keep(hc_cache *c, double now, int pressure, int *cause, uint32_t keep)
+    double hc_victim_expire_at(const hc_cache *c)
     int hc_prepare_update(hc_cache *c, uint64_t size, uint64_t nbytes, double expire_at)
     uint32_t hc_insert(hc_cache *c, uint64_t hash, uint64_t size, uint64_t nbytes, double expire_at)
     void hc_update(hc_cache *c, uint32_t slot, uint64_t size, uint64_t nbytes, double expire_at)

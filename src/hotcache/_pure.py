@@ -397,6 +397,7 @@ class _State:
         self.default_ttl: Optional[float] = None  # the ttl= extension
         self.timer = Timer(time.monotonic)
         self.on_evict: Optional[OnEvict] = None
+        self.spill: Optional[Callable[..., Any]] = None
         self.policy: Any = None
         self.hits = self.misses = self.inserts = self.updates = 0
         self.evictions_size = self.evictions_memory = self.expirations = 0
@@ -414,7 +415,13 @@ class _State:
         heapq.heapify(new.heap)
         new.timer = self.timer.__copy__()
         new.policy = self.policy.copy(remap)
+        new.spill = None  # a tier hook belongs to one cache: copies start without it
         return new
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        state["spill"] = None
+        return state
 
 
 class _Pending(list):  # type: ignore[type-arg]
@@ -426,9 +433,13 @@ class _Pending(list):  # type: ignore[type-arg]
     and the first callback exception is re-raised.
     """
 
-    def __init__(self, on_evict: Optional[OnEvict]) -> None:
+    def __init__(self, on_evict: Optional[OnEvict], spill: Optional[Callable[..., Any]] = None,
+                 timer: Any = None) -> None:
         super().__init__()
         self.on_evict = on_evict
+        self.spill = spill            # the tier's hook: (key, value, cause, ttl_left)
+        self.timer = timer
+        self.expires: Dict[int, Any] = {}  # index -> expiry of a policy victim that had one
 
     def __enter__(self) -> "_Pending":
         return self
@@ -448,10 +459,30 @@ class _Pending(list):  # type: ignore[type-arg]
                         if first is None:
                             first = err
                 del key, value
+            if self.spill is not None:
+                self.__spill()
         finally:
             del self[:]  # user __del__ runs here, with the cache consistent
         if first is not None and exc_type is None:
             raise first
+
+    def __spill(self) -> None:
+        """Hand policy victims (causes "size"/"memory") to the spill hook with the seconds they
+        had left (None: no expiry); the hook must not raise, its errors are not reported."""
+        now = self.timer() if self.expires and self.timer is not None else None
+        for i, (key, value, cause) in enumerate(self):
+            if cause not in ("size", "memory"):
+                continue
+            exp = self.expires.get(i)
+            left = None if exp is None or now is None else exp - now
+            if isinstance(left, datetime.timedelta):
+                left = left.total_seconds()
+            elif left is not None:
+                left = float(left)
+            try:
+                self.spill(key, value, cause, left)  # type: ignore[misc]
+            except Exception:  # noqa: BLE001 - a tier hook must never break the cache
+                pass
 
 
 def _index(value: Any, what: str) -> int:
@@ -531,7 +562,8 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         return _NO_CLOCK
 
     def __pending(self) -> _Pending:
-        return _Pending(self.__st.on_evict)
+        st = self.__st
+        return _Pending(st.on_evict, st.spill, st.timer)
 
     @staticmethod
     def __live(entry: _Entry, now: Any) -> bool:
@@ -650,7 +682,10 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
                 return
             cause = "size" if over_size else "memory"
             if native:
-                self.__remove(st.policy.victim(entry), pending, cause)
+                victim_entry = st.policy.victim(entry)
+                if victim_entry.expires is not None and pending.spill is not None:
+                    pending.expires[len(pending)] = victim_entry.expires
+                self.__remove(victim_entry, pending, cause)
             else:
                 before = len(st.data)
                 victim, value = self.popitem()
@@ -831,6 +866,25 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
     # ---------------------------------------------------------------- properties
 
     @property
+    def on_evict(self) -> Optional[OnEvict]:
+        """``on_evict(key, value, cause)`` or None; may be replaced at any time."""
+        return self.__st.on_evict
+
+    @on_evict.setter
+    def on_evict(self, fn: Optional[OnEvict]) -> None:
+        if fn is not None and not callable(fn):
+            raise TypeError("on_evict must be callable or None")
+        self.__st.on_evict = fn
+
+    def _set_spill_hook(self, fn: Optional[Callable[..., Any]]) -> None:
+        """Install (None: remove) ``fn(key, value, cause, ttl_left)``, called for entries evicted
+        for "size" or "memory" only, after on_evict, with the seconds they had left (None: no
+        expiry). For a second tier (hotcache.redis_tier); not copied or pickled."""
+        if fn is not None and not callable(fn):
+            raise TypeError("the spill hook must be callable or None")
+        self.__st.spill = fn
+
+    @property
     def maxsize(self) -> Union[int, float]:
         """The maximum size of the cache (as given)."""
         return self.__st.maxsize
@@ -880,6 +934,18 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         return float(left)
 
     ttl = ttl_left  # TTLCache replaces this by cachetools' `ttl` property
+
+    def get_or_set(self, key: Any, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+        """Cache-aside with single-flight (see hotcache.patterns.get_or_set)."""
+        from .patterns import get_or_set
+
+        return get_or_set(self, key, loader, ttl=ttl)
+
+    async def aget_or_set(self, key: Any, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+        """Async cache-aside with single-flight (see hotcache.patterns.aget_or_set)."""
+        from .patterns import aget_or_set
+
+        return await aget_or_set(self, key, loader, ttl=ttl)
 
     def peek(self, key: Any, default: Any = None) -> Any:
         """The value of `key` without a policy update or a stats change (expired -> default)."""
