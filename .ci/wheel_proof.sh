@@ -75,7 +75,7 @@ esac
 step "fresh venv: the repaired wheel + test deps; tests run outside the source tree, no compiler on PATH"
 "$PY" -m venv "$WORK/wheelenv"
 WENV="$WORK/wheelenv/bin"
-quiet_pip "$WENV/python" -m pip install -q --disable-pip-version-check "$REPAIRED" pytest hypothesis cachetools
+quiet_pip "$WENV/python" -m pip install -q --disable-pip-version-check "$REPAIRED" pytest hypothesis cachetools "redis[hiredis]>=5" "cryptography>=42" "msgpack>=1.0" "prometheus-client>=0.19"
 # the suite comes from the sdist (what users get), unpacked away from the source tree
 mkdir -p "$WORK/suite"
 tar -xzf "$SDIST" -C "$WORK/suite" --strip-components=1 --wildcards '*/tests/*' '*/benchmarks/*'
