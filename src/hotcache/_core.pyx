@@ -18,6 +18,7 @@ from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from cpython.list cimport PyList_GET_ITEM, PyList_SET_ITEM, PyList_GET_SIZE
 from cpython.float cimport PyFloat_AS_DOUBLE
+from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from libc.math cimport INFINITY, NAN, floor, isnan
 from libc.stdlib cimport malloc, free
@@ -29,9 +30,11 @@ cdef extern from "Python.h":
     ctypedef int (*visitproc)(PyObject *, void *)
     ctypedef int (*traverseproc)(PyObject *, visitproc, void *)
     ctypedef int (*inquiry)(PyObject *)
+    ctypedef PyObject *(*ternaryfunc)(PyObject *, PyObject *, PyObject *)
     ctypedef struct PyTypeObject:
         traverseproc tp_traverse
         inquiry tp_clear
+        ternaryfunc tp_call
     void Py_XINCREF(PyObject *o)
     void Py_XDECREF(PyObject *o)
     int Py_ReprEnter(object o) except -1
@@ -469,46 +472,7 @@ cdef class Core:
 
     cdef int _store_fast(self, object key, object value) except -1:
         """_store for the plain case: sizes 1, no bytes, nothing timed, native eviction."""
-        cdef Py_hash_t h = hash(key)
-        cdef Py_ssize_t slot
-        cdef uint32_t s, v
-        cdef int cause
-        cdef PyObject *old
-        cdef hc_entry *e
-        cdef object vk = None, vv = None
-        if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
-            # full: start loading what evicting the next victim touches (its index bucket and
-            # its key/value pair) while the probe below waits for this key's bucket
-            hc_prefetch_victim(self.c)
-        slot = _find(self, key, h)      # (2): the last user code before the structural work
-        if slot >= 0:
-            hc_update(self.c, <uint32_t>slot, 1, 0, INFINITY)
-            e = hc_entry_at(self.c, <uint32_t>slot)
-            old = <PyObject *>e.val
-            Py_INCREF(value)
-            e.val = <void *>value
-            Py_DECREF(<object>old)      # consistent again: the old value may go now (4)
-            return 0
-        if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
-            v = hc_evict(self.c, -INFINITY, HC_CAUSE_SIZE, &cause)
-            if v != HC_NIL:
-                vk = _take_k(self, v)
-                vv = _take_v(self, v)
-        s = hc_insert(self.c, <uint64_t>h, 1, 0, INFINITY)
-        if s == HC_NIL:
-            raise MemoryError("hotcache: out of slots or memory")
-        _put_k(self, s, key)
-        _put_v(self, s, value)
-        if vk is not None:
-            if self._on_evict is not None:
-                try:
-                    self._on_evict(vk, vv, "size")      # (5)
-                finally:
-                    if self._spill is not None:
-                        self._spill_one(vk, vv, HC_CAUSE_SIZE)
-            elif self._spill is not None:
-                self._spill_one(vk, vv, HC_CAUSE_SIZE)
-        return 0
+        return _store_fast_h(self, key, value, hash(key))
 
     def set(self, key, value, ttl=None):
         """Store value under key; ttl (seconds, math.inf: never) overrides the cache's default
@@ -1276,8 +1240,73 @@ cdef class Core:
                          stats[6], stats[7])
 
 
+cdef int _store_fast_h(Core self, object key, object value, Py_hash_t h) except -1:
+    """Core._store_fast with the hash already computed (hash(key) == h; the decorators' hit
+    path hashes each key once per call, as functools.lru_cache does)."""
+    cdef Py_ssize_t slot
+    cdef uint32_t s, v
+    cdef int cause
+    cdef PyObject *old
+    cdef hc_entry *e
+    cdef object vk = None, vv = None
+    if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
+        # full: start loading what evicting the next victim touches (its index bucket and
+        # its key/value pair) while the probe below waits for this key's bucket
+        hc_prefetch_victim(self.c)
+    slot = _find(self, key, h)      # (2): the last user code before the structural work
+    if slot >= 0:
+        hc_update(self.c, <uint32_t>slot, 1, 0, INFINITY)
+        e = hc_entry_at(self.c, <uint32_t>slot)
+        old = <PyObject *>e.val
+        Py_INCREF(value)
+        e.val = <void *>value
+        Py_DECREF(<object>old)      # consistent again: the old value may go now (4)
+        return 0
+    if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
+        v = hc_evict(self.c, -INFINITY, HC_CAUSE_SIZE, &cause)
+        if v != HC_NIL:
+            vk = _take_k(self, v)
+            vv = _take_v(self, v)
+    s = hc_insert(self.c, <uint64_t>h, 1, 0, INFINITY)
+    if s == HC_NIL:
+        raise MemoryError("hotcache: out of slots or memory")
+    _put_k(self, s, key)
+    _put_v(self, s, value)
+    if vk is not None:
+        if self._on_evict is not None:
+            try:
+                self._on_evict(vk, vv, "size")      # (5)
+            finally:
+                if self._spill is not None:
+                    self._spill_one(vk, vv, HC_CAUSE_SIZE)
+        elif self._spill is not None:
+            self._spill_one(vk, vv, HC_CAUSE_SIZE)
+    return 0
+
+
 cdef inline Py_ssize_t _find(Core self, object key, Py_hash_t h) except -2:
     """Slot of key (live or expired), or -1. Restarts when user __eq__ changed the cache."""
+    return _find_impl(self, key, h, False)
+
+
+cdef inline Py_ssize_t _find_tuple(Core self, tuple key, Py_hash_t h) except -2:
+    """_find for a tuple key (the decorators' argument tuples): a stored tuple whose items are
+    the very same objects is equal without calling ==, which a tuple == would do per item."""
+    return _find_impl(self, key, h, True)
+
+
+cdef inline bint _same_items(PyObject *stored, object key) noexcept:
+    """stored is an exact tuple with key's length whose items are identical to key's."""
+    cdef Py_ssize_t i, n = PyTuple_GET_SIZE(key)
+    if type(<object>stored) is not tuple or PyTuple_GET_SIZE(<object>stored) != n:
+        return False
+    for i in range(n):
+        if PyTuple_GET_ITEM(<object>stored, i) != PyTuple_GET_ITEM(key, i):
+            return False
+    return True
+
+
+cdef inline Py_ssize_t _find_impl(Core self, object key, Py_hash_t h, bint tuple_key) except -2:
     cdef hc_probe p
     cdef uint32_t slot
     cdef PyObject *k
@@ -1295,6 +1324,8 @@ cdef inline Py_ssize_t _find(Core self, object key, Py_hash_t h) except -2:
             if hc_hash_at(self.c, slot) != <uint64_t>h:   # same fragment, other hash
                 slot = hc_probe_next(self.c, &p)
                 continue
+            if tuple_key and _same_items(k, key):
+                return slot
             ver = hc_version(self.c)
             other = <object>k
             eq = PyObject_RichCompareBool(other, key, Py_EQ)
@@ -1428,3 +1459,6 @@ cdef class _CoreIter:
 
 
 _abc.MutableMapping.register(Core)
+
+
+include "_call.pxi"
