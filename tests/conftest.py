@@ -20,6 +20,10 @@ try:  # the installed package wins; fall back to the source tree for local runs
 except ImportError:  # pragma: no cover - only without an install / PYTHONPATH
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
 
+# Redis fixtures (redis_server, fresh_redis, redis_cluster, redis_client): throwaway servers on
+# free loopback ports; under CI a missing redis-server fails the test instead of skipping it.
+pytest_plugins = ["conftest_redis"]
+
 try:
     from hypothesis import settings as _hsettings
 
