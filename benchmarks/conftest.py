@@ -17,6 +17,8 @@ def pytest_collect_file(file_path, parent):
         return None
     if any(fnmatch.fnmatch(name, pat) for pat in parent.config.getini("python_files")):
         return None  # already collected by the project's own settings
+    if parent.session.isinitpath(file_path):
+        return None  # named on the command line: pytest's python plugin collects it already
     return pytest.Module.from_parent(parent, path=file_path)
 
 
