@@ -937,15 +937,11 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
 
     def get_or_set(self, key: Any, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
         """Cache-aside with single-flight (see hotcache.patterns.get_or_set)."""
-        from .patterns import get_or_set
-
-        return get_or_set(self, key, loader, ttl=ttl)
+        return _patterns().get_or_set(self, key, loader, ttl=ttl)
 
     async def aget_or_set(self, key: Any, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
         """Async cache-aside with single-flight (see hotcache.patterns.aget_or_set)."""
-        from .patterns import aget_or_set
-
-        return await aget_or_set(self, key, loader, ttl=ttl)
+        return await _patterns().aget_or_set(self, key, loader, ttl=ttl)
 
     def peek(self, key: Any, default: Any = None) -> Any:
         """The value of `key` without a policy update or a stats change (expired -> default)."""
@@ -1135,3 +1131,17 @@ class TLRUCache(Cache):
     def ttu(self) -> Callable[[Any, Any, Any], Any]:
         """The time-to-use function used by the cache."""
         return self._Cache__st.ttu  # type: ignore[attr-defined,no-any-return]
+
+
+_PATTERNS: Any = None
+
+
+def _patterns() -> Any:
+    """hotcache.patterns, imported on first use (it pulls in asyncio and threading machinery
+    that plain cache users never need); later calls cost one global read."""
+    global _PATTERNS
+    if _PATTERNS is None:
+        from . import patterns
+
+        _PATTERNS = patterns
+    return _PATTERNS

@@ -44,6 +44,17 @@ class Cache(Core[K, V]):  # type: ignore[misc]
         """Seconds until ``key`` expires, ``None`` if it never does (KeyError if absent)."""
         return self.ttl_left(key)
 
+    def get_or_set(self, key: Any, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+        """Cache-aside: the value of ``key``, else ``loader()`` stored (with ``ttl``) and returned.
+        Single-flight: concurrent callers missing the same key run ``loader`` once."""
+        return _patterns().get_or_set(self, key, loader, ttl=ttl)
+
+    async def aget_or_set(self, key: Any, loader: Callable[[], Any],
+                          ttl: Optional[float] = None) -> Any:
+        """``get_or_set`` for asyncio: ``loader`` may be a coroutine function; concurrent tasks
+        missing the same key await one load."""
+        return await _patterns().aget_or_set(self, key, loader, ttl=ttl)
+
 
 class LRUCache(Cache):
     """Least Recently Used: reads and re-assignments are uses; ``in`` is not."""
@@ -148,3 +159,17 @@ def _cachetools_ttl(ttl: Any) -> Any:
     if isinstance(ttl, int) and not isinstance(ttl, bool):
         return float(ttl)
     return ttl
+
+
+_PATTERNS: Any = None
+
+
+def _patterns() -> Any:
+    """hotcache.patterns, imported on first use (it pulls in asyncio and threading machinery
+    that plain cache users never need); later calls cost one global read."""
+    global _PATTERNS
+    if _PATTERNS is None:
+        from . import patterns
+
+        _PATTERNS = patterns
+    return _PATTERNS

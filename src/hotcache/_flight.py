@@ -1,0 +1,223 @@
+"""Single-flight ("stampede protection"): one execution per key among concurrent callers.
+
+Process-local, for threads (``do``) and asyncio tasks (``ado``); used by ``@cached`` and
+``hotcache.patterns``.
+
+HOW IT WORKS. A ``SingleFlight`` keeps one table of calls in flight per namespace (sync, and
+async per event loop)::
+
+    _calls   {key: _Call}             sync flights
+    _acalls  {(loop, key): _ACall}    async flights, one namespace per running event loop
+    _Call    owner (thread id), done (Event, made by the first waiter), finished, state,
+             result, exc
+
+The first caller for a key (the *leader*) registers a call with one atomic
+``dict.setdefault`` and runs ``fn()``; later callers for the same key (the *waiters*) find the
+call and wait for its ``done`` signal, then return the leader's result or raise the leader's
+exception (the very same object). The leader unregisters the call *before* it signals, so a
+caller arriving after the outcome starts a fresh flight: results and exceptions are never
+cached here (caching is the caller's business).
+
+The handshake lock (``_lock``, a plain Lock) guards only the fields ``finished`` and ``done``
+of one call: a waiter either sees ``finished`` (and reads the outcome at once) or attaches an
+Event that the leader, which sets ``finished`` under the same lock, is bound to set. An
+uncontended flight therefore allocates no Event and takes the lock once. No user code ever runs
+under the lock (the table operations, which may call a key's ``__hash__``/``__eq__``, are
+single ``dict`` calls outside it), so a re-entrant ``__eq__`` cannot deadlock.
+
+Rules, and why:
+
+* No lock is held while ``fn()`` runs, so different keys never wait on each other.
+* A call for a key that the *current thread* (or, for ``ado``, the current task) is already
+  leading runs ``fn()`` directly instead of waiting on itself: recursion never deadlocks.
+* A leader that ends with a ``BaseException`` that is not an ``Exception``
+  (``KeyboardInterrupt``, ``SystemExit``, ``asyncio.CancelledError``...) re-raises it, but its
+  waiters do not inherit it: they retry, and one of them becomes the new leader. This is what
+  keeps waiters from being wedged (or spuriously cancelled) when the leader task is cancelled.
+* Async waiters wait on the leader's future through ``asyncio.shield``: a cancelled waiter
+  stops waiting without cancelling the flight. All tasks of one flight share one event loop,
+  so the future is made eagerly and needs no handshake.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from typing import Any, Awaitable, Callable, Dict, Hashable, Optional, Tuple, TypeVar, Union
+
+__all__ = ["SingleFlight"]
+
+R = TypeVar("R")
+
+# outcome of a flight
+_PENDING = 0
+_OK = 1
+_ERROR = 2
+_RETRY = 3  # the leader died of a non-Exception BaseException: waiters try again
+
+
+class _Call:
+    """One synchronous flight: the leader's thread id and, once finished, its outcome
+    (``result`` is set only in state _OK, ``exc`` only in state _ERROR)."""
+
+    __slots__ = ("owner", "done", "finished", "state", "result", "exc")
+    result: Any
+    exc: BaseException
+
+    def __init__(self, owner: int) -> None:
+        self.owner = owner
+        self.done: Optional[threading.Event] = None
+        self.finished = False
+        self.state = _PENDING
+
+
+class _ACall:
+    """One asynchronous flight: the leader task, a future set when done, and the outcome."""
+
+    __slots__ = ("owner", "done", "state", "result", "exc")
+
+    def __init__(self, owner: Optional["asyncio.Task[Any]"], done: "asyncio.Future[None]") -> None:
+        self.owner = owner
+        self.done = done
+        self.state = _PENDING
+        self.result: Any = None
+        self.exc: Optional[BaseException] = None
+
+
+def _outcome(call: Any) -> Any:
+    """The leader's result, its exception raised, or _RETRY."""
+    if call.state == _OK:
+        return call.result
+    if call.state == _ERROR:
+        raise call.exc
+    return _RETRY
+
+
+class SingleFlight:
+    """Run a function at most once at a time per key; concurrent callers share its outcome.
+
+    ``do(key, fn)`` for threads, ``await ado(key, fn)`` for asyncio tasks (separate
+    namespaces; async flights are also separate per event loop). ``key`` is any hashable.
+    Exceptions raised by ``fn`` reach the leader and every waiter of that flight, and are
+    never remembered after it.
+    """
+
+    __slots__ = ("_lock", "_calls", "_acalls", "__weakref__")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: Dict[Hashable, _Call] = {}
+        self._acalls: Dict[Tuple[asyncio.AbstractEventLoop, Hashable], _ACall] = {}
+
+    def __repr__(self) -> str:
+        return "<%s in_flight=%d>" % (type(self).__name__, self.in_flight())
+
+    def in_flight(self) -> int:
+        """Number of flights (sync and async) currently running."""
+        return len(self._calls) + len(self._acalls)
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def do(self, key: Hashable, fn: Callable[[], R]) -> R:
+        """Return ``fn()``, running it only if no other thread is already running it for
+        ``key``; otherwise wait for that run and return its result (or raise its exception).
+
+        Raises whatever ``fn`` raised (waiters: the same exception object), or TypeError if
+        ``key`` is unhashable. The calling thread may be interrupted while waiting; the flight
+        itself is unaffected.
+        """
+        me = threading.get_ident()
+        calls = self._calls
+        lock = self._lock
+        while True:
+            new = _Call(me)
+            call = calls.setdefault(key, new)
+            if call is new:
+                break  # lead
+            if call.owner == me:
+                return fn()  # recursion on the leader's thread
+            with lock:
+                if not call.finished:
+                    if call.done is None:
+                        call.done = threading.Event()
+                    done: Optional[threading.Event] = call.done
+                else:
+                    done = None
+            if done is not None:
+                done.wait()
+            outcome = _outcome(call)
+            if outcome is not _RETRY:
+                return outcome  # type: ignore[no-any-return]
+            # the leader was interrupted: compete to lead a new flight
+        try:
+            result = fn()
+        except Exception as exc:
+            call.exc = exc
+            call.state = _ERROR
+            raise
+        except BaseException:
+            call.state = _RETRY
+            raise
+        else:
+            call.result = result
+            call.state = _OK
+            return result
+        finally:
+            if calls.get(key) is call:  # only the leader removes its call
+                del calls[key]
+            with lock:
+                call.finished = True
+                done = call.done
+            if done is not None:
+                done.set()
+
+    # -- asyncio ---------------------------------------------------------------------------
+
+    async def ado(self, key: Hashable, fn: Callable[[], Union[Awaitable[R], R]]) -> R:
+        """Async twin of :meth:`do`: ``fn()`` is awaited if it returns an awaitable.
+
+        Flights are per running event loop. If the leader task is cancelled it re-raises
+        ``CancelledError`` and its waiters retry (one becomes the new leader); a cancelled
+        waiter leaves without disturbing the flight.
+        """
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        fkey = (loop, key)
+        calls = self._acalls
+        while True:
+            call = calls.get(fkey)
+            if call is None:
+                new = _ACall(task, loop.create_future())
+                call = calls.setdefault(fkey, new)
+                if call is new:
+                    break  # lead
+            if task is not None and call.owner is task:
+                result = fn()  # recursion in the leader's task
+                if inspect.isawaitable(result):
+                    result = await result
+                return result  # type: ignore[return-value]
+            await asyncio.shield(call.done)
+            outcome = _outcome(call)
+            if outcome is not _RETRY:
+                return outcome  # type: ignore[no-any-return]
+            # the leader was cancelled or interrupted: compete to lead a new flight
+        try:
+            result = fn()
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            call.exc = exc
+            call.state = _ERROR
+            raise
+        except BaseException:
+            call.state = _RETRY
+            raise
+        else:
+            call.result = result
+            call.state = _OK
+            return result  # type: ignore[return-value]
+        finally:
+            if calls.get(fkey) is call:
+                del calls[fkey]
+            if not call.done.done():
+                call.done.set_result(None)

@@ -1,0 +1,463 @@
+"""Tests for hotcache._flight.SingleFlight: exactly one execution per key under contention.
+
+No timing asserts: threads and tasks are lined up with barriers and events; timeouts only guard
+against hangs.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from hotcache._flight import SingleFlight
+
+HANG = 10.0  # seconds: a hang guard only, never a measurement
+
+
+def _run_threads(n, target):
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(HANG)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+
+
+# -- threads ------------------------------------------------------------------------------------
+
+
+def _waiters(event):
+    """Threads blocked in ``event.wait()`` (CPython's Event keeps them on its Condition)."""
+    return len(event._cond._waiters)
+
+
+def _await_waiters(flight, key, n):
+    """Block until ``n`` threads wait on the flight for ``key`` (a hang guard, not a timer)."""
+    for _ in range(int(HANG * 1000)):
+        call = flight._calls.get(key)
+        if call is not None and call.done is not None and _waiters(call.done) >= n:
+            return
+        threading.Event().wait(0.001)
+    raise AssertionError("waiters never arrived")
+
+
+@pytest.mark.parametrize("run", range(5))
+def test_one_execution_per_key_16_threads(run):
+    flight = SingleFlight()
+    n = 16
+    calls = []
+    value = object()
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def fn():
+        calls.append(threading.get_ident())
+        # hold the flight open until every other thread has joined it as a waiter
+        _await_waiters(flight, "k", n - 1)
+        return value
+
+    def worker(i):
+        barrier.wait(HANG)
+        results[i] = flight.do("k", fn)
+
+    _run_threads(n, worker)
+    assert len(calls) == 1
+    assert all(r is value for r in results)
+    assert flight.in_flight() == 0
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_one_execution_per_key_many_keys(run):
+    flight = SingleFlight()
+    n, nkeys = 16, 4
+    counts = {k: 0 for k in range(nkeys)}
+    lock = threading.Lock()
+    barrier = threading.Barrier(n)
+
+    def loader(k):
+        def load():
+            with lock:
+                counts[k] += 1
+            # the flights of all keys are open at once; each waits for its own waiters
+            _await_waiters(flight, k, n // nkeys - 1)
+            return k * 10
+
+        return load
+
+    def worker(i):
+        barrier.wait(HANG)
+        k = i % nkeys
+        assert flight.do(k, loader(k)) == k * 10
+
+    _run_threads(n, worker)
+    assert counts == {k: 1 for k in range(nkeys)}
+    assert flight.in_flight() == 0
+
+
+def test_exception_reaches_every_waiter_same_object():
+    flight = SingleFlight()
+    n = 16
+    started = threading.Event()
+    release = threading.Event()
+    calls = []
+    errors = [None] * n
+    boom = ValueError("boom")
+
+    def fn():
+        calls.append(1)
+        started.set()
+        assert release.wait(HANG)
+        raise boom
+
+    def leader(i):
+        try:
+            flight.do("k", fn)
+        except ValueError as exc:
+            errors[i] = exc
+
+    def waiter(i):
+        try:
+            flight.do("k", lambda: pytest.fail("a waiter ran fn"))
+        except ValueError as exc:
+            errors[i] = exc
+
+    t0 = threading.Thread(target=leader, args=(0,))
+    t0.start()
+    assert started.wait(HANG)
+    others = [threading.Thread(target=waiter, args=(i,)) for i in range(1, n)]
+    for t in others:
+        t.start()
+    _await_waiters(flight, "k", n - 1)
+    release.set()
+    for t in [t0] + others:
+        t.join(HANG)
+    assert calls == [1]
+    assert all(e is boom for e in errors)
+    # exceptions are not remembered: the next call runs again
+    assert flight.do("k", lambda: 42) == 42
+    assert flight.in_flight() == 0
+
+
+def test_no_cross_key_blocking():
+    flight = SingleFlight()
+    slow_started = threading.Event()
+    slow_release = threading.Event()
+    fast_done = threading.Event()
+
+    def slow():
+        slow_started.set()
+        assert slow_release.wait(HANG)
+        return "slow"
+
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("slow", flight.do("slow", slow)))
+    t.start()
+    assert slow_started.wait(HANG)
+    # the slow key is blocked on an Event; a fast key completes on another thread meanwhile
+    f = threading.Thread(target=lambda: (out.setdefault("fast", flight.do("fast", lambda: "fast")),
+                                         fast_done.set()))
+    f.start()
+    assert fast_done.wait(HANG), "the fast key waited for the slow one"
+    assert out["fast"] == "fast"
+    assert "slow" not in out and flight.in_flight() == 1
+    slow_release.set()
+    t.join(HANG)
+    f.join(HANG)
+    assert out["slow"] == "slow"
+
+
+def test_no_lock_held_while_fn_runs():
+    flight = SingleFlight()
+
+    def fn():
+        # another thread can use the same flight (another key) and its table lock right now
+        done = threading.Event()
+
+        def other():
+            flight.in_flight()
+            flight.do("other", lambda: None)
+            done.set()
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join(HANG)
+        assert done.is_set(), "a lock was held while fn ran"
+        assert flight._lock.acquire(blocking=True, timeout=HANG)
+        flight._lock.release()
+        return 1
+
+    assert flight.do("k", fn) == 1
+
+
+def test_recursion_same_key_on_leader_thread():
+    flight = SingleFlight()
+    depth = []
+
+    def fn():
+        depth.append(1)
+        if len(depth) < 3:
+            return flight.do("k", fn) + 1
+        return 0
+
+    assert flight.do("k", fn) == 2
+    assert len(depth) == 3
+    assert flight.in_flight() == 0
+
+
+def test_reentrant_key_eq_does_not_deadlock():
+    flight = SingleFlight()
+
+    class Key:
+        def __hash__(self):
+            return 1
+
+        def __eq__(self, other):
+            flight.in_flight()  # takes the table lock while a lookup holds it
+            return self is other
+
+    a, b = Key(), Key()
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow():
+        started.set()
+        release.wait(HANG)
+        return "a"
+
+    t = threading.Thread(target=lambda: flight.do(a, slow))
+    t.start()
+    assert started.wait(HANG)
+    assert flight.do(b, lambda: "b") == "b"  # collides with a: __eq__ runs under the lock
+    release.set()
+    t.join(HANG)
+
+
+def test_interrupted_leader_lets_waiters_retry():
+    flight = SingleFlight()
+    started = threading.Event()
+    release = threading.Event()
+    calls = []
+
+    class Interrupt(BaseException):
+        pass
+
+    def fn():
+        calls.append("leader")
+        started.set()
+        release.wait(HANG)
+        raise Interrupt
+
+    out = {}
+
+    def leader():
+        try:
+            flight.do("k", fn)
+        except Interrupt:
+            out["leader"] = "interrupted"
+
+    def waiter():
+        out["waiter"] = flight.do("k", lambda: calls.append("waiter") or "value")
+
+    t0 = threading.Thread(target=leader)
+    t0.start()
+    assert started.wait(HANG)
+    t1 = threading.Thread(target=waiter)
+    t1.start()
+    _await_waiters(flight, "k", 1)
+    release.set()
+    t0.join(HANG)
+    t1.join(HANG)
+    assert out == {"leader": "interrupted", "waiter": "value"}
+    assert calls == ["leader", "waiter"]
+
+
+def test_unhashable_key():
+    with pytest.raises(TypeError):
+        SingleFlight().do([], lambda: 1)
+
+
+# -- asyncio ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("run", range(5))
+def test_async_one_execution_per_key_100_tasks(run):
+    async def main():
+        flight = SingleFlight()
+        calls = []
+        release = asyncio.Event()
+
+        async def fn():
+            calls.append(1)
+            await release.wait()
+            return "v"
+
+        tasks = [asyncio.create_task(flight.ado("k", fn)) for _ in range(100)]
+        for _ in range(5):  # every task has started and joined the flight
+            await asyncio.sleep(0)
+        release.set()
+        results = await asyncio.wait_for(asyncio.gather(*tasks), HANG)
+        assert calls == [1]
+        assert results == ["v"] * 100
+        assert flight.in_flight() == 0
+
+    asyncio.run(main())
+
+
+def test_async_exception_same_object_to_all():
+    async def main():
+        flight = SingleFlight()
+        boom = KeyError("x")
+        calls = []
+        release = asyncio.Event()
+
+        async def fn():
+            calls.append(1)
+            await release.wait()
+            raise boom
+
+        tasks = [asyncio.create_task(flight.ado("k", fn)) for _ in range(100)]
+        await asyncio.sleep(0)
+        release.set()
+        results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), HANG)
+        assert calls == [1]
+        assert all(r is boom for r in results)
+        # not cached
+        assert await flight.ado("k", lambda: "sync-value") == "sync-value"
+
+    asyncio.run(main())
+
+
+def test_async_no_cross_key_blocking():
+    async def main():
+        flight = SingleFlight()
+        slow_release = asyncio.Event()
+
+        async def slow():
+            await slow_release.wait()
+            return "slow"
+
+        async def fast():
+            return "fast"
+
+        slow_task = asyncio.create_task(flight.ado("slow", slow))
+        await asyncio.sleep(0)
+        assert await asyncio.wait_for(flight.ado("fast", fast), HANG) == "fast"
+        assert not slow_task.done()
+        slow_release.set()
+        assert await asyncio.wait_for(slow_task, HANG) == "slow"
+
+    asyncio.run(main())
+
+
+def test_async_leader_cancellation_does_not_wedge_waiters():
+    async def main():
+        flight = SingleFlight()
+        calls = []
+        gate = asyncio.Event()
+
+        async def fn():
+            calls.append(len(calls))
+            if len(calls) == 1:
+                await asyncio.sleep(3600)  # the first leader never finishes: it is cancelled
+            await gate.wait()
+            return "v%d" % len(calls)
+
+        leader = asyncio.create_task(flight.ado("k", fn))
+        await asyncio.sleep(0)
+        waiters = [asyncio.create_task(flight.ado("k", fn)) for _ in range(10)]
+        await asyncio.sleep(0)
+        leader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await leader
+        await asyncio.sleep(0)
+        gate.set()
+        results = await asyncio.wait_for(asyncio.gather(*waiters), HANG)
+        assert results == ["v2"] * 10  # exactly one new leader among the waiters
+        assert calls == [0, 1]
+        assert flight.in_flight() == 0
+
+    asyncio.run(main())
+
+
+def test_async_cancelled_waiter_does_not_cancel_flight():
+    async def main():
+        flight = SingleFlight()
+        release = asyncio.Event()
+        calls = []
+
+        async def fn():
+            calls.append(1)
+            await release.wait()
+            return "v"
+
+        leader = asyncio.create_task(flight.ado("k", fn))
+        await asyncio.sleep(0)
+        waiter = asyncio.create_task(flight.ado("k", fn))
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        release.set()
+        assert await asyncio.wait_for(leader, HANG) == "v"
+        assert calls == [1]
+
+    asyncio.run(main())
+
+
+def test_async_recursion_same_key_in_leader_task():
+    async def main():
+        flight = SingleFlight()
+        depth = []
+
+        async def fn():
+            depth.append(1)
+            if len(depth) < 3:
+                return await flight.ado("k", fn) + 1
+            return 0
+
+        assert await asyncio.wait_for(flight.ado("k", fn), HANG) == 2
+
+    asyncio.run(main())
+
+
+def test_sync_and_async_are_separate_namespaces():
+    flight = SingleFlight()
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow():
+        started.set()
+        release.wait(HANG)
+        return "sync"
+
+    t = threading.Thread(target=lambda: flight.do("k", slow))
+    t.start()
+    assert started.wait(HANG)
+
+    async def main():
+        return await flight.ado("k", lambda: "async")
+
+    assert asyncio.run(main()) == "async"
+    release.set()
+    t.join(HANG)
+
+
+def test_async_flights_are_per_event_loop():
+    flight = SingleFlight()
+    inside = threading.Barrier(2)
+    results = []
+
+    def run_loop():
+        async def fn():
+            # both loops' leaders are inside fn at the same time: neither waits on the other
+            await asyncio.get_running_loop().run_in_executor(None, inside.wait, HANG)
+            return threading.get_ident()
+
+        async def main():
+            return await flight.ado("k", fn)
+
+        results.append(asyncio.run(main()))
+
+    _run_threads(2, lambda i: run_loop())
+    assert len(set(results)) == 2
