@@ -196,3 +196,24 @@ def test_dict_and_weakref_and_binding():
     c = C()
     assert c.meth(3) == (c, 3)
     assert C.meth is w
+
+
+@pytest.mark.parametrize("cls", [NativeCachedCall, PyCachedCall])
+def test_modes_2_3_time_and_count_failed_loads(cls):
+    def load(x):
+        if x < 0:
+            raise ValueError(x)
+        return x
+
+    w = cls(load, hotcache.LRUCache(8), None, mode=3)
+    assert (w.load_errors, w.load_seconds) == (0, 0.0)
+    w(1)
+    w(1)
+    with pytest.raises(ValueError):
+        w(-1)
+    assert (w.hits, w.misses, w.load_errors) == (1, 2, 1)
+    assert w.load_seconds >= 0.0 and isinstance(w.load_seconds, float)
+    assert -1 not in w.cache and len(w.cache) == 1
+    w.load_errors = 0
+    w.load_seconds = 0.0
+    assert (w.load_errors, w.load_seconds) == (0, 0.0)

@@ -1,12 +1,14 @@
-"""Run cachetools 8.0.2's OWN tests for the cache classes against hotcache.
+"""Run cachetools 8.0.2's OWN tests (classes, decorators, keys, func, threading) against hotcache.
 
 Nothing is vendored: the sdist is fetched with ``pip download`` (into tests/.cache/, gitignored,
-checked against a pinned sha256), unpacked into a temp dir, and its class tests run in a
-subprocess where ``import cachetools`` finds a shim package that re-exports the classes of the
-implementation under test:
+checked against a pinned sha256), unpacked into a temp dir, and its tests run in a subprocess
+where ``import cachetools`` (and ``cachetools.keys``, ``cachetools.func``) finds a shim package
+that re-exports hotcache's classes, ``cached``, ``cachedmethod``, ``keys`` and ``func``:
 
-    "pure" -> hotcache._pure (the pure-Python twin)
-    "core" -> hotcache       (the public, C-backed classes)
+    "pure" -> hotcache as it runs without its extension: the shim blocks ``hotcache._core``
+              before importing hotcache, so the classes are hotcache._pure's (the pure-Python
+              twin) and the decorators run on hotcache._pure_call.CachedCall
+    "core" -> hotcache       (the public, C-backed classes; the native CachedCall)
 
 A failed download FAILS the test (PyPI is reachable in CI); it never skips, except under
 HOTCACHE_WHEEL_TEST=1 (set only where an installed wheel is tested: cibuildwheel's test step and
@@ -32,7 +34,7 @@ SDIST = "cachetools-%s.tar.gz" % VERSION
 SHA256 = "30ac523adfc118b51d2b2e7bad8a0ddb31370dfe2700c7f10ca224f36ccf81e0"
 CACHE_DIR = Path(__file__).resolve().parent / ".cache" / "cachetools-sdist"
 
-# cachetools' tests for the cache classes only (not cached/cachedmethod/keys/func/threading)
+# every test file of the sdist: the cache classes, then cached/cachedmethod/keys/func/threading
 TEST_FILES = (
     "tests/__init__.py",
     "tests/test_cache.py",
@@ -42,9 +44,15 @@ TEST_FILES = (
     "tests/test_rr.py",
     "tests/test_ttl.py",
     "tests/test_tlru.py",
+    "tests/test_cached.py",
+    "tests/test_cachedmethod.py",
+    "tests/test_keys.py",
+    "tests/test_func.py",
+    "tests/test_threading.py",
 )
 CLASSES = ("Cache", "FIFOCache", "LFUCache", "LRUCache", "RRCache", "TLRUCache", "TTLCache")
-IMPLS = {"pure": "hotcache._pure", "core": "hotcache"}
+NAMES = CLASSES + ("CacheInfo", "cached", "cachedmethod", "func", "keys")
+IMPLS = ("core", "pure")
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("HOTCACHE_WHEEL_TEST") == "1",
@@ -99,25 +107,65 @@ def cachetools_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _shim(directory: Path, module: str) -> Path:
+_SHIM_HEADER = {
+    "core": """\
+        # shim: cachetools' tests import hotcache (C-backed classes, native CachedCall) through this
+        import hotcache
+        import hotcache._core
+        import hotcache.decorators
+
+        assert hotcache.decorators._CallBase is hotcache._core.CachedCall
+        """,
+    "pure": """\
+        # shim: cachetools' tests import hotcache WITHOUT its extension through this: blocking
+        # hotcache._core makes hotcache fall back to its pure-Python classes and CachedCall twin
+        import sys
+        import warnings
+
+        sys.modules["hotcache._core"] = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            import hotcache
+        import hotcache._pure
+        import hotcache._pure_call
+        import hotcache.decorators
+
+        assert hotcache.LRUCache is hotcache._pure.LRUCache
+        assert hotcache.decorators._CallBase is hotcache._pure_call.CachedCall
+        """,
+}
+
+
+def _shim(directory: Path, impl: str) -> Path:
     pkg = directory / "cachetools"
     pkg.mkdir(parents=True)
+    names = [n for n in NAMES if n not in ("CacheInfo", "func", "keys")]
     (pkg / "__init__.py").write_text(
-        textwrap.dedent(
+        textwrap.dedent(_SHIM_HEADER[impl])
+        + textwrap.dedent(
             """\
-            # shim: cachetools' class tests import the implementation under test through this
-            from {module} import {names}
+            from hotcache import {names}
+            from hotcache import func, keys
+            from hotcache.decorators import CacheInfo
 
             __all__ = {all!r}
             """
-        ).format(module=module, names=", ".join(CLASSES), all=list(CLASSES))
+        ).format(names=", ".join(names), all=list(NAMES))
+    )
+    (pkg / "keys.py").write_text(
+        "from hotcache.keys import hashkey, methodkey, typedkey, typedmethodkey\n\n"
+        "__all__ = ('hashkey', 'methodkey', 'typedkey', 'typedmethodkey')\n"
+    )
+    (pkg / "func.py").write_text(
+        "from hotcache.func import fifo_cache, lfu_cache, lru_cache, rr_cache, ttl_cache\n\n"
+        "__all__ = ('fifo_cache', 'lfu_cache', 'lru_cache', 'rr_cache', 'ttl_cache')\n"
     )
     return directory
 
 
-@pytest.mark.parametrize("impl", sorted(IMPLS))
+@pytest.mark.parametrize("impl", IMPLS)
 def test_cachetools_own_suite(impl: str, cachetools_tree: Path, tmp_path: Path) -> None:
-    shim = _shim(tmp_path / "shim", IMPLS[impl])
+    shim = _shim(tmp_path / "shim", impl)
     # shim first, then this process's import path (where hotcache comes from), then the rest
     paths = [str(shim)] + [p for p in sys.path if p and os.path.isdir(p)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTHONDONTWRITEBYTECODE="1", HOTCACHE_SHIM=str(shim))
@@ -128,6 +176,6 @@ def test_cachetools_own_suite(impl: str, cachetools_tree: Path, tmp_path: Path) 
     )
     tail = "\n".join(proc.stdout.splitlines()[-60:])
     if proc.returncode != 0:
-        pytest.fail("cachetools %s tests failed against %s (exit %d):\n%s" % (VERSION, IMPLS[impl], proc.returncode, tail))
+        pytest.fail("cachetools %s tests failed against hotcache (%s) (exit %d):\n%s" % (VERSION, impl, proc.returncode, tail))
     # the shim really was used, and the tests really ran
     assert " passed" in tail and " failed" not in tail, tail

@@ -2,7 +2,8 @@
 
 Drop-in replacements for cachetools' classes (``LRUCache``, ``LFUCache``, ``FIFOCache``,
 ``RRCache``, ``TTLCache``, ``TLRUCache``, ``Cache``) with byte bounds, per-entry TTLs on a timing
-wheel, eviction callbacks and statistics.
+wheel, eviction callbacks and statistics; the memoizing decorators ``cached``, ``cachedmethod``
+(cachetools'), ``lru_cache`` (functools'), ``hotcache.keys`` and ``hotcache.func``.
 """
 from ._config import ENTRY_OVERHEAD
 from ._version import __version__
@@ -25,6 +26,11 @@ except ImportError as _exc:  # the C extension could not load: same API, pure Py
         Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer,
     )
 
+# after the classes: the decorators build them (and fall back to the pure ones with them)
+from . import keys  # noqa: E402
+from .decorators import cached, cachedmethod, lru_cache  # noqa: E402
+from . import func  # noqa: E402
+
 __all__ = [
     "ENTRY_OVERHEAD",
     "Cache",
@@ -37,4 +43,9 @@ __all__ = [
     "TTLCache",
     "Timer",
     "__version__",
+    "cached",
+    "cachedmethod",
+    "func",
+    "keys",
+    "lru_cache",
 ]

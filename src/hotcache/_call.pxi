@@ -10,7 +10,7 @@
 #     hit   = _find(core, key, h)       a hotcache C cache: no method call, no __missing__
 #             or cache[key]             any other mapping (KeyError = miss), as cachetools does
 #     miss  -> self._miss(key, args, kwargs)   Python: single-flight, locks, ttl=, unless= ...
-#           -> modes 2/3: func(*args, **kwargs), stored under (key, h) without re-hashing
+#           -> modes 2/3: func(*args, **kwargs) (timed), stored under (key, h) without re-hashing
 # Nothing here holds a lock or reads a clock unless the cache is timed; the variant (mode, native
 # cache or not) is fixed at construction, never chosen per call.
 
@@ -31,6 +31,8 @@ cdef class CachedCall:
     cdef int _mode
     cdef bint _never_store     # modes 2/3 with maxsize 0: count misses, store nothing
     cdef Py_ssize_t _hits, _misses
+    cdef Py_ssize_t _load_errors      # modes 2/3: calls of func that raised
+    cdef double _load_seconds         # modes 2/3: monotonic seconds spent in func on misses
     cdef dict __dict__
     cdef object __weakref__
 
@@ -79,6 +81,22 @@ cdef class CachedCall:
         def __set__(self, value):
             self._misses = value
 
+    property load_errors:
+        """Modes 2/3: misses whose call of func raised (modes 0/1: 0, the miss callable counts)."""
+        def __get__(self):
+            return self._load_errors
+
+        def __set__(self, value):
+            self._load_errors = value
+
+    property load_seconds:
+        """Modes 2/3: seconds spent in func on misses, failed calls included."""
+        def __get__(self):
+            return self._load_seconds
+
+        def __set__(self, value):
+            self._load_seconds = value
+
     def __get__(self, obj, objtype):
         if obj is None:
             return self
@@ -122,7 +140,14 @@ cdef class CachedCall:
                 return self._miss(key, args, kwargs if kwargs is not None else {})
             # ---- functools.lru_cache: load and store under the hash already computed ----
             self._misses += 1
-            result = self._func(*args, **kwargs) if kwargs is not None else self._func(*args)
+            t0 = hc_clock_monotonic()
+            try:
+                result = self._func(*args, **kwargs) if kwargs is not None else self._func(*args)
+            except BaseException:
+                self._load_errors += 1
+                self._load_seconds += hc_clock_monotonic() - t0
+                raise
+            self._load_seconds += hc_clock_monotonic() - t0
             if not self._never_store:
                 if core._fast and not hc_timed(core.c):
                     _store_fast_h(core, key, result, h)
