@@ -169,16 +169,18 @@ def test_no_leaks_and_cycles_are_collected():
     assert after == before
 
     # a miss callable that refers back to the wrapper forms a cycle: the collector frees it
-    cache = hotcache.LRUCache(8)
-    holder = {}
+    class Box:
+        pass
 
-    def miss(k, a, kw):
-        return holder["w"]
+    box = Box()
 
-    holder["w"] = NativeCachedCall(lambda x: x, cache, miss, mode=0)
-    ref = weakref.ref(holder["w"])
-    holder["w"](1)
-    del holder, miss
+    def miss(k, a, kw, box=box):      # wrapper -> miss -> its defaults -> box -> wrapper
+        return box.w
+
+    box.w = NativeCachedCall(lambda x: x, hotcache.LRUCache(8), miss, mode=0)
+    ref = weakref.ref(box.w)
+    box.w(1)
+    del box, miss
     gc.collect()
     assert ref() is None
 

@@ -1462,3 +1462,4 @@ _abc.MutableMapping.register(Core)
 
 
 include "_call.pxi"
+include "_front.pxi"

@@ -1,0 +1,479 @@
+"""The asyncio flavour of the Redis tier: ``AsyncRedisTier`` (redis.asyncio) and ``AsyncTieredCache``.
+
+Same keys, serialization, encryption, breaker and write queue as the sync tier; the flusher is an
+asyncio task on the loop that first uses the tier instead of a thread.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from typing import Any, Callable, List, Optional, Tuple, Type
+
+from ._serial import Secret
+from ._spill import GONE, W_FAILED, Batch, SpillQueue
+from ._tier_io import READ_LUA, Counters, _Generic, check_bytes_client, is_cluster, plan_batch
+from .redis_tier import MISS, _TierBase
+from .tiers import TieredStats, attach, detach, tiered_stats
+
+__all__ = ["AsyncRedisTier", "AsyncTieredCache"]
+
+_MISSING: Any = object()
+
+
+class _AsyncFlusher:
+    """The flusher task of an AsyncRedisTier (holds no reference to the tier itself)."""
+
+    def __init__(self, queue: SpillQueue, client: Any, codec: Any, breaker: Any,
+                 counters: Counters, prefix: bytes, batch_size: int, retry_interval: float) -> None:
+        self.queue = queue
+        self.client = client
+        self.codec = codec
+        self.breaker = breaker
+        self.counters = counters
+        self.prefix = prefix
+        self.batch_size = batch_size
+        self.retry_interval = retry_interval
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.thread_id = 0
+        self.task: Optional["asyncio.Task[None]"] = None
+        self.stopping = False
+        self.event: Optional[asyncio.Event] = None
+        self.io_lock: Optional[asyncio.Lock] = None
+        self.progress: Optional[asyncio.Condition] = None
+
+    # -- wiring ---------------------------------------------------------------------------------
+    def ensure(self) -> None:
+        """Start the task on the running loop (again, if the previous loop is gone)."""
+        loop = asyncio.get_running_loop()
+        if self.loop is loop and self.task is not None and not self.task.done():
+            return
+        if self.stopping:
+            return
+        self.loop = loop
+        self.thread_id = threading.get_ident()
+        self.event = asyncio.Event()
+        self.io_lock = asyncio.Lock()
+        self.progress = asyncio.Condition()
+        self.task = loop.create_task(self._run(), name="hotcache-redis-flusher")
+        if self.queue.queue:
+            self.event.set()
+
+    def wake(self) -> None:
+        """The queue's wake hook (called under the queue lock, from any thread)."""
+        event, loop = self.event, self.loop
+        if event is None or loop is None:
+            return
+        if threading.get_ident() == self.thread_id:
+            event.set()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
+
+    def stop_soon(self) -> None:
+        self.stopping = True
+        with self.queue.lock:
+            self.wake()
+
+    # -- the task -------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        q = self.queue
+        event = self.event
+        assert event is not None and self.io_lock is not None and self.progress is not None
+        while True:
+            event.clear()
+            if q.queue:
+                async with self.io_lock:
+                    batch = q.take(self.batch_size)
+                    if batch:
+                        outcomes = await self._write(batch)
+                        q.complete(batch, outcomes)
+                async with self.progress:
+                    self.progress.notify_all()
+                continue
+            if self.stopping or q.closed:
+                break
+            with q.lock:
+                if q.queue:
+                    continue
+                q.sleeping = True  # a producer now sets the event (cleared above)
+                retry = bool(q.tombs) or q.clear_pending
+            if retry:
+                try:
+                    await asyncio.wait_for(event.wait(), self.retry_interval)
+                except asyncio.TimeoutError:
+                    await self._retry()
+            else:
+                await event.wait()
+        async with self.progress:
+            self.progress.notify_all()
+
+    async def _retry(self) -> None:
+        q = self.queue
+        if self.breaker.state == "open":
+            return
+        assert self.io_lock is not None
+        async with self.io_lock:
+            if q.clear_pending:
+                q.end_clear(await self.clear_namespace() is None)
+            else:
+                q.requeue_tombs(self.batch_size)
+
+    async def _write(self, batch: Batch) -> List[int]:
+        commands, index, kinds, outcomes = plan_batch(batch, self.codec, self.queue,
+                                                      _Generic.pack_set, _Generic.pack_unlink)
+        if not commands:
+            return outcomes
+        breaker = self.breaker
+        if not breaker.allow():
+            for i in index:
+                outcomes[i] = W_FAILED
+            return outcomes
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for c in commands:
+                pipe.execute_command(*c)
+            replies = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            breaker.record_failure(exc)
+            self.counters.add("l2_errors")
+            for i in index:
+                outcomes[i] = W_FAILED
+            return outcomes
+        breaker.record_success()
+        for i, kind, reply in zip(index, kinds, replies):
+            if isinstance(reply, Exception):
+                outcomes[i] = W_FAILED
+                self.counters.add("l2_errors")
+            else:
+                outcomes[i] = kind
+        return outcomes
+
+    async def clear_namespace(self) -> Any:
+        """SCAN + UNLINK this namespace (every primary of a cluster) through the breaker. None
+        on success, else True (the breaker refused) or the exception (counted in l2_errors)."""
+        if not self.breaker.allow():
+            return True
+        client = self.client
+        kwargs: dict = {"target_nodes": client.PRIMARIES} if is_cluster(client) else {}
+        try:
+            chunk: List[bytes] = []
+            async for rkey in client.scan_iter(match=self.prefix + b"*", count=1000, **kwargs):
+                chunk.append(rkey)
+                if len(chunk) >= 500:
+                    await client.unlink(*chunk)
+                    chunk = []
+            if chunk:
+                await client.unlink(*chunk)
+        except Exception as exc:
+            self.breaker.record_failure(exc)
+            self.counters.add("l2_errors")
+            return exc
+        self.breaker.record_success()
+        return None
+
+
+class AsyncRedisTier(_TierBase):
+    """``RedisTier`` for asyncio: ``client=`` a ``redis.asyncio.Redis`` or
+    ``redis.asyncio.cluster.RedisCluster``, or ``url=``; every other option as on RedisTier.
+
+    Use it from one event loop. Writes are made by a task started on that loop at first use;
+    ``await aclose()`` drains and stops it.
+    """
+
+    def __init__(self, url: Optional[str] = None, *, client: Any = None, namespace: str,
+                 ttl: float = 3600, serializer: Any = "json", secret: Secret = None,
+                 trusted: bool = False, timeout: float = 0.05, breaker: Any = None,
+                 key: Optional[Callable[[Any], str]] = None, raise_on_error: bool = False,
+                 max_pending: int = 100_000, batch_size: int = 1000) -> None:
+        self._setup(namespace, ttl, serializer, secret, trusted, timeout, breaker, key,
+                    raise_on_error, max_pending, batch_size)
+        self._client, self._owns_client = _async_client(url, client, self.timeout)
+        self._noscript: Type[BaseException] = _noscript_error()
+        import hashlib
+
+        self._sha = hashlib.sha1(READ_LUA.encode("utf-8")).hexdigest()
+        self._flusher = _AsyncFlusher(self._queue, self._client, self._codec, self.breaker,
+                                      self._counters, self._prefix, self._batch_size, 0.25)
+        self._queue.wake = self._flusher.wake
+        self._finalizer = weakref.finalize(self, self._flusher.stop_soon)
+        self._closed = False
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    def __repr__(self) -> str:
+        return "AsyncRedisTier(namespace=%r, ttl=%r, serializer=%r, encrypted=%r)" % (
+            self.namespace, self.ttl, self.serializer, self.encrypted)
+
+    async def _fetch(self, rkey: bytes) -> Any:
+        """As RedisTier._fetch, awaiting Redis."""
+        self._flusher.ensure()
+        pending = self._pending(rkey)
+        if pending is not None:
+            return MISS if pending is GONE else pending
+        breaker = self.breaker
+        if not breaker.allow():
+            if self.raise_on_error:
+                raise self._open_error()
+            return MISS
+        client = self._client
+        try:
+            try:
+                reply = await client.execute_command("EVALSHA", self._sha, 1, rkey)
+            except self._noscript:
+                reply = await client.execute_command("EVAL", READ_LUA, 1, rkey)
+        except Exception as exc:
+            breaker.record_failure(exc)
+            self._counters.add("l2_errors")
+            if self.raise_on_error:
+                raise
+            return MISS
+        breaker.record_success()
+        if reply is None:
+            return MISS
+        return self._decode(rkey, reply[0], int(reply[1]))
+
+    async def get(self, key: Any, default: Any = None) -> Any:
+        """The value Redis holds for ``key`` (L2 only, counted as an L2 hit or miss)."""
+        hit = await self._fetch(self._rkey(key))
+        if hit is MISS:
+            self._counters.add("l2_misses")
+            return default
+        self._counters.add("l2_hits")
+        return hit[0]
+
+    async def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every write queued before this call has been attempted; True if all
+        landed (False: some failed or were dropped, or ``timeout`` passed)."""
+        f = self._flusher
+        f.ensure()
+        q = self._queue
+        seq, failures = q.mark()
+        if q.idle_through(seq):
+            return q.failures == failures
+        assert f.progress is not None
+        with q.lock:
+            f.wake()
+
+        async def wait() -> None:
+            assert f.progress is not None
+            async with f.progress:
+                await f.progress.wait_for(lambda: q.idle_through(seq) or f.task is None or f.task.done())
+
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return q.idle_through(seq) and q.failures == failures
+
+    async def clear(self) -> None:
+        """Remove this namespace from Redis and drop pending writes (see RedisTier.clear)."""
+        await self._clear_with(None)
+
+    async def _clear_with(self, l1_clear: Optional[Callable[[], None]]) -> None:
+        f = self._flusher
+        f.ensure()
+        assert f.io_lock is not None
+        q = self._queue
+        async with f.io_lock:
+            q.begin_clear()
+            if l1_clear is not None:
+                l1_clear()
+            error = await f.clear_namespace()
+            q.end_clear(error is None)
+        if error is not None and self.raise_on_error:
+            raise self._open_error() if error is True else error
+
+    async def aclose(self, timeout: float = 5.0) -> bool:
+        """Drain the queue (at most ``timeout`` seconds), stop the flusher task and close the
+        client if the tier built it. True if the queue drained in time."""
+        if self._closed:
+            return True
+        self._closed = True
+        f = self._flusher
+        drained = True
+        if f.task is not None and not f.task.done() and f.loop is asyncio.get_running_loop():
+            f.stop_soon()
+            done, _ = await asyncio.wait({f.task}, timeout=timeout)
+            drained = bool(done)
+            if not drained:
+                f.task.cancel()
+        else:
+            f.stopping = True
+        self._queue.close()
+        self._finalizer.detach()
+        if self._owns_client:
+            closer = getattr(self._client, "aclose", None) or self._client.close  # redis-py < 5.0.1
+            try:
+                await closer()
+            except Exception:
+                pass
+        return drained
+
+    async def __aenter__(self) -> "AsyncRedisTier":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+
+class AsyncTieredCache:
+    """``TieredCache`` for asyncio code: ``await get(key, default)``, ``await set(key, value,
+    ttl=None)``, ``await delete(key) -> bool``, ``await pop(key, default)``, ``await
+    contains(key)``, ``await clear()``, ``await flush()``, ``await aclose()``, ``stats()``.
+
+    The semantics are TieredCache's (L1 hits never await Redis, misses read through and promote,
+    sets invalidate the Redis copy through the ordered queue, L1 evictions spill). ``len()`` and
+    iteration cover the L1, as on TieredCache. Use it from one event loop.
+    """
+
+    __slots__ = ("_l1", "_tier", "_lock", "_gen", "_finalizer", "__weakref__")
+
+    def __init__(self, l1: Any, tier: AsyncRedisTier) -> None:
+        if not callable(getattr(l1, "_set_spill_hook", None)):
+            raise TypeError("l1 must be a hotcache cache, not %s" % type(l1).__name__)
+        if not isinstance(tier, AsyncRedisTier):
+            raise TypeError("tier must be an AsyncRedisTier, not %s" % type(tier).__name__)
+        self._l1 = l1
+        self._tier = tier
+        self._lock = threading.RLock()  # an on_evict callback may write back into this cache
+        self._gen = 0
+        self._finalizer = weakref.finalize(self, detach, l1, attach(l1, tier._hook))
+
+    @property
+    def l1(self) -> Any:
+        return self._l1
+
+    @property
+    def tier(self) -> AsyncRedisTier:
+        return self._tier
+
+    def __len__(self) -> int:
+        return len(self._l1)
+
+    def __iter__(self) -> Any:
+        return iter(self._l1)
+
+    def __repr__(self) -> str:
+        return "AsyncTieredCache(%r, %r)" % (self._l1, self._tier)
+
+    async def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return self._l1[key]
+        except KeyError:
+            pass
+        tier = self._tier
+        rkey = tier._rkey(key)
+        gen = self._gen
+        hit = await tier._fetch(rkey)
+        if hit is MISS:
+            tier._counters.add("l2_misses")
+            return default
+        tier._counters.add("l2_hits")
+        value, ttl = hit
+        self._promote(key, value, ttl, gen)
+        return value
+
+    def _promote(self, key: Any, value: Any, ttl: Optional[float], gen: int) -> None:
+        l1 = self._l1
+        if ttl is not None:
+            own = getattr(l1, "default_ttl", None)
+            if isinstance(own, (int, float)) and own < ttl:
+                ttl = None
+        with self._lock:
+            if self._gen != gen:
+                return
+            try:
+                l1.set(key, value, ttl)
+            except ValueError:
+                pass
+
+    async def set(self, key: Any, value: Any, ttl: Optional[float] = None) -> None:
+        tier = self._tier
+        rkey = tier._rkey(key)
+        tier._flusher.ensure()
+        with self._lock:
+            self._gen += 1
+            self._l1.set(key, value, ttl)
+            tier._invalidate(rkey)
+
+    async def _remove(self, key: Any) -> Any:
+        tier = self._tier
+        rkey = tier._rkey(key)
+        fallback = await tier._fetch(rkey) if key not in self._l1 else MISS
+        with self._lock:
+            self._gen += 1
+            value = self._l1.pop(key, _MISSING)
+            tier._invalidate(rkey)
+        if value is _MISSING and fallback is not MISS:
+            value = fallback[0]
+        return value
+
+    async def delete(self, key: Any) -> bool:
+        """Remove ``key`` from both tiers; True if either had it."""
+        return await self._remove(key) is not _MISSING
+
+    async def pop(self, key: Any, default: Any = _MISSING) -> Any:
+        value = await self._remove(key)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        return value
+
+    async def contains(self, key: Any) -> bool:
+        if key in self._l1:
+            return True
+        return await self._tier._fetch(self._tier._rkey(key)) is not MISS
+
+    async def clear(self) -> None:
+        def l1_clear() -> None:
+            with self._lock:
+                self._gen += 1
+                self._l1.clear()
+        await self._tier._clear_with(l1_clear)
+
+    async def flush(self, timeout: Optional[float] = None) -> bool:
+        return await self._tier.flush(timeout)
+
+    async def aclose(self, timeout: float = 5.0) -> bool:
+        self._finalizer()
+        return await self._tier.aclose(timeout)
+
+    async def __aenter__(self) -> "AsyncTieredCache":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    def stats(self) -> TieredStats:
+        """The L1's counters plus the tier's (see TieredStats)."""
+        return tiered_stats(self._l1, self._tier)
+
+
+def _noscript_error() -> type:
+    from redis.exceptions import NoScriptError
+
+    return NoScriptError
+
+
+def _async_client(url: Optional[str], client: Any, timeout: float) -> Tuple[Any, bool]:
+    if (url is None) == (client is None):
+        raise TypeError("AsyncRedisTier needs exactly one of url= or client=")
+    if client is not None:
+        if not callable(getattr(client, "execute_command", None)):
+            raise TypeError("client must be a redis.asyncio client")
+        check_bytes_client(client)
+        return client, False
+    if not isinstance(url, str):
+        raise TypeError("url must be a str")
+    try:
+        import redis.asyncio as aredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+    except ImportError:
+        raise ImportError("hotcache.redis_tier needs redis-py: pip install 'hotcache[redis]'") from None
+    return aredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                 retry=Retry(NoBackoff(), 0), health_check_interval=0), True
+

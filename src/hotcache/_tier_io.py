@@ -1,0 +1,328 @@
+"""The Redis tier's I/O: how one read (GET + PTTL) and one batch of writes reach Redis.
+
+Two transports behind one interface: raw RESP on a pooled connection for a plain redis.Redis (one
+round trip, no per-command client machinery), redis-py's own pipeline/EVALSHA for everything else.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+from ._serial import Codec
+from ._spill import SPILL, W_DELETED, W_FAILED, W_NOOP, W_SET, Batch, SpillQueue
+
+__all__ = ["OUTAGE", "READ_LUA", "Counters", "Writer", "is_cluster", "make_transport", "plan_batch",
+           "scan_unlink"]
+
+# Exceptions that mean "Redis is unreachable or unusable right now": they trip the breaker.
+# A ResponseError such as WRONGTYPE is the server answering, not an outage.
+try:
+    from redis.exceptions import (
+        ClusterError, ConnectionError, ReadOnlyError, RedisClusterException, TimeoutError,
+        TryAgainError,
+    )
+
+    OUTAGE: Tuple[type, ...] = (ConnectionError, TimeoutError, ClusterError, TryAgainError,
+                                ReadOnlyError, RedisClusterException, OSError, asyncio.TimeoutError)
+except ImportError:  # pragma: no cover - redis is an optional dependency
+    OUTAGE = (OSError, asyncio.TimeoutError)
+
+# Reads GET and PTTL in one round trip where the raw transport cannot be used (cluster, asyncio).
+READ_LUA = ("local v = redis.call('GET', KEYS[1]) "
+            "if v then return {v, redis.call('PTTL', KEYS[1])} end return false")
+
+
+class Counters:
+    """The tier's read-side counters (the queue keeps the spill counters)."""
+
+    __slots__ = ("lock", "l2_hits", "l2_misses", "l2_errors", "rejected")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.l2_hits = 0
+        self.l2_misses = 0
+        self.l2_errors = 0
+        self.rejected = 0
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self.lock:
+            setattr(self, name, getattr(self, name) + n)
+
+
+def is_cluster(client: Any) -> bool:
+    return hasattr(client, "get_primaries") and hasattr(client, "nodes_manager")
+
+
+def check_bytes_client(client: Any) -> None:
+    """ValueError for a client that decodes replies to str (stored values are bytes)."""
+    get_encoder = getattr(client, "get_encoder", None)
+    encoder = get_encoder() if callable(get_encoder) else None
+    if getattr(encoder, "decode_responses", False):
+        raise ValueError("the Redis tier needs a client with decode_responses=False")
+
+
+def _connection_getter(pool: Any) -> Callable[[], Any]:
+    """``pool.get_connection`` callable without arguments (redis-py 5.0 still wants a command
+    name, later versions deprecate it)."""
+    import inspect
+
+    try:
+        params = inspect.signature(pool.get_connection).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return pool.get_connection
+    first = next(iter(params.values()), None)
+    if first is not None and first.default is inspect.Parameter.empty and first.kind in (
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        return lambda: pool.get_connection("GET")
+    return pool.get_connection
+
+
+# ---------------------------------------------------------------------------------------------
+# RESP encoding of the few commands the tier sends (bulk strings only)
+# ---------------------------------------------------------------------------------------------
+
+def _resp_set(rkey: bytes, data: bytes, px: int) -> bytes:
+    pxb = b"%d" % px
+    return b"*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nPX\r\n$%d\r\n%s\r\n" % (
+        len(rkey), rkey, len(data), data, len(pxb), pxb)
+
+
+def _resp_unlink(rkey: bytes) -> bytes:
+    return b"*2\r\n$6\r\nUNLINK\r\n$%d\r\n%s\r\n" % (len(rkey), rkey)
+
+
+def _resp_get_pttl(rkey: bytes) -> bytes:
+    n = len(rkey)
+    return b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n*2\r\n$4\r\nPTTL\r\n$%d\r\n%s\r\n" % (n, rkey, n, rkey)
+
+
+class _Raw:
+    """A plain ``redis.Redis``: commands are packed here and sent on a pooled connection.
+
+    Any exception while talking disconnects that connection (so a half-read reply can never be
+    read by the next user) and propagates; the client's socket timeouts bound every wait.
+    """
+
+    pack_set = staticmethod(_resp_set)
+    pack_unlink = staticmethod(_resp_unlink)
+
+    def __init__(self, client: Any) -> None:
+        from redis.exceptions import ResponseError
+
+        self.client = client
+        self._pool = client.connection_pool
+        self._get_connection = _connection_getter(self._pool)
+        self._response_error = ResponseError
+
+    def read(self, rkey: bytes) -> Tuple[Optional[bytes], int]:
+        pool = self._pool
+        conn = self._get_connection()
+        try:
+            conn.send_packed_command([_resp_get_pttl(rkey)], check_health=False)
+            data = conn.read_response()
+            pttl = conn.read_response()
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)
+        return data, pttl
+
+    def write(self, commands: Sequence[bytes]) -> List[Any]:
+        pool = self._pool
+        conn = self._get_connection()
+        replies: List[Any] = []
+        read, error = conn.read_response, self._response_error
+        try:
+            conn.send_packed_command([b"".join(commands)], check_health=False)
+            for _ in commands:
+                try:
+                    replies.append(read())
+                except error as exc:  # the rest of the replies still follow
+                    replies.append(exc)
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)
+        return replies
+
+
+class _Generic:
+    """Any other client (RedisCluster, a client with client-side caching, ...): redis-py's
+    pipeline for writes (a cluster pipeline groups commands by slot/node) and a Lua script for
+    GET + PTTL, which routes by its one key."""
+
+    def __init__(self, client: Any) -> None:
+        from redis.exceptions import NoScriptError
+
+        self.client = client
+        self._noscript = NoScriptError
+        self._sha = _sha1(READ_LUA)
+
+    def read(self, rkey: bytes) -> Tuple[Optional[bytes], int]:
+        client = self.client
+        try:
+            reply = client.execute_command("EVALSHA", self._sha, 1, rkey)
+        except self._noscript:
+            reply = client.execute_command("EVAL", READ_LUA, 1, rkey)
+        if reply is None:
+            return None, -2
+        return reply[0], int(reply[1])
+
+    @staticmethod
+    def pack_set(rkey: bytes, data: bytes, px: int) -> Tuple[Any, ...]:
+        return ("SET", rkey, data, "PX", px)
+
+    @staticmethod
+    def pack_unlink(rkey: bytes) -> Tuple[Any, ...]:
+        return ("UNLINK", rkey)
+
+    def write(self, commands: Sequence[Tuple[Any, ...]]) -> List[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for c in commands:
+            pipe.execute_command(*c)
+        return list(pipe.execute(raise_on_error=False))
+
+
+def _sha1(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def make_transport(client: Any) -> Any:
+    """The fastest transport that is exact for ``client``."""
+    try:
+        from redis import Redis
+    except ImportError:  # pragma: no cover
+        return _Generic(client)
+    get_cache = getattr(client, "get_cache", None)
+    plain = (isinstance(client, Redis) and getattr(client, "connection", None) is None
+             and (get_cache is None or get_cache() is None)
+             and hasattr(client.connection_pool, "get_connection"))
+    return _Raw(client) if plain else _Generic(client)
+
+
+def plan_batch(batch: Batch, codec: Codec, queue: SpillQueue, pack_set: Callable[..., Any],
+               pack_unlink: Callable[[bytes], Any]) -> Tuple[List[Any], List[int], List[int], List[int]]:
+    """Turn a batch of ops into commands (packed by the transport's ``pack_set(rkey, data, px)``
+    and ``pack_unlink(rkey)``): returns (commands, op index per command, outcome per command if
+    it lands, outcome per op if nothing is sent). Serialization happens here, on the flusher;
+    an unserializable or already expired spill sends an UNLINK only if it owes one."""
+    now = time.monotonic()
+    ceil = math.ceil
+    dumps, seal = codec.value_dumps, codec.seal
+    commands: List[Any] = []
+    index: List[int] = []
+    kinds: List[int] = []
+    outcomes = [W_NOOP] * len(batch)
+    dropped = 0
+    for i, (rkey, op) in enumerate(batch):
+        if op[0] == SPILL:  # [kind, value, deadline, needs_del, seq]
+            left = op[2] - now
+            if left > 0:
+                try:
+                    data = dumps(op[1])
+                    if seal is not None:
+                        data = seal(rkey, data)
+                except Exception:
+                    data = None
+                    dropped += 1
+                if data is not None:
+                    px = ceil(left * 1000.0)
+                    commands.append(pack_set(rkey, data, px if px > 1 else 1))
+                    index.append(i)
+                    kinds.append(W_SET)
+                    continue
+            if not op[3]:
+                continue
+        commands.append(pack_unlink(rkey))
+        index.append(i)
+        kinds.append(W_DELETED)
+    if dropped:
+        queue.count_dropped(dropped)
+    return commands, index, kinds, outcomes
+
+
+class Writer:
+    """The flusher's write path for the sync tier: plan, ask the breaker, send, report."""
+
+    def __init__(self, transport: Any, codec: Codec, breaker: Any, counters: Counters,
+                 queue: SpillQueue) -> None:
+        self.transport = transport
+        self.codec = codec
+        self.breaker = breaker
+        self.counters = counters
+        self.queue = queue
+
+    def ready(self) -> bool:
+        return self.breaker.state != "open"
+
+    def clear_namespace(self, pattern: bytes) -> Any:
+        """SCAN + UNLINK ``pattern`` through the breaker. None on success, else True (the
+        breaker refused the call) or the exception (counted in l2_errors)."""
+        breaker = self.breaker
+        if not breaker.allow():
+            return True
+        try:
+            scan_unlink(self.transport.client, pattern)
+        except Exception as exc:
+            breaker.record_failure(exc)
+            self.counters.add("l2_errors")
+            return exc
+        breaker.record_success()
+        return None
+
+    def __call__(self, batch: Batch) -> List[int]:
+        t = self.transport
+        commands, index, kinds, outcomes = plan_batch(batch, self.codec, self.queue, t.pack_set,
+                                                      t.pack_unlink)
+        if not commands:
+            return outcomes
+        breaker = self.breaker
+        if not breaker.allow():
+            for i in index:
+                outcomes[i] = W_FAILED
+            return outcomes
+        try:
+            replies = self.transport.write(commands)
+        except Exception as exc:
+            breaker.record_failure(exc)
+            self.counters.add("l2_errors")
+            for i in index:
+                outcomes[i] = W_FAILED
+            return outcomes
+        breaker.record_success()
+        errors = 0
+        for i, kind, reply in zip(index, kinds, replies):
+            if isinstance(reply, Exception):
+                outcomes[i] = W_FAILED
+                errors += 1
+            else:
+                outcomes[i] = kind
+        if errors:
+            self.counters.add("l2_errors", errors)
+        return outcomes
+
+
+def scan_unlink(client: Any, pattern: bytes, count: int = 1000) -> int:
+    """UNLINK every key matching ``pattern`` (SCAN on every primary of a cluster); returns how
+    many were unlinked. Never KEYS, never FLUSHDB."""
+    kwargs: dict = {}
+    if is_cluster(client):
+        kwargs["target_nodes"] = client.PRIMARIES
+    removed = 0
+    chunk: List[bytes] = []
+    for rkey in client.scan_iter(match=pattern, count=count, **kwargs):
+        chunk.append(rkey)
+        if len(chunk) >= 500:
+            removed += int(client.unlink(*chunk))
+            chunk = []
+    if chunk:
+        removed += int(client.unlink(*chunk))
+    return removed
+

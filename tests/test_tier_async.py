@@ -1,0 +1,228 @@
+"""The asyncio flavour: AsyncRedisTier / AsyncTieredCache over a real redis-server.
+
+Same semantics as the sync tier (spill, promote with TTL, invalidation, encryption, breaker); each
+test runs its own event loop with asyncio.run.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+import hotcache
+from conftest import FakeTimer
+from hotcache.breaker import CircuitBreaker
+from hotcache.redis_tier import AsyncRedisTier, AsyncTieredCache, default_breaker
+
+
+@pytest.fixture
+def url(redis_client, redis_server):
+    return redis_server.url
+
+
+def make(url, l1=None, namespace="as:ns", **kw):
+    kw.setdefault("ttl", 120)
+    return AsyncTieredCache(l1 if l1 is not None else hotcache.LRUCache(2),
+                            AsyncRedisTier(url, namespace=namespace, **kw))
+
+
+def test_round_trip_promote_ttl_delete(url, redis_client):
+    async def main():
+        timer = FakeTimer()
+        l1 = hotcache.LRUCache(2, timer=timer)
+        c = make(url, l1=l1)
+        await c.set("a", {"v": 1}, ttl=30)
+        for i in range(4):
+            await c.set(i, i)
+        assert await c.flush(timeout=10)
+        assert c.stats().spilled == 3               # "a", 0 and 1 were evicted
+        assert 25_000 < redis_client.pttl(c.tier.redis_key("a")) <= 30_000
+        assert await c.get("a") == {"v": 1}
+        assert 25 < l1.ttl_left("a") <= 30
+        assert await c.get("zz", "miss") == "miss"
+        s = c.stats()
+        assert (s.l2_hits, s.l2_misses) == (1, 1)
+        assert await c.contains(0) and not await c.contains("zz")
+        assert await c.delete(0) is True
+        assert await c.pop(1) == 1
+        assert await c.delete("zz") is False
+        with pytest.raises(KeyError):
+            await c.pop("zz")
+        assert await c.flush(timeout=10)
+        assert not redis_client.exists(c.tier.redis_key(0))
+        assert len(c) == 2 and sorted(c, key=str) == sorted(l1, key=str)
+        await c.aclose()
+
+    asyncio.run(main())
+
+
+def test_set_invalidates_the_older_copy(url):
+    async def main():
+        timer = FakeTimer()
+        c = make(url, l1=hotcache.LRUCache(1, ttl=100, timer=timer))
+        await c.set("k", 1)
+        await c.set("x", 0)
+        assert await c.flush(timeout=10)
+        assert await c.get("k") == 1
+        await c.set("k", 2)
+        timer.advance(1000)
+        assert await c.get("k", "miss") == "miss"
+        await c.aclose()
+
+    asyncio.run(main())
+
+
+def test_encrypted_and_tampered(url, redis_client):
+    async def main():
+        c = make(url, serializer="pickle", secret=b"s" * 32)
+        await c.set("k", {1, 2})
+        await c.set("a", 0)
+        await c.set("b", 0)
+        assert await c.flush(timeout=10)
+        rkey = c.tier.redis_key("k")
+        blob = redis_client.get(rkey)
+        redis_client.set(rkey, blob[:-1], px=60000)
+        assert await c.get("k", "miss") == "miss"
+        assert c.stats().rejected == 1
+        redis_client.set(rkey, blob, px=60000)
+        assert await c.get("k") == {1, 2}
+        await c.aclose()
+
+    asyncio.run(main())
+
+
+def test_clear_and_namespace(url, redis_client):
+    async def main():
+        a = make(url, namespace="as:a")
+        b = make(url, namespace="as:a:b")
+        for c in (a, b):
+            for i in range(10):
+                await c.set(i, i)
+            assert await c.flush(timeout=10)
+        await a.clear()
+        assert redis_client.keys(b"as:a:#*") == []
+        assert len(redis_client.keys(b"as:a:b:#*")) == 8
+        await a.aclose()
+        await b.aclose()
+
+    asyncio.run(main())
+
+
+def test_dead_redis_breaker_opens_and_nothing_raises(fresh_redis):
+    async def main():
+        clock = FakeTimer()
+        breaker = CircuitBreaker(failure_threshold=5, recovery_timeout=5.0, clock=clock,
+                                 expected_exceptions=default_breaker().expected_exceptions)
+        c = make(fresh_redis.url, breaker=breaker, timeout=0.05, l1=hotcache.LRUCache(4))
+        await c.set("hot", 1)
+        assert await c.flush(timeout=10)        # its invalidation is written before the kill
+        fresh_redis.kill()
+        for n in range(5):
+            assert await c.get(("miss", n), "miss") == "miss"
+        assert breaker.state == "open"
+        assert c.stats().l2_errors == 5
+        start = time.monotonic()
+        for n in range(100):
+            assert await c.get(("later", n), "miss") == "miss"
+            await c.set(("later", n), n)
+        assert time.monotonic() - start < 2.0
+        assert await c.get("hot", "miss") in (1, "miss")
+        assert await c.flush(timeout=10) is False
+        fresh_redis.restart()
+        clock.advance(5.0)
+        assert await c.get("probe", "miss") == "miss"
+        assert breaker.state == "closed"
+        await c.aclose()
+
+    asyncio.run(main())
+
+
+def test_stalled_redis_calls_are_bounded(fresh_redis):
+    async def main():
+        clock = FakeTimer()
+        breaker = CircuitBreaker(failure_threshold=5, recovery_timeout=5.0, clock=clock,
+                                 expected_exceptions=default_breaker().expected_exceptions)
+        c = make(fresh_redis.url, breaker=breaker, timeout=0.05)
+        await c.get("warm")
+        fresh_redis.pause()
+        try:
+            worst = 0.0
+            for n in range(5):
+                start = time.monotonic()
+                assert await c.get(("s", n), "miss") == "miss"
+                worst = max(worst, time.monotonic() - start)
+            assert worst < 0.55
+            assert breaker.state == "open"
+        finally:
+            fresh_redis.resume()
+        await c.aclose(timeout=2)
+
+    asyncio.run(main())
+
+
+def test_aclose_from_another_event_loop_does_not_hang(url):
+    """A tier belongs to one event loop; closing it from a later loop must still return."""
+    async def first(c):
+        await c.set("a", 1)
+        await c.set("b", 2)
+        await c.set("c", 3)
+        return await c.flush(timeout=10)
+
+    c = make(url)
+    assert asyncio.run(first(c))
+
+    async def close(c):
+        return await c.aclose(timeout=2)
+
+    assert asyncio.run(close(c)) is True
+
+
+def test_cached_async_function_over_a_tiered_cache(url):
+    from hotcache.decorators import cached
+    from hotcache.redis_tier import RedisTier, TieredCache
+
+    t = TieredCache(hotcache.LRUCache(1), RedisTier(url, namespace="as:deco", ttl=60))
+    calls = []
+
+    @cached(cache=t)
+    async def double(x):
+        calls.append(x)
+        await asyncio.sleep(0)
+        return 2 * x
+
+    async def main():
+        assert [await double(x) for x in (1, 2, 3)] == [2, 4, 6]
+        assert t.flush(timeout=10)
+        assert await double(1) == 2              # evicted from L1, read back from Redis
+
+    asyncio.run(main())
+    assert calls == [1, 2, 3]
+    t.close()
+
+
+def test_clear_during_an_outage_is_finished_by_the_flusher_task(fresh_redis):
+    async def main():
+        clock = FakeTimer()
+        breaker = CircuitBreaker(failure_threshold=5, recovery_timeout=5.0, clock=clock,
+                                 expected_exceptions=default_breaker().expected_exceptions)
+        c = make(fresh_redis.url, breaker=breaker, timeout=0.05, l1=hotcache.LRUCache(1))
+        for i in range(5):
+            await c.set(i, i)
+        assert await c.flush(timeout=10)
+        client = fresh_redis.client()
+        assert len(client.keys(b"as:ns:#*")) == 4
+        fresh_redis.pause()
+        try:
+            await c.clear()                       # fails: reads are misses until it is done
+            assert await c.get(2, "miss") == "miss"
+        finally:
+            fresh_redis.resume()
+        clock.advance(5.0)
+        deadline = time.monotonic() + 10
+        while client.keys(b"as:ns:#*") and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert client.keys(b"as:ns:#*") == []
+        await c.aclose()
+
+    asyncio.run(main())

@@ -1,0 +1,87 @@
+"""The Redis tier on a 3-master Redis Cluster (redis-py's cluster client, started by the tests).
+
+Spilled keys land on all three masters; batches go through the cluster pipeline (grouped by slot),
+reads through a one-key Lua script, clear() scans every primary.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import hotcache
+from hotcache.redis_tier import AsyncRedisTier, AsyncTieredCache, RedisTier, TieredCache
+
+
+@pytest.fixture
+def cluster(redis_cluster):
+    client = redis_cluster.client(socket_timeout=2, socket_connect_timeout=2)
+    yield redis_cluster, client
+
+
+def _per_master(client, pattern):
+    counts = []
+    for node in client.get_primaries():
+        r = client.get_redis_connection(node)
+        counts.append(len(r.keys(pattern)))
+    return counts
+
+
+def test_cluster_spill_promote_clear(cluster):
+    redis_cluster, client = cluster
+    t = TieredCache(hotcache.LRUCache(10), RedisTier(client=client, namespace="cl:sync", ttl=60))
+    t.clear()
+    for i in range(300):
+        t[("user", i)] = {"i": i}
+    assert t.flush(timeout=20)
+    assert t.stats().spilled == 290
+    counts = _per_master(client, b"cl:sync:#*")
+    assert sum(counts) == 290 and all(c > 0 for c in counts)   # spread over every master
+    assert 50_000 < client.pttl(t.tier.redis_key(("user", 0))) <= 60_000
+    for i in range(0, 290, 7):
+        assert t[("user", i)] == {"i": i}
+    assert t.stats().l2_hits == len(range(0, 290, 7))
+    t[("user", 0)] = "new"                  # invalidation through the cluster pipeline
+    del t[("user", 1)]
+    assert t.flush(timeout=20)
+    assert client.get(t.tier.redis_key(("user", 1))) is None
+    assert client.get(t.tier.redis_key(("user", 0))) is None
+    t.clear()
+    assert _per_master(client, b"cl:sync:#*") == [0, 0, 0]
+    t.close()
+
+
+def test_cluster_encrypted_values_are_bound_to_their_key(cluster):
+    redis_cluster, client = cluster
+    secret = b"k" * 32
+    t = TieredCache(hotcache.LRUCache(1), RedisTier(client=client, namespace="cl:enc", ttl=60,
+                                                    secret=secret))
+    t["a"] = 1
+    t["b"] = 2
+    assert t.flush(timeout=20)
+    blob = client.get(t.tier.redis_key("a"))
+    client.set(t.tier.redis_key("c"), blob, px=60_000)     # another slot, same bytes
+    assert t.get("c", "miss") == "miss"
+    assert t.stats().rejected == 1
+    assert t["a"] == 1
+    t.clear()
+    t.close()
+
+
+def test_async_tier_on_a_cluster(redis_cluster):
+    async def main():
+        client = redis_cluster.async_client(socket_timeout=2, socket_connect_timeout=2)
+        tier = AsyncRedisTier(client=client, namespace="cl:async", ttl=60)
+        c = AsyncTieredCache(hotcache.LRUCache(5), tier)
+        await c.clear()
+        for i in range(100):
+            await c.set(i, [i])
+        assert await c.flush(timeout=20)
+        assert c.stats().spilled == 95
+        assert await c.get(0) == [0]
+        await c.clear()
+        assert await c.get(1, "miss") == "miss"
+        await c.aclose()
+        await client.aclose()
+
+    asyncio.run(main())
