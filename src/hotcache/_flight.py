@@ -8,22 +8,23 @@ async per event loop)::
 
     _calls   {key: _Call}             sync flights
     _acalls  {(loop, key): _ACall}    async flights, one namespace per running event loop
-    _Call    owner (thread id), done (Event, made by the first waiter), finished, state,
-             result, exc
+    _Call    a list of the waiters' Events, plus owner (thread id), finished, state, result, exc
 
 The first caller for a key (the *leader*) registers a call with one atomic
 ``dict.setdefault`` and runs ``fn()``; later callers for the same key (the *waiters*) find the
-call and wait for its ``done`` signal, then return the leader's result or raise the leader's
+call and wait until it is finished, then return the leader's result or raise the leader's
 exception (the very same object). The leader unregisters the call *before* it signals, so a
 caller arriving after the outcome starts a fresh flight: results and exceptions are never
 cached here (caching is the caller's business).
 
-The handshake lock (``_lock``, a plain Lock) guards only the fields ``finished`` and ``done``
-of one call: a waiter either sees ``finished`` (and reads the outcome at once) or attaches an
-Event that the leader, which sets ``finished`` under the same lock, is bound to set. An
-uncontended flight therefore allocates no Event and takes the lock once. No user code ever runs
-under the lock (the table operations, which may call a key's ``__hash__``/``__eq__``, are
-single ``dict`` calls outside it), so a re-entrant ``__eq__`` cannot deadlock.
+The hand-off takes no lock. A waiter appends an Event to the call (a list) and then reads
+``finished``; the leader sets ``finished`` and then reads the list. Whichever order the two
+interleave in, either the waiter sees ``finished`` (and reads the outcome at once) or the leader
+sees the waiter's append and sets ``call[0]``, the Event every waiter of the call waits on
+(this needs only that each list append and attribute store is atomic and seen in program order,
+which the GIL, and free-threaded CPython's per-object locks, provide). An uncontended flight therefore allocates no Event and touches no lock, and no user code ever
+runs under a lock here: the table operations (which may call a key's ``__hash__``/``__eq__``)
+are single ``dict`` calls, so a re-entrant ``__eq__`` cannot deadlock.
 
 Rules, and why:
 
@@ -56,19 +57,38 @@ _ERROR = 2
 _RETRY = 3  # the leader died of a non-Exception BaseException: waiters try again
 
 
-class _Call:
-    """One synchronous flight: the leader's thread id and, once finished, its outcome
-    (``result`` is set only in state _OK, ``exc`` only in state _ERROR)."""
+class _Call(list["threading.Event"]):
+    """One synchronous flight. The list itself holds the waiters' Events (appended by the
+    waiters; all of them wait on the first); ``owner`` is the leader's thread id. ``state`` is
+    set once the outcome is known, ``result`` only in state _OK, ``exc`` only in state _ERROR.
 
-    __slots__ = ("owner", "done", "finished", "state", "result", "exc")
+    A list subclass with no ``__init__``, so that registering an uncontended flight costs one
+    C-level allocation (a third of a Python ``__init__``): make one as ``call = _Call();
+    call.owner = me; call.finished = False`` (``SingleFlight.do``; the decorators' inlined
+    leader in ``hotcache._load``), end it with ``_finish``."""
+
+    __slots__ = ("owner", "finished", "state", "result", "exc")
+    owner: int
+    finished: bool
+    state: int
     result: Any
     exc: BaseException
 
-    def __init__(self, owner: int) -> None:
-        self.owner = owner
-        self.done: Optional[threading.Event] = None
-        self.finished = False
-        self.state = _PENDING
+    @property
+    def done(self) -> Optional[threading.Event]:
+        """The Event the waiters wait on (None until the first waiter arrives)."""
+        return self[0] if self else None
+
+
+def _finish(calls: Dict[Hashable, _Call], key: Hashable, call: _Call) -> None:
+    """The leader's last step, after it stored the outcome in ``call`` (``state`` and
+    ``result``/``exc``): unregister the flight, then mark it finished, then wake the waiters,
+    in this order (see HOW IT WORKS). Never raises (unless ``key``'s ``__eq__`` does)."""
+    if calls.get(key) is call:  # only the leader removes its call
+        del calls[key]
+    call.finished = True
+    if call:
+        call[0].set()
 
 
 class _ACall:
@@ -102,10 +122,9 @@ class SingleFlight:
     never remembered after it.
     """
 
-    __slots__ = ("_lock", "_calls", "_acalls", "__weakref__")
+    __slots__ = ("_calls", "_acalls", "__weakref__")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._calls: Dict[Hashable, _Call] = {}
         self._acalls: Dict[Tuple[asyncio.AbstractEventLoop, Hashable], _ACall] = {}
 
@@ -128,23 +147,18 @@ class SingleFlight:
         """
         me = threading.get_ident()
         calls = self._calls
-        lock = self._lock
         while True:
-            new = _Call(me)
+            new = _Call()
+            new.owner = me
+            new.finished = False
             call = calls.setdefault(key, new)
             if call is new:
                 break  # lead
             if call.owner == me:
                 return fn()  # recursion on the leader's thread
-            with lock:
-                if not call.finished:
-                    if call.done is None:
-                        call.done = threading.Event()
-                    done: Optional[threading.Event] = call.done
-                else:
-                    done = None
-            if done is not None:
-                done.wait()
+            call.append(threading.Event())
+            if not call.finished:  # else the outcome is there already
+                call[0].wait()
             outcome = _outcome(call)
             if outcome is not _RETRY:
                 return outcome  # type: ignore[no-any-return]
@@ -163,13 +177,7 @@ class SingleFlight:
             call.state = _OK
             return result
         finally:
-            if calls.get(key) is call:  # only the leader removes its call
-                del calls[key]
-            with lock:
-                call.finished = True
-                done = call.done
-            if done is not None:
-                done.set()
+            _finish(calls, key, call)
 
     # -- asyncio ---------------------------------------------------------------------------
 
