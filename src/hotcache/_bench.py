@@ -534,7 +534,7 @@ def run(quick=False, rounds=None, json_file=None, out=None):
 
     def step(title):
         counter[0] += 1
-        _progress("[%2d/%d] %s" % (counter[0], len(plan) + 1, title))
+        _progress("[%2d/%d] %s" % (counter[0], len(plan) + 2, title))
 
     results = {}
     order = sorted(range(len(plan)), key=lambda j: plan[j][3] != "long")   # long loops first
@@ -589,6 +589,14 @@ def run(quick=False, rounds=None, json_file=None, out=None):
 
     standin = hc is None or hc.note.startswith("STAND-IN")
     targets = _targets(rows, hc.name, standin) if hc else []
+    dec_rows, dec_errors = [], []
+    if hc is not None and not standin:
+        t0 = time.perf_counter()
+        step("decorators: a cached call vs functools.lru_cache")
+        from hotcache._bench_decorators import run_decorators
+
+        dec_rows, dec_errors = run_decorators(rounds=5 if quick else 9)
+        _progress("        %.1f s" % (time.perf_counter() - t0))
     wall = time.perf_counter() - t_start
 
     w = out.write
@@ -613,6 +621,14 @@ def run(quick=False, rounds=None, json_file=None, out=None):
             w("  %-20s vs %-9s %-6s <= %.2fx : %s %s\n" % (
                 t["scenario"], t["vs"], t["stat"], t["limit"],
                 "%.2fx" % t["ratio"] if t["ratio"] is not None else "  -  ", t["verdict"]))
+    if dec_rows:
+        from hotcache._bench_decorators import format_decorators
+
+        w("\ndecorators (2,000 cached int keys / fresh keys on a full cache of 4,096; best of "
+          "interleaved rounds; every round checked; more rows: benchmarks/decorators.py):\n")
+        w(format_decorators(dec_rows) + "\n")
+        for e in dec_errors:
+            w("ERROR: %s\n" % e)
     w("\nwall time %.1f s%s\n" % (wall, " (over the %.0f s target: busy box?)" % pre.deadline
                                    if wall > pre.deadline + 3 and not rounds else ""))
     out.flush()
@@ -623,7 +639,8 @@ def run(quick=False, rounds=None, json_file=None, out=None):
               "long_rounds": long_rounds, "n_keys": N_KEYS,
               "zipf": {"s": ZIPF_S, "keys": ZIPF_KEYS, "requests": trace_len,
                        "distinct": distinct, "seed": SEED},
-              "rows": rows, "targets": targets, "wall_s": wall}
+              "rows": rows, "targets": targets, "decorators": dec_rows,
+              "decorator_errors": dec_errors, "wall_s": wall}
     if json_file:
         with open(json_file, "w") as f:
             json.dump(result, f, indent=1)
