@@ -36,7 +36,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from ._flight import _ERROR, _OK, _RETRY, SingleFlight, _Call, _finish
 
 __all__ = ["CacheInfo", "Miss", "_MISSING", "_Counts", "_Loader", "_acall", "_check_ttl",
-           "_lookup", "_make_info", "_name_of", "_perf", "_pop", "_unhashable"]
+           "_lookup", "_make_info", "_name_of", "_perf", "_pop", "_unhashable", "_unhashable_error"]
 
 # cachetools' CacheInfo; public as hotcache.decorators.CacheInfo (pickled under that name)
 CacheInfo = collections.namedtuple("CacheInfo", "hits misses maxsize currsize",
@@ -62,6 +62,11 @@ def _unhashable(key: Any) -> bool:
     return False
 
 
+def _unhashable_error(func: Any, exc: BaseException) -> TypeError:
+    """The TypeError for an unhashable argument of ``func`` (raise it ``from None``)."""
+    return TypeError("%s: unhashable argument: %s" % (_name_of(func), exc))
+
+
 def _lookup(cache: Any, key: Any, func: Any) -> Any:
     """``cache[key]``, or _MISSING on KeyError; an unhashable key -> TypeError naming ``func``."""
     try:
@@ -70,7 +75,7 @@ def _lookup(cache: Any, key: Any, func: Any) -> Any:
         return _MISSING
     except TypeError as exc:
         if _unhashable(key):
-            raise TypeError("%s: unhashable argument: %s" % (_name_of(func), exc)) from None
+            raise _unhashable_error(func, exc) from None
         raise
 
 
@@ -108,7 +113,7 @@ def _pop(cache: Any, key: Any, func: Any) -> bool:
         return False
     except TypeError as exc:
         if _unhashable(key):
-            raise TypeError("%s: unhashable argument: %s" % (_name_of(func), exc)) from None
+            raise _unhashable_error(func, exc) from None
         raise
     return True
 
@@ -340,6 +345,17 @@ class _Loader:
         return await self.flight.ado((id(cache), key) if self.per_cache else key, lead)
 
 
+def _counted_lookup(c: _Counts, cache: Any, key: Any, func: Any) -> Any:
+    """``_lookup``, counted in ``c`` as a hit or a miss (the locked branches of _acall; the
+    lock-free hit paths keep this inline)."""
+    value = _lookup(cache, key, func)
+    if value is _MISSING:
+        c.misses += 1
+    else:
+        c.hits += 1
+    return value
+
+
 async def _acall(c: _Counts, loader: _Loader, func: Callable[..., Any], cache: Any, key: Any,
                  lock: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     """One call of an async wrapper: single-flight without a lock; with ``lock`` cachetools'
@@ -354,20 +370,16 @@ async def _acall(c: _Counts, loader: _Loader, func: Callable[..., Any], cache: A
         return await loader.aload(c, func, cache, key, args, kwargs)
     if hasattr(lock, "__aenter__"):
         async with lock:
-            value = _lookup(cache, key, func)
-            if value is not _MISSING:
-                c.hits += 1
-                return value
-            c.misses += 1
+            value = _counted_lookup(c, cache, key, func)
+        if value is not _MISSING:
+            return value
         value = await loader.acall(c, func, args, kwargs)
         async with lock:
             return loader.store_first(cache, key, value, func)
     with lock:
-        value = _lookup(cache, key, func)
-        if value is not _MISSING:
-            c.hits += 1
-            return value
-        c.misses += 1
+        value = _counted_lookup(c, cache, key, func)
+    if value is not _MISSING:
+        return value
     value = await loader.acall(c, func, args, kwargs)
     with lock:
         return loader.store_first(cache, key, value, func)

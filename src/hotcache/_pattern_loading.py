@@ -247,13 +247,11 @@ class LoadingCache(MutableMapping[K, V]):
     def peek(self, key: K, default: Any = None) -> Any:
         """The value of ``key`` if held and within its ttl, else ``default``; never loads,
         never refreshes, no cache stats change."""
-        value = self._peek(key, _MISSING)
-        if value is _MISSING or self._fresh_left(key) is None:
-            return default
-        return value
+        value = self._held_fresh(key)
+        return default if value is _MISSING else value
 
     def __contains__(self, key: object) -> bool:
-        return self._peek(key, _MISSING) is not _MISSING and self._fresh_left(key) is not None
+        return self._held_fresh(key) is not _MISSING
 
     def __iter__(self) -> Iterator[K]:
         return iter(self._cache)

@@ -68,7 +68,7 @@ import time
 import types
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
-from ._config import ENTRY_OVERHEAD, default_sizeof, parse_maxsize, parse_memory, parse_ttl
+from ._config import ENTRY_OVERHEAD, _patterns, default_sizeof, parse_maxsize, parse_memory, parse_ttl
 from .stats import CacheStats
 
 __all__ = [
@@ -1132,16 +1132,3 @@ class TLRUCache(Cache):
         """The time-to-use function used by the cache."""
         return self._Cache__st.ttu  # type: ignore[attr-defined,no-any-return]
 
-
-_PATTERNS: Any = None
-
-
-def _patterns() -> Any:
-    """hotcache.patterns, imported on first use (it pulls in asyncio and threading machinery
-    that plain cache users never need); later calls cost one global read."""
-    global _PATTERNS
-    if _PATTERNS is None:
-        from . import patterns
-
-        _PATTERNS = patterns
-    return _PATTERNS

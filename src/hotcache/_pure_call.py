@@ -37,6 +37,8 @@ import time
 import types
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from ._load import _unhashable, _unhashable_error  # the wrappers' messages, shared
+
 __all__ = ["CachedCall"]
 
 _make_key = functools._make_key  # type: ignore[attr-defined]
@@ -54,18 +56,6 @@ def _is_hotcache_cache(cache: Any) -> bool:
     except ImportError:
         return False
     return isinstance(cache, Core)
-
-
-def _name_of(func: Any) -> str:
-    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
-
-
-def _unhashable(key: Any) -> bool:
-    try:
-        hash(key)
-    except TypeError:
-        return True
-    return False
 
 
 class CachedCall:
@@ -122,7 +112,7 @@ class CachedCall:
             try:
                 key = _make_key(args, kwargs, mode == 3)  # hashes the arguments, once
             except TypeError as exc:
-                raise TypeError("%s: unhashable argument: %s" % (_name_of(self._func), exc)) from None
+                raise _unhashable_error(self._func, exc) from None
         try:
             value = self._cache[key]
         except KeyError:
@@ -142,7 +132,7 @@ class CachedCall:
             return result
         except TypeError as exc:
             if _unhashable(key):
-                raise TypeError("%s: unhashable argument: %s" % (_name_of(self._func), exc)) from None
+                raise _unhashable_error(self._func, exc) from None
             raise
         self.hits += 1
         return value

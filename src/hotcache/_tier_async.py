@@ -11,14 +11,12 @@ import weakref
 from typing import Any, Callable, List, Optional, Tuple, Type
 
 from ._serial import Secret
-from ._spill import GONE, W_FAILED, Batch, SpillQueue
-from ._tier_io import READ_LUA, Counters, _Generic, check_bytes_client, is_cluster, plan_batch
-from .redis_tier import MISS, _TierBase
-from .tiers import TieredStats, attach, detach, tiered_stats
+from ._spill import Batch, SpillQueue
+from ._tier_io import READ_LUA, Counters, _Generic, fail_all, is_cluster, plan_batch, record_replies
+from .redis_tier import ASK, MISS, _TierBase, client_from_url, given_client
+from .tiers import _MISSING, _Tiered, attach, detach, popped
 
 __all__ = ["AsyncRedisTier", "AsyncTieredCache"]
-
-_MISSING: Any = object()
 
 
 class _AsyncFlusher:
@@ -125,9 +123,7 @@ class _AsyncFlusher:
             return outcomes
         breaker = self.breaker
         if not breaker.allow():
-            for i in index:
-                outcomes[i] = W_FAILED
-            return outcomes
+            return fail_all(outcomes, index)
         try:
             pipe = self.client.pipeline(transaction=False)
             for c in commands:
@@ -136,17 +132,9 @@ class _AsyncFlusher:
         except Exception as exc:
             breaker.record_failure(exc)
             self.counters.add("l2_errors")
-            for i in index:
-                outcomes[i] = W_FAILED
-            return outcomes
+            return fail_all(outcomes, index)
         breaker.record_success()
-        for i, kind, reply in zip(index, kinds, replies):
-            if isinstance(reply, Exception):
-                outcomes[i] = W_FAILED
-                self.counters.add("l2_errors")
-            else:
-                outcomes[i] = kind
-        return outcomes
+        return record_replies(outcomes, index, kinds, replies, self.counters)
 
     async def clear_namespace(self) -> Any:
         """SCAN + UNLINK this namespace (every primary of a cluster) through the breaker. None
@@ -209,14 +197,9 @@ class AsyncRedisTier(_TierBase):
     async def _fetch(self, rkey: bytes) -> Any:
         """As RedisTier._fetch, awaiting Redis."""
         self._flusher.ensure()
-        pending = self._pending(rkey)
-        if pending is not None:
-            return MISS if pending is GONE else pending
-        breaker = self.breaker
-        if not breaker.allow():
-            if self.raise_on_error:
-                raise self._open_error()
-            return MISS
+        early = self._short_cut(rkey)
+        if early is not ASK:
+            return early
         client = self._client
         try:
             try:
@@ -224,24 +207,18 @@ class AsyncRedisTier(_TierBase):
             except self._noscript:
                 reply = await client.execute_command("EVAL", READ_LUA, 1, rkey)
         except Exception as exc:
-            breaker.record_failure(exc)
-            self._counters.add("l2_errors")
-            if self.raise_on_error:
+            if self._read_failed(exc):
                 raise
             return MISS
-        breaker.record_success()
+        self.breaker.record_success()
         if reply is None:
             return MISS
         return self._decode(rkey, reply[0], int(reply[1]))
 
     async def get(self, key: Any, default: Any = None) -> Any:
         """The value Redis holds for ``key`` (L2 only, counted as an L2 hit or miss)."""
-        hit = await self._fetch(self._rkey(key))
-        if hit is MISS:
-            self._counters.add("l2_misses")
-            return default
-        self._counters.add("l2_hits")
-        return hit[0]
+        hit = self._tally(await self._fetch(self._rkey(key)))
+        return default if hit is MISS else hit[0]
 
     async def flush(self, timeout: Optional[float] = None) -> bool:
         """Wait until every write queued before this call has been attempted; True if all
@@ -318,7 +295,7 @@ class AsyncRedisTier(_TierBase):
         await self.aclose()
 
 
-class AsyncTieredCache:
+class AsyncTieredCache(_Tiered):
     """``TieredCache`` for asyncio code: ``await get(key, default)``, ``await set(key, value,
     ttl=None)``, ``await delete(key) -> bool``, ``await pop(key, default)``, ``await
     contains(key)``, ``await clear()``, ``await flush()``, ``await aclose()``, ``stats()``.
@@ -342,18 +319,8 @@ class AsyncTieredCache:
         self._finalizer = weakref.finalize(self, detach, l1, attach(l1, tier._hook))
 
     @property
-    def l1(self) -> Any:
-        return self._l1
-
-    @property
     def tier(self) -> AsyncRedisTier:
-        return self._tier
-
-    def __len__(self) -> int:
-        return len(self._l1)
-
-    def __iter__(self) -> Any:
-        return iter(self._l1)
+        return self._tier  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return "AsyncTieredCache(%r, %r)" % (self._l1, self._tier)
@@ -366,61 +333,26 @@ class AsyncTieredCache:
         tier = self._tier
         rkey = tier._rkey(key)
         gen = self._gen
-        hit = await tier._fetch(rkey)
-        if hit is MISS:
-            tier._counters.add("l2_misses")
-            return default
-        tier._counters.add("l2_hits")
-        value, ttl = hit
-        self._promote(key, value, ttl, gen)
-        return value
-
-    def _promote(self, key: Any, value: Any, ttl: Optional[float], gen: int) -> None:
-        l1 = self._l1
-        if ttl is not None:
-            own = getattr(l1, "default_ttl", None)
-            if isinstance(own, (int, float)) and own < ttl:
-                ttl = None
-        with self._lock:
-            if self._gen != gen:
-                return
-            try:
-                l1.set(key, value, ttl)
-            except ValueError:
-                pass
+        return self._settle(key, await tier._fetch(rkey), gen, default)
 
     async def set(self, key: Any, value: Any, ttl: Optional[float] = None) -> None:
         tier = self._tier
         rkey = tier._rkey(key)
         tier._flusher.ensure()
-        with self._lock:
-            self._gen += 1
-            self._l1.set(key, value, ttl)
-            tier._invalidate(rkey)
+        self._store(key, value, ttl, rkey)
 
     async def _remove(self, key: Any) -> Any:
         tier = self._tier
         rkey = tier._rkey(key)
         fallback = await tier._fetch(rkey) if key not in self._l1 else MISS
-        with self._lock:
-            self._gen += 1
-            value = self._l1.pop(key, _MISSING)
-            tier._invalidate(rkey)
-        if value is _MISSING and fallback is not MISS:
-            value = fallback[0]
-        return value
+        return self._drop(key, rkey, fallback)
 
     async def delete(self, key: Any) -> bool:
         """Remove ``key`` from both tiers; True if either had it."""
         return await self._remove(key) is not _MISSING
 
     async def pop(self, key: Any, default: Any = _MISSING) -> Any:
-        value = await self._remove(key)
-        if value is _MISSING:
-            if default is _MISSING:
-                raise KeyError(key)
-            return default
-        return value
+        return popped(key, await self._remove(key), default)
 
     async def contains(self, key: Any) -> bool:
         if key in self._l1:
@@ -428,11 +360,7 @@ class AsyncTieredCache:
         return await self._tier._fetch(self._tier._rkey(key)) is not MISS
 
     async def clear(self) -> None:
-        def l1_clear() -> None:
-            with self._lock:
-                self._gen += 1
-                self._l1.clear()
-        await self._tier._clear_with(l1_clear)
+        await self._tier._clear_with(self._clear_l1)
 
     async def flush(self, timeout: Optional[float] = None) -> bool:
         return await self._tier.flush(timeout)
@@ -447,10 +375,6 @@ class AsyncTieredCache:
     async def __aexit__(self, *exc: Any) -> None:
         await self.aclose()
 
-    def stats(self) -> TieredStats:
-        """The L1's counters plus the tier's (see TieredStats)."""
-        return tiered_stats(self._l1, self._tier)
-
 
 def _noscript_error() -> type:
     from redis.exceptions import NoScriptError
@@ -459,21 +383,7 @@ def _noscript_error() -> type:
 
 
 def _async_client(url: Optional[str], client: Any, timeout: float) -> Tuple[Any, bool]:
-    if (url is None) == (client is None):
-        raise TypeError("AsyncRedisTier needs exactly one of url= or client=")
-    if client is not None:
-        if not callable(getattr(client, "execute_command", None)):
-            raise TypeError("client must be a redis.asyncio client")
-        check_bytes_client(client)
+    if given_client("AsyncRedisTier", url, client, "a redis.asyncio client"):
         return client, False
-    if not isinstance(url, str):
-        raise TypeError("url must be a str")
-    try:
-        import redis.asyncio as aredis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-    except ImportError:
-        raise ImportError("hotcache.redis_tier needs redis-py: pip install 'hotcache[redis]'") from None
-    return aredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                 retry=Retry(NoBackoff(), 0), health_check_interval=0), True
+    return client_from_url(url, timeout, "redis.asyncio", "redis.asyncio.retry")  # type: ignore[arg-type]
 

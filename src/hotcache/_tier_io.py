@@ -14,8 +14,8 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 from ._serial import Codec
 from ._spill import SPILL, W_DELETED, W_FAILED, W_NOOP, W_SET, Batch, SpillQueue
 
-__all__ = ["OUTAGE", "READ_LUA", "Counters", "Writer", "is_cluster", "make_transport", "plan_batch",
-           "scan_unlink"]
+__all__ = ["OUTAGE", "READ_LUA", "Counters", "Writer", "fail_all", "is_cluster", "make_transport",
+           "plan_batch", "record_replies", "scan_unlink"]
 
 # Exceptions that mean "Redis is unreachable or unusable right now": they trip the breaker.
 # A ResponseError such as WRONGTYPE is the server answering, not an outage.
@@ -285,28 +285,39 @@ class Writer:
             return outcomes
         breaker = self.breaker
         if not breaker.allow():
-            for i in index:
-                outcomes[i] = W_FAILED
-            return outcomes
+            return fail_all(outcomes, index)
         try:
             replies = self.transport.write(commands)
         except Exception as exc:
             breaker.record_failure(exc)
             self.counters.add("l2_errors")
-            for i in index:
-                outcomes[i] = W_FAILED
-            return outcomes
+            return fail_all(outcomes, index)
         breaker.record_success()
-        errors = 0
-        for i, kind, reply in zip(index, kinds, replies):
-            if isinstance(reply, Exception):
-                outcomes[i] = W_FAILED
-                errors += 1
-            else:
-                outcomes[i] = kind
-        if errors:
-            self.counters.add("l2_errors", errors)
-        return outcomes
+        return record_replies(outcomes, index, kinds, replies, self.counters)
+
+
+def fail_all(outcomes: List[int], index: List[int]) -> List[int]:
+    """A batch none of whose commands was sent (or whose pipeline failed): every op that had
+    one failed. Returns ``outcomes``."""
+    for i in index:
+        outcomes[i] = W_FAILED
+    return outcomes
+
+
+def record_replies(outcomes: List[int], index: List[int], kinds: List[int], replies: Any,
+                   counters: Counters) -> List[int]:
+    """Each op's outcome from its command's reply (an exception reply: failed, counted in
+    l2_errors). Returns ``outcomes``."""
+    errors = 0
+    for i, kind, reply in zip(index, kinds, replies):
+        if isinstance(reply, Exception):
+            outcomes[i] = W_FAILED
+            errors += 1
+        else:
+            outcomes[i] = kind
+    if errors:
+        counters.add("l2_errors", errors)
+    return outcomes
 
 
 def scan_unlink(client: Any, pattern: bytes, count: int = 1000) -> int:

@@ -32,8 +32,8 @@ import types
 from typing import Any, Callable, Dict, Optional
 
 from . import keys
-from ._load import (_MISSING, CacheInfo, _acall, _Counts, _Loader, _lookup, _make_info, _name_of,
-                    _perf, _pop, _unhashable)
+from ._load import (_MISSING, CacheInfo, _acall, _Counts, _Loader, _lookup, _make_info, _perf,
+                    _pop, _unhashable, _unhashable_error)
 
 __all__ = ["_FunctionMixin", "_LoadingFunction", "_LoadingFunctionInfo", "_LockedFunction",
            "_LockedFunctionInfo", "_PyInfoMixin", "_PyWrapper", "_async_wrapper", "_call_classes"]
@@ -396,7 +396,7 @@ class _LoadingFunction(_FunctionMixin):
             value = self.loading_cache.get(key, load)
         except TypeError as exc:
             if _unhashable(key):
-                raise TypeError("%s: unhashable argument: %s" % (_name_of(func), exc)) from None
+                raise _unhashable_error(func, exc) from None
             raise
         if ran:
             self._w_counts.misses += 1
@@ -455,7 +455,7 @@ def _async_wrapper(func: Callable[..., Any], cache: Any, key: Callable[..., Any]
                 value = _MISSING  # the load runs outside the handler: no KeyError context
             except TypeError as exc:
                 if _unhashable(k):
-                    raise TypeError("%s: unhashable argument: %s" % (_name_of(func), exc)) from None
+                    raise _unhashable_error(func, exc) from None
                 raise
             if value is not _MISSING:
                 c.hits += 1
@@ -485,7 +485,7 @@ def _async_wrapper(func: Callable[..., Any], cache: Any, key: Callable[..., Any]
                 value = await lc.aget(k, load)
             except TypeError as exc:
                 if _unhashable(k):
-                    raise TypeError("%s: unhashable argument: %s" % (_name_of(func), exc)) from None
+                    raise _unhashable_error(func, exc) from None
                 raise
             if ran:
                 c.misses += 1

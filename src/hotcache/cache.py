@@ -9,6 +9,7 @@ import random
 import time
 from typing import Any, Callable, Optional, TypeVar, Union
 
+from ._config import _patterns
 from ._core import Core, Timer
 
 __all__ = ["Cache", "FIFOCache", "LFUCache", "LRUCache", "RRCache", "TLRUCache", "TTLCache", "Timer"]
@@ -160,16 +161,3 @@ def _cachetools_ttl(ttl: Any) -> Any:
         return float(ttl)
     return ttl
 
-
-_PATTERNS: Any = None
-
-
-def _patterns() -> Any:
-    """hotcache.patterns, imported on first use (it pulls in asyncio and threading machinery
-    that plain cache users never need); later calls cost one global read."""
-    global _PATTERNS
-    if _PATTERNS is None:
-        from . import patterns
-
-        _PATTERNS = patterns
-    return _PATTERNS

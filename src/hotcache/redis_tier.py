@@ -5,6 +5,7 @@ background, L1 misses read through Redis, and a sick Redis costs callers nothing
 """
 from __future__ import annotations
 
+import importlib
 import math
 import threading
 import time
@@ -17,11 +18,12 @@ from ._spill import DEADLINE, GONE, VALUE, Flusher, SpillQueue
 from ._tier_io import (
     OUTAGE, Counters, Writer, check_bytes_client, is_cluster, make_transport,
 )
-from .tiers import TieredCache, TieredStats
+from .tiers import MISS, TieredCache, TieredStats
 
 __all__ = ["AsyncRedisTier", "AsyncTieredCache", "RedisTier", "TieredCache", "TieredStats"]
 
-MISS: Any = None  # what RedisTier._fetch returns for a miss (a hit is a (value, ttl) tuple)
+
+ASK: Any = object()  # _short_cut's "read Redis"
 
 
 def check_seconds(name: str, value: Any, *, finite: bool = True) -> float:
@@ -133,6 +135,30 @@ class _TierBase:
                 "pending": len(q.queue) + len(q.inflight),
                 "breaker_state": self.breaker.state}
 
+    def _tally(self, hit: Any) -> Any:
+        """Count a _fetch result as an L2 hit or miss; returns it."""
+        self._counters.add("l2_misses" if hit is MISS else "l2_hits")
+        return hit
+
+    def _short_cut(self, rkey: bytes) -> Any:
+        """A read's answer without Redis: a pending write's (value, ttl) or MISS (a pending
+        invalidation, or the breaker refusing: CircuitOpenError with raise_on_error); ASK
+        when Redis must be read."""
+        pending = self._pending(rkey)
+        if pending is not None:
+            return MISS if pending is GONE else pending
+        if not self.breaker.allow():
+            if self.raise_on_error:
+                raise self._open_error()
+            return MISS
+        return ASK
+
+    def _read_failed(self, exc: BaseException) -> bool:
+        """Record a failed Redis read; True if it is to reach the caller (raise_on_error)."""
+        self.breaker.record_failure(exc)
+        self._counters.add("l2_errors")
+        return self.raise_on_error
+
     def _pending(self, rkey: bytes) -> Any:
         """(value, ttl) from a queued spill, GONE for a queued/failed invalidation, else None."""
         op = self._queue.lookup(rkey)
@@ -219,33 +245,22 @@ class RedisTier(_TierBase):
         """(value, ttl seconds or None) if Redis (or this process's pending writes) has a live,
         authentic value for ``rkey``, else MISS. Errors count; they raise only with
         raise_on_error."""
-        pending = self._pending(rkey)
-        if pending is not None:
-            return MISS if pending is GONE else pending
-        breaker = self.breaker
-        if not breaker.allow():
-            if self.raise_on_error:
-                raise self._open_error()
-            return MISS
+        early = self._short_cut(rkey)
+        if early is not ASK:
+            return early
         try:
             data, pttl = self._transport.read(rkey)
         except Exception as exc:
-            breaker.record_failure(exc)
-            self._counters.add("l2_errors")
-            if self.raise_on_error:
+            if self._read_failed(exc):
                 raise
             return MISS
-        breaker.record_success()
+        self.breaker.record_success()
         return self._decode(rkey, data, pttl)
 
     def get(self, key: Any, default: Any = None) -> Any:
         """The value Redis holds for ``key`` (L2 only, counted as an L2 hit or miss)."""
-        hit = self._fetch(self._rkey(key))
-        if hit is MISS:
-            self._counters.add("l2_misses")
-            return default
-        self._counters.add("l2_hits")
-        return hit[0]
+        hit = self._tally(self._fetch(self._rkey(key)))
+        return default if hit is MISS else hit[0]
 
     def ttl_left(self, key: Any) -> Optional[float]:
         """Seconds Redis keeps ``key`` (None: no expiry); KeyError if it holds no value."""
@@ -314,29 +329,44 @@ def _pending_clear(writer: Writer, pattern: bytes) -> Callable[[], bool]:
     return clear
 
 
-def _sync_client(url: Optional[str], client: Any, timeout: float) -> Tuple[Any, bool]:
+def given_client(owner: str, url: Optional[str], client: Any, kind: str) -> bool:
+    """Check a tier's ``url=``/``client=`` pair (exactly one; ``client`` a ``kind`` of bytes
+    replies, ``url`` a str); True if ``client`` was given, False if one is to be built."""
     if (url is None) == (client is None):
-        raise TypeError("RedisTier needs exactly one of url= or client=")
+        raise TypeError("%s needs exactly one of url= or client=" % owner)
     if client is not None:
         if not callable(getattr(client, "execute_command", None)):
-            raise TypeError("client must be a redis-py client (redis.Redis or redis.cluster.RedisCluster)")
+            raise TypeError("client must be %s" % kind)
         check_bytes_client(client)
+        return True
+    if not isinstance(url, str):
+        raise TypeError("url must be a str")
+    return False
+
+
+def client_from_url(url: str, timeout: float, package: str, retry_module: str) -> Tuple[Any, bool]:
+    """``{package}.Redis.from_url`` with ``timeout`` for socket and connect, retries and health
+    checks off; (client, True: the tier owns it). ImportError naming the extra without redis-py."""
+    try:
+        clients = importlib.import_module(package)
+        retry = importlib.import_module(retry_module)
+        from redis.backoff import NoBackoff
+    except ImportError:
+        raise ImportError("hotcache.redis_tier needs redis-py: pip install 'hotcache[redis]'") from None
+    return clients.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                  retry=retry.Retry(NoBackoff(), 0), health_check_interval=0), True
+
+
+def _sync_client(url: Optional[str], client: Any, timeout: float) -> Tuple[Any, bool]:
+    if given_client("RedisTier", url, client,
+                    "a redis-py client (redis.Redis or redis.cluster.RedisCluster)"):
         if getattr(client, "connection_pool", None) is not None and not is_cluster(client):
             if client.connection_pool.connection_kwargs.get("socket_timeout") is None:
                 warnings.warn("RedisTier: the given client has no socket_timeout, so a stalled Redis "
                               "can block callers indefinitely; build it with socket_timeout=",
                               RuntimeWarning, stacklevel=3)
         return client, False
-    if not isinstance(url, str):
-        raise TypeError("url must be a str")
-    try:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-    except ImportError:
-        raise ImportError("hotcache.redis_tier needs redis-py: pip install 'hotcache[redis]'") from None
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                retry=Retry(NoBackoff(), 0), health_check_interval=0), True
+    return client_from_url(url, timeout, "redis", "redis.retry")  # type: ignore[arg-type]
 
 
 

@@ -26,6 +26,7 @@ if sys.version_info >= (3, 10):
     _OPTIONS["slots"] = True
 
 _MISSING: Any = object()
+MISS: Any = None  # what a tier's _fetch returns for a miss (a hit is a (value, ttl) tuple)
 
 
 @dataclass(**_OPTIONS)  # type: ignore[call-overload]
@@ -89,7 +90,89 @@ def detach(l1: Any, token: object) -> None:
         pass
 
 
-class TieredCache(ReadThrough, MutableMapping):  # type: ignore[misc]
+class _Tiered:
+    """What TieredCache and AsyncTieredCache share: the L1 side of a read, write or removal
+    (generation counter, promotion, invalidation), with the tier's I/O left to each flavour."""
+
+    __slots__ = ()  # the subclasses hold the slots (mypy: hence the ignores on _gen)
+    _l1: Any
+    _tier: Any
+    _lock: Any
+    _gen: int
+
+    def _settle(self, key: Any, hit: Any, gen: int, default: Any) -> Any:
+        """The value of an L1 miss given the tier's answer ``hit`` (read while the generation
+        was ``gen``): counted as an L2 hit or miss, a hit promoted into L1."""
+        if self._tier._tally(hit) is MISS:
+            return default
+        value, ttl = hit
+        self._promote(key, value, ttl, gen)
+        return value
+
+    def _promote(self, key: Any, value: Any, ttl: Optional[float], gen: int) -> None:
+        l1 = self._l1
+        if ttl is not None:
+            own = getattr(l1, "default_ttl", None)
+            if isinstance(own, (int, float)) and own < ttl:
+                ttl = None  # the L1's own, shorter ttl applies
+        with self._lock:
+            if self._gen != gen:
+                return  # a write raced this read: its value wins, ours is not stored
+            try:
+                l1.set(key, value, ttl)
+            except ValueError:  # larger than the L1 can hold: serve it, don't keep it
+                pass
+
+    def _store(self, key: Any, value: Any, ttl: Optional[float], rkey: bytes) -> None:
+        """``set``'s L1 write and the ordered invalidation of ``rkey``."""
+        with self._lock:
+            self._gen += 1  # type: ignore[misc]
+            self._l1.set(key, value, ttl)
+            self._tier._invalidate(rkey)
+
+    def _drop(self, key: Any, rkey: bytes, fallback: Any) -> Any:
+        """Remove ``key`` from L1 and (queued) from Redis; its value, else the L2 value in
+        ``fallback`` (a _fetch result read before), else _MISSING."""
+        with self._lock:
+            self._gen += 1  # type: ignore[misc]
+            value = self._l1.pop(key, _MISSING)
+            self._tier._invalidate(rkey)
+        if value is _MISSING and fallback is not MISS:
+            value = fallback[0]
+        return value
+
+    def _clear_l1(self) -> None:
+        with self._lock:
+            self._gen += 1  # type: ignore[misc]
+            self._l1.clear()
+
+    def __len__(self) -> int:
+        return len(self._l1)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._l1)
+
+    @property
+    def l1(self) -> Any:
+        """The in-process cache."""
+        return self._l1
+
+    def stats(self) -> TieredStats:
+        """The L1's counters plus l2_hits, l2_misses, l2_errors, spilled, spill_dropped,
+        rejected and breaker_state."""
+        return tiered_stats(self._l1, self._tier)
+
+
+def popped(key: Any, value: Any, default: Any) -> Any:
+    """``pop``'s answer for a removed ``value`` (_MISSING: neither tier had ``key``)."""
+    if value is _MISSING:
+        if default is _MISSING:
+            raise KeyError(key)
+        return default
+    return value
+
+
+class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
     """A MutableMapping over ``l1`` (a hotcache cache) backed by ``tier`` (a RedisTier).
 
     * ``c[key]`` / ``c.get(key, default)``: an L1 hit runs natively (ReadThrough), never Redis.
@@ -144,38 +227,13 @@ class TieredCache(ReadThrough, MutableMapping):  # type: ignore[misc]
         tier = self._tier
         rkey = tier._rkey(key)
         gen = self._gen
-        hit = tier._fetch(rkey)
-        if hit is None:
-            tier._counters.add("l2_misses")
-            return default
-        tier._counters.add("l2_hits")
-        value, ttl = hit
-        self._promote(key, value, ttl, gen)
-        return value
-
-    def _promote(self, key: Any, value: Any, ttl: Optional[float], gen: int) -> None:
-        l1 = self._l1
-        if ttl is not None:
-            own = getattr(l1, "default_ttl", None)
-            if isinstance(own, (int, float)) and own < ttl:
-                ttl = None  # the L1's own, shorter ttl applies
-        with self._lock:
-            if self._gen != gen:
-                return  # a write raced this read: its value wins, ours is not stored
-            try:
-                l1.set(key, value, ttl)
-            except ValueError:  # larger than the L1 can hold: serve it, don't keep it
-                pass
+        return self._settle(key, tier._fetch(rkey), gen, default)
 
     # -- writes --------------------------------------------------------------------------------
     def set(self, key: Any, value: Any, ttl: Optional[float] = None) -> None:
         """Store ``value`` in L1 (``ttl`` seconds, else the L1's default) and invalidate the
         Redis copy of ``key``. ValueError from the L1 (too large) leaves both tiers unchanged."""
-        rkey = self._tier._rkey(key)
-        with self._lock:
-            self._gen += 1
-            self._l1.set(key, value, ttl)
-            self._tier._invalidate(rkey)
+        self._store(key, value, ttl, self._tier._rkey(key))
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.set(key, value)
@@ -183,28 +241,16 @@ class TieredCache(ReadThrough, MutableMapping):  # type: ignore[misc]
     def _remove(self, key: Any) -> Any:
         tier = self._tier
         rkey = tier._rkey(key)
-        l1 = self._l1
         # read L2 first (outside the lock) only when L1 lacks the key, so pop() can return it
-        fallback = tier._fetch(rkey) if key not in l1 else None
-        with self._lock:
-            self._gen += 1
-            value = l1.pop(key, _MISSING)
-            tier._invalidate(rkey)
-        if value is _MISSING and fallback is not None:
-            value = fallback[0]
-        return value
+        fallback = tier._fetch(rkey) if key not in self._l1 else MISS
+        return self._drop(key, rkey, fallback)
 
     def __delitem__(self, key: Any) -> None:
         if self._remove(key) is _MISSING:
             raise KeyError(key)
 
     def pop(self, key: Any, default: Any = _MISSING) -> Any:
-        value = self._remove(key)
-        if value is _MISSING:
-            if default is _MISSING:
-                raise KeyError(key)
-            return default
-        return value
+        return popped(key, self._remove(key), default)
 
     def popitem(self) -> Tuple[Any, Any]:
         """Remove and return an L1 item (in the L1's eviction order); its Redis copy goes too."""
@@ -219,23 +265,13 @@ class TieredCache(ReadThrough, MutableMapping):  # type: ignore[misc]
 
     def clear(self) -> None:
         """Empty L1, drop pending writes and remove the namespace from Redis."""
-        def l1_clear() -> None:
-            with self._lock:
-                self._gen += 1
-                self._l1.clear()
-        self._tier._clear_with(l1_clear)
+        self._tier._clear_with(self._clear_l1)
 
     # -- L1 views ------------------------------------------------------------------------------
     def __contains__(self, key: Any) -> bool:
         if key in self._l1:
             return True
-        return self._tier._fetch(self._tier._rkey(key)) is not None
-
-    def __len__(self) -> int:
-        return len(self._l1)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._l1)
+        return self._tier._fetch(self._tier._rkey(key)) is not MISS
 
     def keys(self) -> KeysView:
         return self._l1.keys()
@@ -245,11 +281,6 @@ class TieredCache(ReadThrough, MutableMapping):  # type: ignore[misc]
 
     def items(self) -> ItemsView:
         return self._l1.items()
-
-    @property
-    def l1(self) -> Any:
-        """The in-process cache."""
-        return self._l1
 
     @property
     def tier(self) -> Any:
@@ -276,11 +307,6 @@ class TieredCache(ReadThrough, MutableMapping):  # type: ignore[misc]
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-    def stats(self) -> TieredStats:
-        """The L1's counters plus l2_hits, l2_misses, l2_errors, spilled, spill_dropped,
-        rejected and breaker_state."""
-        return tiered_stats(self._l1, self._tier)
 
 
 def tiered_stats(l1: Any, tier: Any) -> TieredStats:
