@@ -81,7 +81,8 @@ mkdir -p "$WORK/suite"
 tar -xzf "$SDIST" -C "$WORK/suite" --strip-components=1 --wildcards '*/tests/*' '*/benchmarks/*'
 # PATH: the venv's bin plus a dir holding only the non-compiler tools the suite may call
 mkdir -p "$WORK/nocc"
-for tool in uname; do
+# uname for the tests; redis-server for the Redis tests, which start their own servers
+for tool in uname redis-server; do
     src="$(command -v "$tool" || true)"
     [ -n "$src" ] && ln -s "$src" "$WORK/nocc/$tool"
 done
@@ -108,6 +109,9 @@ env -i HOME="$WORK" PATH="$NOCC_PATH" LANG=C.UTF-8 CI="${CI:-}" HOTCACHE_WHEEL_T
     "$WENV/python" -m pytest tests -x -q -p no:cacheprovider -rs 2>&1 | tee "$WORK/pytest.log" | tail -n 15
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "wheel test suite FAILED"; exit 1; }
 grep -Eq '^[0-9]+ passed' <(tail -n 1 "$WORK/pytest.log") || { echo "no passing summary line"; exit 1; }
+if command -v redis-server >/dev/null 2>&1 && grep -q "redis-server not found" "$WORK/pytest.log"; then
+    echo "Redis tests were skipped although redis-server is installed"; exit 1
+fi
 echo "wheel venv summary: $(tail -n 1 "$WORK/pytest.log")"
 cd "$ROOT"
 
