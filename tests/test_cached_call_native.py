@@ -219,3 +219,24 @@ def test_modes_2_3_time_and_count_failed_loads(cls):
     w.load_errors = 0
     w.load_seconds = 0.0
     assert (w.load_errors, w.load_seconds) == (0, 0.0)
+
+
+@pytest.mark.parametrize("cls", [NativeCachedCall, PyCachedCall])
+def test_miss_on_a_plain_mapping_runs_outside_the_keyerror_handler(cls):
+    """A function raising on a miss through a dict cache: no KeyError as __context__, and no
+    exception is being handled inside the function (as with cachetools.cached)."""
+    import sys as _sys
+
+    seen = []
+
+    def func(x):
+        seen.append(_sys.exc_info()[0])
+        raise ValueError(x)
+
+    def miss(key, args, kwargs):
+        return func(*args, **kwargs)
+
+    w = cls(func, {}, miss, mode=0)
+    with pytest.raises(ValueError) as info:
+        w(1)
+    assert info.value.__context__ is None and seen == [None]

@@ -157,12 +157,14 @@ cdef class CachedCall:
         try:
             value = self._cache[key]
         except KeyError:
-            return self._miss(key, args, kwargs if kwargs is not None else {})
+            value = _MISSING    # the miss runs below, outside the handler: no KeyError context
         except TypeError as exc:
             if _unhashable(key):
                 raise TypeError("%s: unhashable argument: %s" % (_name_of(self._func), exc)) \
                     from None
             raise
+        if value is _MISSING:
+            return self._miss(key, args, kwargs if kwargs is not None else {})
         self._hits += 1
         return value
 

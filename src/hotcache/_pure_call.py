@@ -45,6 +45,8 @@ _make_key = functools._make_key  # type: ignore[attr-defined]
 
 Miss = Callable[[Any, Tuple[Any, ...], Dict[str, Any]], Any]
 
+_MISS: Any = object()  # a lookup that raised KeyError
+
 
 def _is_hotcache_cache(cache: Any) -> bool:
     from . import _pure
@@ -116,6 +118,12 @@ class CachedCall:
         try:
             value = self._cache[key]
         except KeyError:
+            value = _MISS  # the miss runs below, outside the handler: no KeyError context
+        except TypeError as exc:
+            if _unhashable(key):
+                raise _unhashable_error(self._func, exc) from None
+            raise
+        if value is _MISS:
             if mode < 2:
                 return self._miss(key, args, kwargs)  # type: ignore[misc]
             self.misses += 1
@@ -130,9 +138,5 @@ class CachedCall:
             if not self._never_store:
                 self._cache[key] = result
             return result
-        except TypeError as exc:
-            if _unhashable(key):
-                raise _unhashable_error(self._func, exc) from None
-            raise
         self.hits += 1
         return value
