@@ -176,6 +176,36 @@ def test_half_open_admits_at_most_max_calls(clock):
     assert b.stats()["rejected"] == 2
 
 
+def test_an_unreported_probe_slot_is_reclaimed_after_recovery_timeout(clock):
+    b = CircuitBreaker(failure_threshold=1, recovery_timeout=5, expected_exceptions=Boom, clock=clock)
+    trip(b)
+    clock.advance(5)
+    assert b.allow()                    # a probe whose outcome is never reported (its caller died)
+    assert not b.allow()                # the only slot is taken ...
+    clock.advance(4.9)
+    assert not b.allow()                # ... until recovery_timeout has passed since its admission
+    assert b.stats()["half_open_calls"] == 1
+    clock.advance(0.1)
+    assert b.stats()["half_open_calls"] == 0
+    assert b.state == HALF_OPEN
+    assert b.call(ok) == 1              # the reclaimed slot admits a new probe, which closes it
+    assert b.state == CLOSED
+
+
+def test_a_late_report_of_a_reclaimed_probe_frees_no_other_slot(clock):
+    b = CircuitBreaker(failure_threshold=1, recovery_timeout=5, expected_exceptions=Boom, clock=clock)
+    trip(b)
+    clock.advance(5)
+    late, _, _ = b._admit()             # probe 1 goes silent
+    clock.advance(5)
+    second, _, _ = b._admit()           # probe 2 takes the reclaimed slot
+    assert second is not None and not b.allow()
+    b._settle(late, 0)                  # probe 1 finally reports (neither success nor failure)
+    assert not b.allow()                # probe 2 still holds the only slot
+    b._settle(second, 1)
+    assert b.state == CLOSED
+
+
 def test_unexpected_exceptions_pass_through_uncounted(clock):
     b = CircuitBreaker(failure_threshold=1, expected_exceptions=(OSError,), clock=clock)
 

@@ -590,3 +590,251 @@ def test_an_on_evict_callback_may_write_back_into_the_tiered_cache(url):
     # invalidation (queued after it): a miss, never a stale value
     assert all(g in (i, "miss") for i, g in enumerate(got)) and got.count("miss") < 4
     t.close()
+
+
+# -- regressions: races, tombs, interrupted probes, fork, close -------------------------------
+
+class _WatchedLock:
+    """Wraps a TieredCache's RLock: tells when ``reader`` starts waiting for it."""
+
+    def __init__(self, lock, reader_name):
+        self.lock = lock
+        self.reader_name = reader_name
+        self.reader_waiting = threading.Event()
+
+    def __enter__(self):
+        if threading.current_thread().name == self.reader_name:
+            self.reader_waiting.set()
+        return self.lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self.lock.__exit__(*exc)
+
+
+@pytest.mark.parametrize("write", ["set", "delete", "popitem"])
+def test_a_read_racing_a_write_never_promotes_the_older_redis_value(url, redis_client, write):
+    """The writer is paused after the L1 changed but before the write completed; a reader that
+    misses L1 then reads the old Redis copy must not promote it over (or resurrect past) the write."""
+    paused, resume = threading.Event(), threading.Event()
+
+    def sizeof(v):  # set: pauses the writer inside l1.set, before the key is in L1
+        if v == "v2" and not resume.is_set():
+            paused.set()
+            assert resume.wait(30)
+        return 1
+
+    t = tiered(url, maxsize=10, l1=hotcache.LRUCache(10, getsizeof=sizeof))
+    tier = t.tier
+    rkey = tier.redis_key("k")
+    redis_client.set(rkey, b'"v1"', px=60000)        # "k" only in Redis (spilled earlier)
+    if write != "set":
+        assert t["k"] == "v1"                        # promoted: both tiers hold v1
+        inner = tier._invalidate
+
+        def invalidate(rk):                          # pauses the writer after the L1 removal
+            if rk == rkey and not resume.is_set():
+                paused.set()
+                assert resume.wait(30)
+            inner(rk)
+        tier._invalidate = invalidate
+    writer = threading.Thread(target={"set": lambda: t.set("k", "v2"), "delete": lambda: t.pop("k"),
+                                      "popitem": t.popitem}[write])
+    writer.start()
+    assert paused.wait(30)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(t.get("k", "miss")), name="racing-reader")
+    t._lock = watched = _WatchedLock(t._lock, "racing-reader")
+    reader.start()
+    assert watched.reader_waiting.wait(30)           # the reader read Redis, waits to promote
+    resume.set()
+    writer.join(30)
+    reader.join(30)
+    assert got in (["v1"], ["miss"])                 # it may answer what it read ...
+    expected = "v2" if write == "set" else "miss"
+    assert t.get("k", "miss") == expected            # ... but never keeps it
+    assert t.flush(timeout=10)
+    t.l1.clear()
+    assert t.get("k", "miss") == "miss"              # the Redis copy was invalidated
+    t.close()
+
+
+def test_a_tomb_outranks_an_older_spill_in_flight(url, redis_client):
+    t = tiered(url, maxsize=1, max_pending=3)
+    t["a"] = "v1"
+    assert t.flush(timeout=10)
+    gate = Gate(t.tier)
+    t["b"] = "x"                        # evicts a: SPILL a=v1, UNLINK b queued
+    assert gate.started.wait(10)        # the flusher holds both in flight
+    t["c"] = "y"
+    t["d"] = "z"                        # queue: SPILL b, SPILL c, UNLINK d (full)
+    del t["a"]                          # queue full: UNLINK a becomes a tomb, newer than the SPILL a in flight
+    q = t.tier._queue
+    assert list(q.tombs) == [t.tier.redis_key("a")]
+    assert t.get("a", "miss") == "miss"   # the tomb wins over the older spill in flight
+    assert t.flush(timeout=0.01) is False  # (e) not everything reached Redis
+    gate.release.set()
+    assert t.flush(timeout=10)          # waits for the tomb's retried UNLINK too
+    assert q.tombs == {}
+    assert redis_client.get(t.tier.redis_key("a")) is None
+    t.l1.clear()
+    assert t.get("a", "miss") == "miss"
+    t.close()
+
+
+def test_flush_is_false_while_an_invalidation_is_a_tomb(url, redis_client):
+    clock = FakeTimer()
+    breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=10, clock=clock)
+    t = tiered(url, maxsize=1, max_pending=1, breaker=breaker)
+    gate = Gate(t.tier)
+    t["a"] = 1                          # UNLINK a: in flight, blocked
+    assert gate.started.wait(10)
+    t["b"] = 2                          # evicts a: SPILL a fills the queue; UNLINK b: a tomb
+    breaker.record_failure()            # open: the tomb cannot be retried
+    gate.release.set()
+    assert t.flush(timeout=10) is False
+    assert t.tier._queue.tombs
+    clock.advance(11)                   # a probe may go through: the tomb is retried and lands
+    assert t.flush(timeout=10)
+    assert not t.tier._queue.tombs
+    t.close()
+
+
+def test_a_closed_queue_keeps_its_queued_invalidation():
+    from hotcache._spill import DELETE, SpillQueue
+
+    q = SpillQueue(max_pending=10, tomb_limit=10)
+    q.put_delete(b"k")
+    q.close()
+    q.put_spill(b"k", 1, time.monotonic() + 60)      # dropped, and must not pop the UNLINK first
+    assert q.queue[b"k"][0] == DELETE and q.spill_dropped == 1
+
+
+class _Interrupt(BaseException):
+    """Stands for KeyboardInterrupt / a signal handler's timeout."""
+
+
+def test_an_interrupted_half_open_probe_gives_its_slot_back(url, redis_client):
+    clock = FakeTimer()
+    breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=10, clock=clock)
+    t = tiered(url, breaker=breaker)
+    redis_client.set(t.tier.redis_key("k"), b'"r"', px=60000)
+    breaker.record_failure()
+    clock.advance(10)
+    transport = t.tier._transport
+    real_read = transport.read
+
+    def interrupted(rkey):
+        raise _Interrupt()
+    transport.read = interrupted
+    with pytest.raises(_Interrupt):
+        t.get("k")                      # the probe is interrupted
+    transport.read = real_read
+    assert breaker.stats()["half_open_calls"] == 0
+    assert t.get("k") == "r"            # the next probe goes through and closes the breaker
+    assert breaker.state == "closed"
+    t.close()
+
+
+def test_an_interrupted_write_gives_the_probe_slot_back():
+    from hotcache._tier_io import Counters, Writer
+    from hotcache._spill import SPILL, SpillQueue
+    from hotcache._serial import make_codec
+
+    clock = FakeTimer()
+    breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=10, clock=clock)
+    breaker.record_failure()
+    clock.advance(10)
+
+    class Transport:
+        client = None
+        pack_set = staticmethod(lambda rkey, data, px: ("SET", rkey))
+        pack_unlink = staticmethod(lambda rkey: ("UNLINK", rkey))
+
+        def write(self, commands):
+            raise _Interrupt()
+
+    q = SpillQueue(10, 10)
+    w = Writer(Transport(), make_codec(), breaker, Counters(), q)
+    with pytest.raises(_Interrupt):
+        w([(b"k", [SPILL, 1, time.monotonic() + 60, False, 1])])
+    assert breaker.stats()["half_open_calls"] == 0 and breaker.allow()
+
+
+def test_read_only_replies_count_as_outage_failures():
+    from redis.exceptions import ReadOnlyError, ResponseError
+
+    from hotcache._tier_io import settle_replies
+    from hotcache.redis_tier import default_breaker
+
+    b = default_breaker()
+    for _ in range(4):
+        settle_replies(b, [True, ResponseError("WRONGTYPE")])   # the server answering: not an outage
+    assert b.state == "closed"
+    for _ in range(5):
+        settle_replies(b, [True, ReadOnlyError("READONLY You can't write against a read only replica.")])
+    assert b.state == "open"
+
+
+def test_close_that_times_out_writes_only_the_invalidations_left(url, redis_client):
+    t = tiered(url, maxsize=1, batch_size=1)
+    t["old"] = 0
+    t["x"] = 0                           # spill old
+    assert t.flush(timeout=10)
+    gate = Gate(t.tier)
+    t["y"] = 1                           # evicts x: SPILL x in flight, blocked; UNLINK y queued
+    assert gate.started.wait(10)
+    t["old"] = 2                         # UNLINK old queued (SPILL y queued as well)
+    t["z"] = 3                           # spill old=2 replaces UNLINK old and owes it; UNLINK z
+    thread = t.tier._flusher.thread
+    assert t.close(timeout=0.01) is False
+    dropped = t.stats().spill_dropped
+    gate.release.set()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert redis_client.get(t.tier.redis_key("old")) is None   # the owed invalidation was written
+    assert redis_client.get(t.tier.redis_key("y")) is None     # the spills were not
+    assert redis_client.get(t.tier.redis_key("x")) == b"0"     # (the spill in flight landed)
+    assert dropped == 2 and t.stats().spilled == 2             # old=0 earlier, then x
+
+
+def test_a_forked_child_writes_through_its_own_flusher(url, redis_client):
+    import os
+
+    t = tiered(url, maxsize=1, namespace="t:fork")
+    t["p"] = 0
+    assert t.flush(timeout=10)
+    gate = Gate(t.tier)
+    t["q"] = 1                           # the parent's flusher is mid-write (holds its I/O lock)
+    assert gate.started.wait(10)
+    tier = t.tier
+    with t._lock, tier._queue.lock, tier.breaker._lock:   # locks held by this thread at fork
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 1
+            try:
+                gate.release.set()       # the child's writes go through the same (copied) gate
+                t["a"] = "child"
+                t["b"] = 2               # evicts a -> spilled by the child's flusher
+                ok = t.flush(timeout=10)
+                t.clear()                # needs the I/O lock the parent's flusher held
+                t["c"] = 3
+                t["d"] = 4
+                ok = ok and t.flush(timeout=10)
+                code = 0 if ok and tier._flusher.running() and t.get("c") == 3 else 2
+            finally:
+                os._exit(code)
+    deadline = time.monotonic() + 30     # a hang guard only
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung")
+        time.sleep(0.02)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert redis_client.get(tier.redis_key("c")) == b"3"   # written by the child
+    gate.release.set()
+    assert t.flush(timeout=10)           # the parent's own queue is untouched
+    t.close()

@@ -226,3 +226,56 @@ def test_clear_during_an_outage_is_finished_by_the_flusher_task(fresh_redis):
         await c.aclose()
 
     asyncio.run(main())
+
+
+def _hung_client(client, started):
+    """Make every command of ``client`` hang (a stalled Redis) after setting ``started``."""
+    async def hang(*args, **kwargs):
+        started.set()
+        await asyncio.Event().wait()      # never answers
+    client.execute_command = hang
+
+
+def test_a_cancelled_half_open_probe_gives_its_slot_back(url, redis_client):
+    async def main():
+        clock = FakeTimer()
+        breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=10, clock=clock)
+        c = make(url, namespace="as:probe", breaker=breaker, timeout=30)
+        redis_client.set(c.tier.redis_key("k"), b'"r"', px=60000)
+        breaker.record_failure()
+        clock.advance(10)                 # half-open: the next read is the probe
+        client = c.tier.client
+        real = client.execute_command
+        started = asyncio.Event()
+        _hung_client(client, started)
+        probe = asyncio.ensure_future(c.get("k"))
+        await asyncio.wait_for(started.wait(), 30)
+        probe.cancel()                    # the caller gives up (asyncio.wait_for, a timeout, ...)
+        with pytest.raises(asyncio.CancelledError):
+            await probe
+        assert breaker.stats()["half_open_calls"] == 0
+        client.execute_command = real
+        assert await c.get("k") == "r"    # the next probe goes through and closes the breaker
+        assert breaker.state == "closed"
+        await c.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_given_client_without_socket_timeout_warns_and_awaits_stay_bounded(url, redis_client):
+    import redis.asyncio
+
+    async def main():
+        client = redis.asyncio.Redis.from_url(url)    # no socket_timeout
+        with pytest.warns(RuntimeWarning, match="socket_timeout"):
+            tier = AsyncRedisTier(client=client, namespace="as:bounded", ttl=60, timeout=0.05)
+        c = AsyncTieredCache(hotcache.LRUCache(2), tier)
+        started = asyncio.Event()
+        _hung_client(client, started)     # Redis never answers
+        # the hang guard is 30 s; the tier's own bound (0.05 s) ends the read as a miss
+        assert await asyncio.wait_for(c.get("k", "miss"), 30) == "miss"
+        assert started.is_set() and c.stats().l2_errors == 1
+        await c.aclose()
+        await client.aclose()
+
+    asyncio.run(main())

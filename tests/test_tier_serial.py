@@ -156,11 +156,77 @@ def test_sealing_binds_the_key_and_rotates():
         new.loads(b"ns:#sother", blob)                      # bound to its key
     flipped = bytearray(blob)
     flipped[-1] ^= 1
-    for bad in (bytes(flipped), blob[:-1], blob[:20], b"", b"\x02" + blob[1:], b'{"v": 1}'):
+    for bad in (bytes(flipped), blob[:-1], blob[:20], b"", b"\x01" + blob[1:], b"\x03" + blob[1:],
+                b'{"v": 1}'):
         with pytest.raises(Rejected):
             new.loads(b"ns:#sk", bad)
     a, b = new.dumps(b"k", 1), new.dumps(b"k", 1)
     assert a != b                                           # random nonce
+
+
+def test_sealed_values_carry_a_per_sealer_salt_and_rotate_it():
+    from hotcache._serial import _SALT, _Sealer
+
+    a, b = _Sealer([SECRET], rotate_after=3), _Sealer([SECRET])
+    assert a.salt != b.salt and len(a.salt) == _SALT     # each tier instance: its own key
+    blobs = [a.seal(b"k", b"x%d" % i) for i in range(4)]
+    assert [bl[0] for bl in blobs] == [2] * 4            # version 2
+    assert {bl[1:1 + _SALT] for bl in blobs[:3]} == {blobs[0][1:1 + _SALT]}
+    assert blobs[3][1:1 + _SALT] != blobs[0][1:1 + _SALT]  # a fresh salt after rotate_after seals
+    for i, bl in enumerate(blobs):                       # any sealer with the secret opens them
+        assert b.open(b"k", bl) == b"x%d" % i
+    forged_salt = bytearray(blobs[0])
+    forged_salt[1] ^= 1                                  # another salt derives another key
+    with pytest.raises(Rejected):
+        b.open(b"k", bytes(forged_salt))
+
+
+def test_version_1_values_are_rejected_as_foreign():
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+               info=b"hotcache.redis_tier.v1 aes-256-gcm").derive(SECRET)
+    nonce = os.urandom(12)
+    v1 = b"\x01" + nonce + AESGCM(key).encrypt(nonce, b"1", b"\x01k")  # the old wire format
+    with pytest.raises(Rejected):
+        make_codec(secret=SECRET).loads(b"k", v1)
+
+
+def test_decryption_keys_are_cached_per_salt_and_bounded():
+    from hotcache._serial import _SALT_CACHE, _Sealer
+
+    reader = _Sealer([SECRET, OTHER])
+    writers = [_Sealer([SECRET]) for _ in range(_SALT_CACHE + 5)]
+    for w in writers:
+        assert reader.open(b"k", w.seal(b"k", b"v")) == b"v"
+    assert len(reader._keys) == _SALT_CACHE
+    first = writers[-1].seal(b"k", b"w")
+    derived = reader._keys[writers[-1].salt]
+    assert reader.open(b"k", first) == b"w" and reader._keys[writers[-1].salt] is derived  # not derived again
+    assert reader.open(b"k", writers[0].seal(b"k", b"old")) == b"old"  # evicted: derived again
+
+
+def test_types_whose_name_does_not_identify_them_are_rejected():
+    from hotcache.keys import _KwMark
+
+    def make():
+        class Model:
+            pass
+        return Model
+
+    with pytest.raises(TypeError, match="local class"):
+        encode_key(make())
+    with pytest.raises(TypeError):
+        encode_key((make(), 1))
+    with pytest.raises(TypeError):
+        encode_key(type("Row", (), {}))                  # not held by this module under "Row"
+    assert encode_key(int) == "ybuiltins:int"
+    assert encode_key(_KwMark) == "yhotcache.keys:_KwMark"  # hashkey/typedkey's marker
+    assert encode_key(Rejected) == "yhotcache._serial:Rejected"
+    assert encode_key(hotcache.LRUCache) == "y%s:%s" % (hotcache.LRUCache.__module__,
+                                                       hotcache.LRUCache.__qualname__)
 
 
 def test_without_secret_undecodable_bytes_are_rejected():
@@ -189,7 +255,7 @@ def test_tampered_values_are_rejected_counted_and_never_deserialized(url, redis_
     t = _spilled(url, "tamper:t", secret=SECRET, serializer="pickle")
     rkey = t.tier.redis_key("k")
     good = redis_client.get(rkey)
-    assert good is not None and good[0] == 1
+    assert good is not None and good[0] == 2
     forged = []
 
     class Boom:

@@ -8,6 +8,9 @@ import json
 import math
 import os
 import pickle
+import sys
+import threading
+from collections import OrderedDict
 from typing import Any, Callable, List, Optional, Sequence, Union
 
 __all__ = ["Codec", "Rejected", "encode_key", "make_codec", "namespace_prefix"]
@@ -32,7 +35,10 @@ __all__ = ["Codec", "Rejected", "encode_key", "make_codec", "namespace_prefix"]
 #                                            "fnan" (every NaN, see README)
 #   str           "s" + text                 UTF-8 (lone surrogates kept with surrogatepass)
 #   bytes         "b" + hex
-#   type          "y" + module + ":" + qualname   (typed keys, cachetools' keyword marker)
+#   type          "y" + module + ":" + qualname   (typed keys, cachetools' keyword marker); only
+#                                            a class that module.qualname names (builtins and
+#                                            importable classes): a local class or one made by
+#                                            type() twice shares its name with other classes
 #   tuple         "t" + "".join(len(e) + ":" + e for e in encoded items)   nests; "t" is ()
 #
 # Numbers that Python's dict treats as the same key (1, 1.0, True) get the same Redis key, so the
@@ -70,6 +76,22 @@ def _int(x: int) -> str:
     return "i" + int.__repr__(x)
 
 
+def _type_key(cls: type) -> str:
+    """``"y{module}:{qualname}"`` for a class that importing module and walking qualname finds
+    again (so the name identifies it in every process); TypeError for any other class."""
+    module, qualname = cls.__module__, cls.__qualname__
+    found: Any = sys.modules.get(module) if "<locals>" not in qualname else None
+    if found is not None:
+        for part in qualname.split("."):
+            found = getattr(found, part, None)
+    if found is not cls:
+        raise TypeError("hotcache.redis_tier cannot encode the class %s.%s as a key: its name does "
+                        "not identify it (a local class, or one built by type() that %s does not "
+                        "hold under that name); pass key=function(key) -> str to RedisTier"
+                        % (module, qualname, module))
+    return "y%s:%s" % (module, qualname)
+
+
 def encode_key(key: Any) -> str:
     """The type-tagged, process-independent text of ``key`` (see the table above).
 
@@ -104,7 +126,7 @@ def encode_key(key: Any) -> str:
     if key is None:
         return "n"
     if isinstance(key, type):
-        return "y%s:%s" % (key.__module__, key.__qualname__)
+        return _type_key(key)
     raise TypeError("hotcache.redis_tier cannot encode a key of type %s (supported: None, bool, "
                     "int, float, str, bytes, type and tuples of these); pass key=function(key) -> "
                     "str to RedisTier" % type(key).__name__)
@@ -114,19 +136,27 @@ def encode_key(key: Any) -> str:
 # Values
 #
 #   without secret:  serializer bytes, as is
-#   with secret:     0x01 | nonce (12 bytes, random) | AES-256-GCM(serializer bytes) + tag (16)
-#                    associated data = 0x01 | redis key   (a value moved to another key fails)
+#   with secret:     0x02 | salt (16) | nonce (12, random) | AES-256-GCM(serializer bytes) + tag (16)
+#                    associated data = 0x02 | redis key   (a value moved to another key fails)
 #
-# Keys come from HKDF-SHA256(secret, info=_HKDF_INFO). With a list of secrets the first one
-# encrypts and every one is tried to decrypt (rotation: prepend the new secret, drop the old one
-# once its entries have expired).
+# WHY A SALT. Random 96-bit nonces are safe for about 2**32 encryptions under one key (NIST SP
+# 800-38D); every process sharing a secret used to share one derived key, so a busy fleet could
+# get there. Now each sealer (one per tier) draws a random 16-byte salt and encrypts under
+# HKDF-SHA256(secret, salt=salt, info=_HKDF_INFO): its own key. After 2**30 encryptions it draws
+# a new salt. A reader derives the key for the salt a value carries (the first secret, then the
+# others: rotation) and keeps the last 256 salts' keys, so an L2 hit derives nothing after its
+# writer's first value. Version 1 values (one key per secret, no salt) are rejected as foreign:
+# they are cache entries and read as misses until they expire.
 # ---------------------------------------------------------------------------------------------
 
-_VERSION = 1
+_VERSION = 2
+_SALT = 16
 _NONCE = 12
 _TAG = 16
-_HKDF_INFO = b"hotcache.redis_tier.v1 aes-256-gcm"
+_HKDF_INFO = b"hotcache.redis_tier.v2 aes-256-gcm"
 _MIN_SECRET = 16
+_ROTATE_AFTER = 1 << 30  # encryptions under one salt's key (random nonces: keep well below 2**32)
+_SALT_CACHE = 256        # decryption keys kept, by salt
 
 Secret = Union[bytes, str, Sequence[Union[bytes, str]], None]
 
@@ -265,9 +295,10 @@ def _secrets(secret: Secret) -> List[bytes]:
 
 
 class _Sealer:
-    """AES-256-GCM with one encrypting key and any number of decrypting keys."""
+    """AES-256-GCM under per-sealer salted keys: the first secret encrypts, every secret is
+    tried to decrypt (see WHY A SALT above). Thread-safe."""
 
-    def __init__(self, secrets: List[bytes]) -> None:
+    def __init__(self, secrets: List[bytes], rotate_after: int = _ROTATE_AFTER) -> None:
         try:
             from cryptography.exceptions import InvalidTag
             from cryptography.hazmat.primitives import hashes
@@ -277,22 +308,61 @@ class _Sealer:
             raise ImportError("secret= needs the cryptography package: pip install "
                               "'hotcache[redis]'") from None
         self._invalid = InvalidTag
-        keys = [HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(s)
-                for s in secrets]
-        self._ciphers = [AESGCM(k) for k in keys]
+        self._hkdf = HKDF
+        self._sha256 = hashes.SHA256
+        self._aesgcm = AESGCM
+        self._secrets = secrets
         self._header = bytes([_VERSION])
+        self._rotate_after = rotate_after
+        self._lock = threading.Lock()
+        self._keys: "OrderedDict[bytes, List[Any]]" = OrderedDict()  # salt -> a cipher per secret
+        self._left = 0
+        self._own: Any = None  # (header + salt, cipher) of the current salt
+        self._rotate()
+
+    def _derive(self, salt: bytes, secret: bytes) -> Any:
+        key = self._hkdf(algorithm=self._sha256(), length=32, salt=salt, info=_HKDF_INFO).derive(secret)
+        return self._aesgcm(key)
+
+    def _rotate(self) -> None:
+        salt = os.urandom(_SALT)
+        cipher = self._derive(salt, self._secrets[0])
+        self._own = (self._header + salt, cipher)
+        self._left = self._rotate_after
+
+    @property
+    def salt(self) -> bytes:
+        """The salt values are sealed under now (a new one after rotate_after seals)."""
+        return bytes(self._own[0][1:])
 
     def seal(self, rkey: bytes, plaintext: bytes) -> bytes:
+        self._left -= 1
+        if self._left < 0:
+            with self._lock:
+                if self._left < 0:
+                    self._rotate()
+        prefix, cipher = self._own
         nonce = os.urandom(_NONCE)
-        return self._header + nonce + self._ciphers[0].encrypt(nonce, plaintext, self._header + rkey)
+        return prefix + nonce + cipher.encrypt(nonce, plaintext, self._header + rkey)
+
+    def _ciphers(self, salt: bytes) -> List[Any]:
+        ciphers = self._keys.get(salt)
+        if ciphers is None:
+            ciphers = [self._derive(salt, s) for s in self._secrets]
+            with self._lock:
+                self._keys[salt] = ciphers
+                while len(self._keys) > _SALT_CACHE:
+                    self._keys.popitem(last=False)
+        return ciphers
 
     def open(self, rkey: bytes, blob: bytes) -> bytes:
-        if len(blob) < 1 + _NONCE + _TAG or blob[0] != _VERSION:
-            raise Rejected("not a sealed hotcache value")
-        nonce = blob[1:1 + _NONCE]
-        body = blob[1 + _NONCE:]
+        if len(blob) < 1 + _SALT + _NONCE + _TAG or blob[0] != _VERSION:
+            raise Rejected("not a sealed hotcache value (or an unknown wire format version)")
+        salt = blob[1:1 + _SALT]
+        nonce = blob[1 + _SALT:1 + _SALT + _NONCE]
+        body = blob[1 + _SALT + _NONCE:]
         aad = self._header + rkey
-        for cipher in self._ciphers:
+        for cipher in self._ciphers(salt):
             try:
                 return cipher.decrypt(nonce, body, aad)
             except self._invalid:

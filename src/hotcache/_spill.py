@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import logging
+import os
 import threading
 import time
 import weakref
@@ -30,10 +31,18 @@ _log = logging.getLogger("hotcache.redis_tier")
 #                 (a newer op for the same key replaces     failed invalidations become tombs
 #                  the queued one and moves to the end)
 #
-# Readers look up `queue`, then `inflight`, then `tombs` (under the lock) before asking Redis: a
+# Readers look up `queue`, then `tombs`, then `inflight` (under the lock) before asking Redis: a
 # queued spill is served from memory, a queued or failed invalidation reads as a miss. So no reader
 # of this process sees a Redis value older than the newest write it made, whatever the flusher is
 # doing.
+#
+# Every op and every tomb carries a sequence number (the order of the writes that made them). A
+# tomb stands for an invalidation at its seq: it hides (and outlives) every op of its key with a
+# smaller seq, in flight or not, and only an op of the key with a greater seq that reached Redis
+# (a newer SET, or the retried UNLINK) removes it. So an older spill of the key that was already
+# in flight when the tomb was made can neither be served by a reader nor erase the tomb when it
+# lands. (A queued op is always newer than its key's tomb: a tomb is made only when no op of the
+# key is queued, and every later op gets a greater seq.)
 #
 # Rules that keep that true:
 #  * Invalidations (DELETE) are never dropped. If writing one fails (Redis down, breaker open), or
@@ -46,6 +55,11 @@ _log = logging.getLogger("hotcache.redis_tier")
 #    (`needs_del`): if the spill is dropped, the key becomes a tomb.
 #  * An op moves queue → inflight → (gone | tomb) under one lock, so a reader always finds it in
 #    one of the three places until Redis holds its effect.
+#  * flush() is True only when the ops it waited for landed and no tomb (or pending clear) as
+#    old as its call is left: an invalidation that became a tomb has not reached Redis yet.
+#  * After os.fork() the child gets fresh locks and an empty queue (the parent's queued and
+#    in-flight writes are the parent's to make; its invalidations become tombs in the child so
+#    the child never reads what they hide), and its own flusher, started at its first write.
 #  * The flusher takes a batch while holding the writer's lock (`io_lock`), and a namespace clear
 #    holds that lock from dropping the queue to the last UNLINK: no op queued before a clear can
 #    land after it.
@@ -90,7 +104,7 @@ class SpillQueue:
         self.tomb_limit = tomb_limit
         self.queue: "OrderedDict[bytes, Op]" = OrderedDict()
         self.inflight: Dict[bytes, Op] = {}
-        self.tombs: Dict[bytes, None] = {}
+        self.tombs: Dict[bytes, int] = {}  # rkey -> seq of the invalidation it stands for
         self.clear_pending = False
         self.closed = False
         self.sleeping = False
@@ -98,16 +112,21 @@ class SpillQueue:
         self.seq = 0        # last sequence number handed out
         self.done = 0       # every op with seq <= done has been attempted
         self.failures = 0   # ops that could not be applied (for flush()'s answer)
+        self.skipped = 0    # retries of tombs / a pending clear skipped (breaker open, stopped)
         self.spilled = 0
         self.spill_dropped = 0
+        _queues.add(self)
 
     # -- producers (caller threads) -----------------------------------------------------------
     def put_spill(self, rkey: bytes, value: Any, deadline: float) -> None:
         """Queue ``SET rkey value`` with the time left until ``deadline`` (time.monotonic)."""
         with self.lock:
+            if self.closed:
+                self.spill_dropped += 1
+                return
             queue = self.queue
             old = queue.pop(rkey, None)
-            if self.closed or (old is None and len(queue) >= self.max_pending):
+            if old is None and len(queue) >= self.max_pending:
                 self.spill_dropped += 1
                 return
             self.seq += 1
@@ -123,10 +142,10 @@ class SpillQueue:
             if self.closed:
                 return
             old = self.queue.pop(rkey, None)
-            if old is None and len(self.queue) >= self.max_pending:
-                self._tomb(rkey)
-                return
             self.seq += 1
+            if old is None and len(self.queue) >= self.max_pending:
+                self._tomb(rkey, self.seq)
+                return
             self.queue[rkey] = [DELETE, None, 0.0, True, self.seq]
             if self.sleeping:
                 self._poke()
@@ -151,9 +170,12 @@ class SpillQueue:
             op = self.queue.get(rkey)
             if op is None:
                 op = self.inflight.get(rkey)
+                tomb = self.tombs.get(rkey)
+                if tomb is not None and (op is None or op[SEQ] < tomb):
+                    return GONE  # an invalidation newer than anything in flight
             if op is not None:
                 return op if op[KIND] == SPILL else GONE
-            return GONE if rkey in self.tombs else None
+            return None
 
     # -- the flusher --------------------------------------------------------------------------
     def take(self, n: int) -> Batch:
@@ -165,30 +187,40 @@ class SpillQueue:
             self.inflight = dict(batch)
             return batch
 
-    def complete(self, batch: Batch, outcomes: List[int]) -> None:
-        """Account for a written batch: counters, tombs for invalidations that did not land."""
+    def complete(self, batch: Batch, outcomes: List[int], requeue: int = 0) -> None:
+        """Account for a written batch: counters, tombs for invalidations that did not land.
+        If every write landed (Redis answers), up to ``requeue`` tombs are queued for retry."""
         with self.lock:
             self.inflight = {}
             self.spilled += outcomes.count(W_SET)
             if W_FAILED in outcomes:
                 self._failed(batch, outcomes)
             elif self.tombs:
-                pop = self.tombs.pop
-                for (rkey, _op), outcome in zip(batch, outcomes):
+                tombs = self.tombs
+                for (rkey, op), outcome in zip(batch, outcomes):
                     if outcome != W_NOOP:
-                        pop(rkey, None)
+                        self._landed(tombs, rkey, op)
+                if tombs and requeue:
+                    self._requeue(requeue)
             if batch:
                 self.done = max(self.done, batch[-1][1][SEQ])  # batches leave in seq order
             if not self.queue:
                 self.done = self.seq
             self.progress.notify_all()
 
+    @staticmethod
+    def _landed(tombs: Dict[bytes, int], rkey: bytes, op: Op) -> None:
+        """``op`` reached Redis: it removes its key's tomb only if it is newer than the tomb."""
+        tomb = tombs.get(rkey)
+        if tomb is not None and op[SEQ] > tomb:
+            del tombs[rkey]
+
     def _failed(self, batch: Batch, outcomes: List[int]) -> None:
         queue, tombs = self.queue, self.tombs
         for (rkey, op), outcome in zip(batch, outcomes):
             if outcome != W_FAILED:
                 if outcome != W_NOOP:
-                    tombs.pop(rkey, None)
+                    self._landed(tombs, rkey, op)
                 continue
             self.failures += 1
             if op[KIND] == SPILL:
@@ -198,10 +230,15 @@ class SpillQueue:
                 if newer is not None:
                     newer[NEEDS_DEL] = True  # the newer op now owes the invalidation
                 else:
-                    self._tomb(rkey)
+                    self._tomb(rkey, op[SEQ])
 
-    def _tomb(self, rkey: bytes) -> None:
-        if self.clear_pending or rkey in self.tombs:
+    def _tomb(self, rkey: bytes, seq: int) -> None:
+        if self.clear_pending:
+            return
+        old = self.tombs.get(rkey)
+        if old is not None:
+            if seq > old:
+                self.tombs[rkey] = seq
             return
         if len(self.tombs) >= self.tomb_limit:
             _log.warning("hotcache.redis_tier: more than %d invalidations could not reach Redis; "
@@ -209,7 +246,7 @@ class SpillQueue:
             self.tombs.clear()
             self.clear_pending = True
         else:
-            self.tombs[rkey] = None
+            self.tombs[rkey] = seq
         if self.sleeping:
             self._poke()
 
@@ -217,14 +254,24 @@ class SpillQueue:
         """Queue UNLINKs for up to ``n`` tombs as far as the queue has room (they stay tombs
         until one lands); return how many."""
         with self.lock:
-            moved = 0
-            n = min(n, self.max_pending - len(self.queue))
-            for rkey in list(itertools.islice(self.tombs, max(n, 0))):
-                if rkey not in self.queue and rkey not in self.inflight:
-                    self.seq += 1
-                    self.queue[rkey] = [DELETE, None, 0.0, True, self.seq]
-                    moved += 1
-            return moved
+            return self._requeue(n)
+
+    def _requeue(self, n: int) -> int:
+        moved = 0
+        n = min(n, self.max_pending - len(self.queue))
+        for rkey in list(itertools.islice(self.tombs, max(n, 0))):
+            if rkey not in self.queue and rkey not in self.inflight:
+                self.seq += 1
+                self.queue[rkey] = [DELETE, None, 0.0, True, self.seq]
+                moved += 1
+        return moved
+
+    def note_skipped(self) -> None:
+        """The flusher could not retry tombs / a pending clear (breaker open): flush() waiters
+        stop waiting for them."""
+        with self.lock:
+            self.skipped += 1
+            self.progress.notify_all()
 
     def begin_clear(self) -> None:
         """Drop every queued op (a namespace clear supersedes them) and read every key as a miss
@@ -244,19 +291,39 @@ class SpillQueue:
                 self.clear_pending = True
                 if self.sleeping:
                     self._poke()
+            self.progress.notify_all()
 
     # -- flush / close ------------------------------------------------------------------------
-    def mark(self) -> Tuple[int, int]:
+    def mark(self) -> Tuple[int, int, int]:
+        """flush()'s starting point: (seq, failures, skipped)."""
         with self.lock:
-            return self.seq, self.failures
+            return self.seq, self.failures, self.skipped
 
     def idle_through(self, seq: int) -> bool:
         return self.done >= seq or (not self.queue and not self.inflight)
 
-    def wait(self, seq: int, deadline: Optional[float]) -> bool:
-        """Block until every op numbered <= seq has been attempted; False on timeout."""
+    def owes(self, seq: int) -> bool:
+        """True while an invalidation numbered <= seq is a tomb (or a namespace clear is
+        pending): it has not reached Redis yet."""
+        if self.clear_pending:
+            return True
+        return any(t <= seq for t in self.tombs.values()) if self.tombs else False
+
+    def settled(self, mark: Tuple[int, int, int]) -> bool:
+        """flush()'s wait is over: every op up to the mark was attempted, and its tombs are
+        gone or will not be retried now (a write failed since, or a retry was skipped)."""
+        seq, failures, skipped = mark
+        return self.idle_through(seq) and (
+            self.failures != failures or self.skipped != skipped or self.closed or not self.owes(seq))
+
+    def landed(self, mark: Tuple[int, int, int]) -> bool:
+        """flush()'s answer: everything up to the mark reached Redis."""
+        return self.idle_through(mark[0]) and self.failures == mark[1] and not self.owes(mark[0])
+
+    def wait(self, mark: Tuple[int, int, int], deadline: Optional[float]) -> bool:
+        """Block until settled(mark); False on timeout."""
         with self.lock:
-            while not self.idle_through(seq):
+            while not self.settled(mark):
                 if deadline is None:
                     self.progress.wait()
                 else:
@@ -272,6 +339,39 @@ class SpillQueue:
             self.work.notify_all()
             self.progress.notify_all()
 
+    def drop_spills(self) -> None:
+        """close() ran out of time: drop the queued spills (counted), keep the invalidations
+        (a spill that owes one becomes a plain UNLINK), so the flusher ends soon but no value
+        this process replaced or deleted stays behind in Redis."""
+        with self.lock:
+            for rkey, op in list(self.queue.items()):
+                if op[KIND] == SPILL:
+                    self.spill_dropped += 1
+                    if op[NEEDS_DEL]:
+                        self.queue[rkey] = [DELETE, None, 0.0, True, op[SEQ]]
+                    else:
+                        del self.queue[rkey]
+            self.progress.notify_all()
+
+    def _after_fork(self) -> None:
+        """In a forked child (one thread, locks possibly held by parent threads that do not
+        exist here): fresh locks, no queued or in-flight writes (the parent makes them), and the
+        parent's pending invalidations kept as tombs, so the child never reads what they hide."""
+        renotify = self.wake == self.work.notify
+        self.lock = threading.Lock()
+        self.work = threading.Condition(self.lock)
+        self.progress = threading.Condition(self.lock)
+        if renotify:
+            self.wake = self.work.notify
+        pending = list(self.inflight.items()) + list(self.queue.items())
+        self.queue = OrderedDict()
+        self.inflight = {}
+        for rkey, op in pending:
+            if op[KIND] == DELETE or op[NEEDS_DEL]:
+                self._tomb(rkey, op[SEQ])
+        self.done = self.seq
+        self.sleeping = False
+
 
 Writer = Callable[[Batch], List[int]]
 
@@ -285,23 +385,28 @@ class Flusher:
     """
 
     def __init__(self, queue: SpillQueue, write: Writer, ready: Callable[[], bool],
-                 clear: Callable[[], bool], io_lock: threading.Lock, batch_size: int,
-                 retry_interval: float, name: str) -> None:
+                 clear: Callable[[], bool], batch_size: int, retry_interval: float,
+                 name: str) -> None:
         self._queue = queue
         self._write = write
         self._ready = ready
         self._clear = clear
-        self._io_lock = io_lock
+        self.io_lock = threading.Lock()  # held while a batch is taken and written, and by clear()
         self._batch_size = batch_size
         self._retry_interval = retry_interval
         self._name = name
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
         self._start_lock = threading.Lock()
+        _flushers.add(self)
 
     @property
     def thread(self) -> Optional[threading.Thread]:
         return self._thread
+
+    def running(self) -> bool:
+        t = self._thread
+        return t is not None and t.is_alive()
 
     def start(self) -> None:
         """Start the thread if it is not running (idempotent, thread-safe)."""
@@ -324,7 +429,26 @@ class Flusher:
         if t is None or t is threading.current_thread():
             return True
         t.join(timeout)
-        return not t.is_alive()
+        if t.is_alive():
+            q.drop_spills()  # what is left to write: the invalidations only, then the thread ends
+            return False
+        return True
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's thread does not exist here. Fresh locks; the thread
+        is started again by the first write the child queues (not from inside fork())."""
+        self._start_lock = threading.Lock()
+        self.io_lock = threading.Lock()
+        self._thread = None
+        if self._stopping:
+            return
+        q = self._queue
+
+        def wake() -> None:  # called with the queue lock held, on the child's first write
+            q.wake = q.work.notify
+            self.start()
+        q.wake = wake
+        q.sleeping = True  # so the first write calls wake()
 
     def _wait(self) -> int:
         """Block until there is something to do: _WORK (queued ops), _RETRY (tombs or a pending
@@ -354,7 +478,7 @@ class Flusher:
                 break
             # The batch is taken under the writer's lock: a namespace clear (which holds it)
             # can then never be overtaken by ops queued before it.
-            with self._io_lock:
+            with self.io_lock:
                 if what == _WORK:
                     batch = q.take(self._batch_size)
                     if batch:
@@ -363,10 +487,11 @@ class Flusher:
                         except Exception:  # a bug in the writer must not kill the flusher
                             _log.exception("hotcache.redis_tier: spill writer failed")
                             outcomes = [W_FAILED] * len(batch)
-                        q.complete(batch, outcomes)
-                        if q.tombs and W_FAILED not in outcomes:
-                            q.requeue_tombs(self._batch_size)  # Redis answers: retry them now
-                elif self._ready():
+                        # Redis answered every write: tombs are retried at once
+                        q.complete(batch, outcomes, requeue=self._batch_size)
+                elif not self._ready():
+                    q.note_skipped()
+                else:
                     if q.clear_pending:
                         try:
                             ok = self._clear()
@@ -374,14 +499,35 @@ class Flusher:
                             _log.exception("hotcache.redis_tier: namespace clear failed")
                             ok = False
                         q.end_clear(ok)
-                    else:
-                        q.requeue_tombs(self._batch_size)
+                    elif not q.requeue_tombs(self._batch_size):
+                        q.note_skipped()  # nothing could be queued: flush() must not wait on it
         _live.discard(self)
+        with q.lock:
+            q.skipped += 1  # no more retries from this thread
+            q.progress.notify_all()
 
 
 _WORK, _RETRY, _STOP = 0, 1, 2
 
 _live: "weakref.WeakSet[Flusher]" = weakref.WeakSet()
+# every queue and flusher ever made (weakly), for the fork handler
+_queues: "weakref.WeakSet[SpillQueue]" = weakref.WeakSet()
+_flushers: "weakref.WeakSet[Flusher]" = weakref.WeakSet()
+_forked: "List[Callable[[], None]]" = []  # more after-fork handlers (the tiered caches' locks)
+
+
+def _after_fork_in_child() -> None:  # pragma: no cover - runs in a forked child
+    for q in list(_queues):
+        q._after_fork()
+    for f in list(_flushers):
+        f._after_fork()
+    _live.clear()
+    for fn in _forked:
+        fn()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register

@@ -6,15 +6,22 @@ asyncio task on the loop that first uses the tier instead of a thread.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
+import warnings
 import weakref
 from typing import Any, Callable, List, Optional, Tuple, Type
 
 from ._serial import Secret
-from ._spill import Batch, SpillQueue
-from ._tier_io import READ_LUA, Counters, _Generic, fail_all, is_cluster, plan_batch, record_replies
+from ._spill import W_FAILED, Batch, SpillQueue
+from ._tier_io import (
+    READ_LUA, Counters, _Generic, abandon, fail_all, is_cluster, plan_batch, record_replies,
+    settle_replies,
+)
 from .redis_tier import ASK, MISS, _TierBase, client_from_url, given_client
-from .tiers import _MISSING, _Tiered, attach, detach, popped
+from .tiers import _MISSING, _live, _Tiered, attach, detach, popped
+
+_ids = itertools.count()
 
 __all__ = ["AsyncRedisTier", "AsyncTieredCache"]
 
@@ -23,7 +30,9 @@ class _AsyncFlusher:
     """The flusher task of an AsyncRedisTier (holds no reference to the tier itself)."""
 
     def __init__(self, queue: SpillQueue, client: Any, codec: Any, breaker: Any,
-                 counters: Counters, prefix: bytes, batch_size: int, retry_interval: float) -> None:
+                 counters: Counters, prefix: bytes, batch_size: int, retry_interval: float,
+                 timeout: float) -> None:
+        self.timeout = timeout
         self.queue = queue
         self.client = client
         self.codec = codec
@@ -83,8 +92,12 @@ class _AsyncFlusher:
                 async with self.io_lock:
                     batch = q.take(self.batch_size)
                     if batch:
-                        outcomes = await self._write(batch)
-                        q.complete(batch, outcomes)
+                        try:
+                            outcomes = await self._write(batch)
+                        except BaseException:  # cancelled (aclose timed out): account for it
+                            q.complete(batch, [W_FAILED] * len(batch))
+                            raise
+                        q.complete(batch, outcomes, requeue=self.batch_size)
                 async with self.progress:
                     self.progress.notify_all()
                 continue
@@ -108,13 +121,17 @@ class _AsyncFlusher:
     async def _retry(self) -> None:
         q = self.queue
         if self.breaker.state == "open":
-            return
-        assert self.io_lock is not None
-        async with self.io_lock:
-            if q.clear_pending:
-                q.end_clear(await self.clear_namespace() is None)
-            else:
-                q.requeue_tombs(self.batch_size)
+            q.note_skipped()
+        else:
+            assert self.io_lock is not None
+            async with self.io_lock:
+                if q.clear_pending:
+                    q.end_clear(await self.clear_namespace() is None)
+                elif not q.requeue_tombs(self.batch_size):
+                    q.note_skipped()
+        assert self.progress is not None
+        async with self.progress:
+            self.progress.notify_all()
 
     async def _write(self, batch: Batch) -> List[int]:
         commands, index, kinds, outcomes = plan_batch(batch, self.codec, self.queue,
@@ -128,12 +145,17 @@ class _AsyncFlusher:
             pipe = self.client.pipeline(transaction=False)
             for c in commands:
                 pipe.execute_command(*c)
-            replies = await pipe.execute(raise_on_error=False)
+            # bounded like every await on Redis: `timeout` per 100 commands
+            replies = await asyncio.wait_for(pipe.execute(raise_on_error=False),
+                                             self.timeout * (1 + len(commands) // 100))
         except Exception as exc:
             breaker.record_failure(exc)
             self.counters.add("l2_errors")
             return fail_all(outcomes, index)
-        breaker.record_success()
+        except BaseException as exc:
+            abandon(breaker, exc)
+            raise
+        settle_replies(breaker, replies)
         return record_replies(outcomes, index, kinds, replies, self.counters)
 
     async def clear_namespace(self) -> Any:
@@ -143,19 +165,28 @@ class _AsyncFlusher:
             return True
         client = self.client
         kwargs: dict = {"target_nodes": client.PRIMARIES} if is_cluster(client) else {}
+        timeout = self.timeout
         try:
             chunk: List[bytes] = []
-            async for rkey in client.scan_iter(match=self.prefix + b"*", count=1000, **kwargs):
+            keys = client.scan_iter(match=self.prefix + b"*", count=1000, **kwargs).__aiter__()
+            while True:
+                try:  # each SCAN round trip bounded by the timeout
+                    rkey = await asyncio.wait_for(keys.__anext__(), timeout)
+                except StopAsyncIteration:
+                    break
                 chunk.append(rkey)
                 if len(chunk) >= 500:
-                    await client.unlink(*chunk)
+                    await asyncio.wait_for(client.unlink(*chunk), timeout)
                     chunk = []
             if chunk:
-                await client.unlink(*chunk)
+                await asyncio.wait_for(client.unlink(*chunk), timeout)
         except Exception as exc:
             self.breaker.record_failure(exc)
             self.counters.add("l2_errors")
             return exc
+        except BaseException as exc:
+            abandon(self.breaker, exc)
+            raise
         self.breaker.record_success()
         return None
 
@@ -181,7 +212,8 @@ class AsyncRedisTier(_TierBase):
 
         self._sha = hashlib.sha1(READ_LUA.encode("utf-8")).hexdigest()
         self._flusher = _AsyncFlusher(self._queue, self._client, self._codec, self.breaker,
-                                      self._counters, self._prefix, self._batch_size, 0.25)
+                                      self._counters, self._prefix, self._batch_size, 0.25,
+                                      self.timeout)
         self._queue.wake = self._flusher.wake
         self._finalizer = weakref.finalize(self, self._flusher.stop_soon)
         self._closed = False
@@ -201,15 +233,19 @@ class AsyncRedisTier(_TierBase):
         if early is not ASK:
             return early
         client = self._client
-        try:
+        timeout = self.timeout
+        try:  # every await on Redis is bounded by the timeout (asyncio.TimeoutError: an outage)
             try:
-                reply = await client.execute_command("EVALSHA", self._sha, 1, rkey)
+                reply = await asyncio.wait_for(client.execute_command("EVALSHA", self._sha, 1, rkey), timeout)
             except self._noscript:
-                reply = await client.execute_command("EVAL", READ_LUA, 1, rkey)
+                reply = await asyncio.wait_for(client.execute_command("EVAL", READ_LUA, 1, rkey), timeout)
         except Exception as exc:
             if self._read_failed(exc):
                 raise
             return MISS
+        except BaseException as exc:  # cancelled: give back a half-open probe slot
+            abandon(self.breaker, exc)
+            raise
         self.breaker.record_success()
         if reply is None:
             return MISS
@@ -226,9 +262,9 @@ class AsyncRedisTier(_TierBase):
         f = self._flusher
         f.ensure()
         q = self._queue
-        seq, failures = q.mark()
-        if q.idle_through(seq):
-            return q.failures == failures
+        mark = q.mark()
+        if q.settled(mark):
+            return q.landed(mark)
         assert f.progress is not None
         with q.lock:
             f.wake()
@@ -236,13 +272,13 @@ class AsyncRedisTier(_TierBase):
         async def wait() -> None:
             assert f.progress is not None
             async with f.progress:
-                await f.progress.wait_for(lambda: q.idle_through(seq) or f.task is None or f.task.done())
+                await f.progress.wait_for(lambda: q.settled(mark) or f.task is None or f.task.done())
 
         try:
             await asyncio.wait_for(wait(), timeout)
         except asyncio.TimeoutError:
             return False
-        return q.idle_through(seq) and q.failures == failures
+        return q.landed(mark)
 
     async def clear(self) -> None:
         """Remove this namespace from Redis and drop pending writes (see RedisTier.clear)."""
@@ -317,6 +353,7 @@ class AsyncTieredCache(_Tiered):
         self._lock = threading.RLock()  # an on_evict callback may write back into this cache
         self._gen = 0
         self._finalizer = weakref.finalize(self, detach, l1, attach(l1, tier._hook))
+        _live[-1 - next(_ids)] = self
 
     @property
     def tier(self) -> AsyncRedisTier:
@@ -384,6 +421,12 @@ def _noscript_error() -> type:
 
 def _async_client(url: Optional[str], client: Any, timeout: float) -> Tuple[Any, bool]:
     if given_client("AsyncRedisTier", url, client, "a redis.asyncio client"):
+        pool = getattr(client, "connection_pool", None)
+        if pool is not None and not is_cluster(client):
+            if pool.connection_kwargs.get("socket_timeout") is None:
+                warnings.warn("AsyncRedisTier: the given client has no socket_timeout; the tier bounds "
+                              "its own awaits by timeout=, but other users of the client are not; "
+                              "build it with socket_timeout=", RuntimeWarning, stacklevel=3)
         return client, False
     return client_from_url(url, timeout, "redis.asyncio", "redis.asyncio.retry")  # type: ignore[arg-type]
 

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import threading
 import time
+import weakref
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from ._serial import Codec
 from ._spill import SPILL, W_DELETED, W_FAILED, W_NOOP, W_SET, Batch, SpillQueue
 
-__all__ = ["OUTAGE", "READ_LUA", "Counters", "Writer", "fail_all", "is_cluster", "make_transport",
-           "plan_batch", "record_replies", "scan_unlink"]
+__all__ = ["OUTAGE", "READ_LUA", "Counters", "Writer", "abandon", "fail_all", "is_cluster",
+           "make_transport", "plan_batch", "record_replies", "scan_unlink", "settle_replies"]
 
 # Exceptions that mean "Redis is unreachable or unusable right now": they trip the breaker.
 # A ResponseError such as WRONGTYPE is the server answering, not an outage.
@@ -30,6 +32,28 @@ try:
 except ImportError:  # pragma: no cover - redis is an optional dependency
     OUTAGE = (OSError, asyncio.TimeoutError)
 
+
+def abandon(breaker: Any, exc: BaseException) -> None:
+    """A call admitted by ``breaker.allow()`` ended in a BaseException that is not an Exception
+    (CancelledError, KeyboardInterrupt, a signal handler's timeout): report it, so a half-open
+    probe slot is given back (an exception outside expected_exceptions counts as neither success
+    nor failure). The caller re-raises."""
+    try:
+        breaker.record_failure(exc)
+    except Exception:  # pragma: no cover - a broken custom breaker must not mask exc
+        pass
+
+
+def settle_replies(breaker: Any, replies: Sequence[Any]) -> None:
+    """Report a pipeline that came back to the breaker: a failure if a command's reply is an
+    outage error (READONLY after a failover to a replica, a cluster error), else a success."""
+    for reply in replies:
+        if isinstance(reply, OUTAGE):
+            breaker.record_failure(reply)
+            return
+    breaker.record_success()
+
+
 # Reads GET and PTTL in one round trip where the raw transport cannot be used (cluster, asyncio).
 READ_LUA = ("local v = redis.call('GET', KEYS[1]) "
             "if v then return {v, redis.call('PTTL', KEYS[1])} end return false")
@@ -38,10 +62,11 @@ READ_LUA = ("local v = redis.call('GET', KEYS[1]) "
 class Counters:
     """The tier's read-side counters (the queue keeps the spill counters)."""
 
-    __slots__ = ("lock", "l2_hits", "l2_misses", "l2_errors", "rejected")
+    __slots__ = ("lock", "l2_hits", "l2_misses", "l2_errors", "rejected", "__weakref__")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        _counters.add(self)
         self.l2_hits = 0
         self.l2_misses = 0
         self.l2_errors = 0
@@ -50,6 +75,18 @@ class Counters:
     def add(self, name: str, n: int = 1) -> None:
         with self.lock:
             setattr(self, name, getattr(self, name) + n)
+
+
+_counters: "weakref.WeakSet[Counters]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:  # pragma: no cover - runs in a forked child
+    for c in list(_counters):
+        c.lock = threading.Lock()  # a parent thread may have held it at fork time
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def is_cluster(client: Any) -> bool:
@@ -274,6 +311,9 @@ class Writer:
             breaker.record_failure(exc)
             self.counters.add("l2_errors")
             return exc
+        except BaseException as exc:
+            abandon(breaker, exc)
+            raise
         breaker.record_success()
         return None
 
@@ -292,7 +332,10 @@ class Writer:
             breaker.record_failure(exc)
             self.counters.add("l2_errors")
             return fail_all(outcomes, index)
-        breaker.record_success()
+        except BaseException as exc:
+            abandon(breaker, exc)
+            raise
+        settle_replies(breaker, replies)
         return record_replies(outcomes, index, kinds, replies, self.counters)
 
 

@@ -9,8 +9,10 @@ import functools
 import inspect
 import logging
 import math
+import os
 import threading
 import time
+import weakref
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Type, TypeVar, Union
 
 __all__ = ["CircuitBreaker", "CircuitOpenError", "CLOSED", "OPEN", "HALF_OPEN"]
@@ -40,6 +42,13 @@ _log = logging.getLogger("hotcache.breaker")
 # current. So a slow call admitted while CLOSED that fails after the breaker already re-opened
 # (or closed again) is counted in stats() but cannot flip the state a second time, and a late
 # success from before the trip cannot close a breaker that a probe is testing.
+#
+# A half-open probe holds a slot until its outcome is reported. A probe whose caller vanished
+# without reporting (a BaseException the caller did not route to record_failure, a cancelled
+# task, a bug) would otherwise keep its slot forever and leave the breaker half-open, rejecting
+# every call. So each probe slot remembers when it was admitted, and a slot not reported within
+# recovery_timeout is reclaimed (its late report, if it ever comes, is counted in stats() but
+# frees no other probe's slot).
 # All state lives behind one threading.Lock held for a few attribute updates (never across the
 # protected call or a listener), so the breaker is safe for threads and for asyncio alike.
 
@@ -104,7 +113,7 @@ class CircuitBreaker:
     picked once at decoration time), through ``breaker.call(fn, *args, **kwargs)`` /
     ``await breaker.acall(fn, ...)``, or by hand: ``if breaker.allow(): ...`` followed by exactly
     one ``record_success()`` or ``record_failure()`` (an ``allow()`` that is never settled keeps
-    its half-open probe slot forever).
+    its half-open probe slot until ``recovery_timeout`` has passed; then the slot is reclaimed).
 
     ``clock`` is any zero-argument callable returning seconds (``time.monotonic`` by default;
     a fake clock in tests). It is read under the breaker's lock, so it must be cheap and must
@@ -142,12 +151,15 @@ class CircuitBreaker:
         self.clock = clock
         self.name = name
         self._lock = threading.Lock()
+        _breakers.add(self)
         self._listeners: List[Listener] = []
         self._state = CLOSED
         self._gen = 0  # bumped on every transition, see HOW IT WORKS
         self._consecutive = 0
         self._opened_at = 0.0
-        self._probes = 0  # half-open probes admitted and not yet settled
+        self._probes = 0  # half-open probes admitted and not yet settled (== len(_probe_at))
+        self._probe_at: Dict[int, float] = {}  # probe id -> admission time, oldest first
+        self._probe_ids = 0
         # lifetime counters (monotonic; reset() does not clear them)
         self._successes = 0
         self._failures = 0
@@ -169,6 +181,7 @@ class CircuitBreaker:
         self._state = new
         self._gen += 1
         self._probes = 0
+        self._probe_at.clear()
         if new == OPEN:
             self._opened_at = self.clock()
             self._opened_count += 1
@@ -193,17 +206,45 @@ class CircuitBreaker:
                 except Exception:
                     _log.exception("circuit breaker listener %r raised on %s -> %s", fn, old, new)
 
-    def _admit(self) -> Tuple[Optional[Tuple[int, bool]], str, float]:
-        """Claim permission for one call: ((generation, is_probe) or None, state, remaining)."""
+    def _reclaim(self) -> None:
+        """Free the probe slots not reported within recovery_timeout (lock held)."""
+        if not self._probe_at:
+            return
+        now = self.clock()
+        limit = self.recovery_timeout
+        for pid, since in list(self._probe_at.items()):
+            age = now - since
+            if not (age >= limit and age > 0):
+                break  # oldest first: the rest are younger
+            del self._probe_at[pid]
+        self._probes = len(self._probe_at)
+
+    def _release_probe(self, pid: int) -> None:
+        """Give back probe slot ``pid`` (-1: the oldest one; lock held)."""
+        probe_at = self._probe_at
+        if pid < 0:
+            if probe_at:
+                del probe_at[next(iter(probe_at))]
+        else:
+            probe_at.pop(pid, None)
+        self._probes = len(probe_at)
+
+    def _admit(self) -> Tuple[Optional[Tuple[int, int]], str, float]:
+        """Claim permission for one call: ((generation, probe id or 0) or None, state,
+        remaining)."""
         events: List[Tuple[str, str]] = []
         with self._lock:
             self._tick(events)
             state = self._state
+            if state == HALF_OPEN:
+                self._reclaim()
             if state == CLOSED:
-                ticket: Optional[Tuple[int, bool]] = (self._gen, False)
+                ticket: Optional[Tuple[int, int]] = (self._gen, 0)
             elif state == HALF_OPEN and self._probes < self.half_open_max_calls:
-                self._probes += 1
-                ticket = (self._gen, True)
+                self._probe_ids += 1
+                self._probe_at[self._probe_ids] = self.clock()
+                self._probes = len(self._probe_at)
+                ticket = (self._gen, self._probe_ids)
             else:
                 self._rejected += 1
                 ticket = None
@@ -212,16 +253,17 @@ class CircuitBreaker:
             self._notify(events)
         return ticket, state, remaining
 
-    def _settle(self, ticket: Optional[Tuple[int, bool]], outcome: int) -> None:
-        """outcome: 1 success, -1 failure, 0 neither. ticket None = the current generation."""
+    def _settle(self, ticket: Optional[Tuple[int, int]], outcome: int) -> None:
+        """outcome: 1 success, -1 failure, 0 neither. ticket None = the current generation (a
+        half-open report made by hand gives back the oldest probe slot)."""
         events: List[Tuple[str, str]] = []
         with self._lock:
             if ticket is None:
-                ticket = (self._gen, self._state == HALF_OPEN)
+                ticket = (self._gen, -1 if self._state == HALF_OPEN else 0)
             gen, probe = ticket
             current = gen == self._gen
-            if probe and current and self._probes > 0:
-                self._probes -= 1
+            if probe and current:
+                self._release_probe(probe)
             if outcome > 0:
                 self._successes += 1
                 if current:
@@ -311,6 +353,8 @@ class CircuitBreaker:
         events: List[Tuple[str, str]] = []
         with self._lock:
             self._tick(events)
+            if self._state == HALF_OPEN:
+                self._reclaim()
             snap = {
                 "name": self.name,
                 "state": self._state,
@@ -406,3 +450,17 @@ class CircuitBreaker:
 
         wrapper.breaker = self  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
+
+
+# A forked child starts with one thread: a breaker lock that another parent thread held at fork
+# time would never be released there, so every live breaker gets a fresh one.
+_breakers: "weakref.WeakSet[CircuitBreaker]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:  # pragma: no cover - runs in a forked child
+    for b in list(_breakers):
+        b._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import threading
 import time
 import warnings
 import weakref
@@ -16,7 +15,7 @@ from typing import Any, Callable, Optional, Tuple
 from ._serial import Codec, Rejected, Secret, encode_key, make_codec, namespace_prefix
 from ._spill import DEADLINE, GONE, VALUE, Flusher, SpillQueue
 from ._tier_io import (
-    OUTAGE, Counters, Writer, check_bytes_client, is_cluster, make_transport,
+    OUTAGE, Counters, Writer, abandon, check_bytes_client, is_cluster, make_transport,
 )
 from .tiers import MISS, TieredCache, TieredStats
 
@@ -222,9 +221,8 @@ class RedisTier(_TierBase):
         self._client, self._owns_client = _sync_client(url, client, self.timeout)
         self._transport = make_transport(self._client)
         self._writer = Writer(self._transport, self._codec, self.breaker, self._counters, self._queue)
-        self._io_lock = threading.Lock()
         self._flusher = Flusher(self._queue, self._writer, self._writer.ready,
-                                _pending_clear(self._writer, self._prefix + b"*"), self._io_lock,
+                                _pending_clear(self._writer, self._prefix + b"*"),
                                 self._batch_size, retry_interval=0.25,
                                 name="hotcache-redis-flusher[%s]" % namespace)
         self._flusher.start()
@@ -235,6 +233,12 @@ class RedisTier(_TierBase):
     def client(self) -> Any:
         """The redis-py client this tier talks through."""
         return self._client
+
+    @property
+    def _io_lock(self) -> Any:
+        """The writer's lock (held while a batch is written and by clear()); the flusher's, so
+        a forked child can replace it."""
+        return self._flusher.io_lock
 
     def __repr__(self) -> str:
         return "RedisTier(namespace=%r, ttl=%r, serializer=%r, encrypted=%r, breaker=%r)" % (
@@ -254,6 +258,9 @@ class RedisTier(_TierBase):
             if self._read_failed(exc):
                 raise
             return MISS
+        except BaseException as exc:  # interrupted: give back a half-open probe slot
+            abandon(self.breaker, exc)
+            raise
         self.breaker.record_success()
         return self._decode(rkey, data, pttl)
 
@@ -272,13 +279,17 @@ class RedisTier(_TierBase):
     # -- writes -------------------------------------------------------------------------------
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Block until every write queued before this call has been attempted; True if they
-        all landed (False: some failed or were dropped, or ``timeout`` seconds passed)."""
-        seq, failures = self._queue.mark()
-        if self._flusher.thread is None or not self._flusher.thread.is_alive():
-            return self._queue.idle_through(seq)
+        all landed (False: some failed or were dropped, an invalidation is still a tomb because
+        the queue was full or Redis unreachable, or ``timeout`` seconds passed)."""
+        q = self._queue
+        mark = q.mark()
+        if not self._flusher.running():
+            with q.lock:
+                return q.landed(mark)
         deadline = None if timeout is None else time.monotonic() + timeout
-        done = self._queue.wait(seq, deadline)
-        return done and self._queue.failures == failures
+        done = q.wait(mark, deadline)
+        with q.lock:
+            return done and q.landed(mark)
 
     def clear(self) -> None:
         """Remove every key of this namespace from Redis (SCAN + UNLINK, on every primary of a
@@ -288,7 +299,7 @@ class RedisTier(_TierBase):
 
     def _clear_with(self, l1_clear: Optional[Callable[[], None]]) -> None:
         q = self._queue
-        with self._io_lock:  # no batch in flight, none can start
+        with self._flusher.io_lock:  # no batch in flight, none can start
             q.begin_clear()
             if l1_clear is not None:
                 l1_clear()
@@ -301,7 +312,10 @@ class RedisTier(_TierBase):
     def close(self, timeout: float = 5.0) -> bool:
         """Write what is queued (waiting at most ``timeout`` seconds), stop the flusher, and
         close the client if the tier built it from ``url``. True if the queue drained in time.
-        Afterwards every read is a miss and nothing is written."""
+        Afterwards every read is a miss and nothing new is queued. If the queue did not drain
+        in time, its spills are dropped (counted in spill_dropped) and the flusher writes only
+        the invalidations still queued, in the background, then ends: dropping those would
+        leave values this process replaced or deleted in Redis for other readers."""
         if self._closed:
             return True
         self._closed = True

@@ -5,6 +5,8 @@ L2 and promote. ``TieredStats`` is the snapshot ``TieredCache.stats()`` returns.
 """
 from __future__ import annotations
 
+import itertools
+import os
 import sys
 import threading
 import weakref
@@ -90,9 +92,35 @@ def detach(l1: Any, token: object) -> None:
         pass
 
 
+# Every live tiered cache (weakly), so a forked child can replace locks that a parent thread held
+# at fork time (the child has no such thread: the lock would never be released).
+_live: "weakref.WeakValueDictionary[int, Any]" = weakref.WeakValueDictionary()
+_ids = itertools.count()
+
+
+def _after_fork_in_child() -> None:  # pragma: no cover - runs in a forked child
+    global _owners_lock
+    _owners_lock = threading.Lock()
+    for cache in list(_live.values()):
+        cache._lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _Tiered:
     """What TieredCache and AsyncTieredCache share: the L1 side of a read, write or removal
-    (generation counter, promotion, invalidation), with the tier's I/O left to each flavour."""
+    (generation counter, promotion, invalidation), with the tier's I/O left to each flavour.
+
+    THE GENERATION RULE. A read that misses L1 notes ``_gen``, asks the tier (pending writes,
+    then Redis) and promotes what it found only if ``_gen`` has not moved meanwhile. Every
+    change of the L1 made outside a promotion (set, delete, pop, popitem, clear) first changes
+    the L1 and queues the tier's invalidation, and only then bumps ``_gen``, all under the
+    lock. So a reader either noted the generation before the bump (its promotion is refused)
+    or after it (then the invalidation was already queued and the tier answers a miss): a value
+    read from Redis before a write can never be promoted over that write.
+    """
 
     __slots__ = ()  # the subclasses hold the slots (mypy: hence the ignores on _gen)
     _l1: Any
@@ -126,25 +154,29 @@ class _Tiered:
     def _store(self, key: Any, value: Any, ttl: Optional[float], rkey: bytes) -> None:
         """``set``'s L1 write and the ordered invalidation of ``rkey``."""
         with self._lock:
-            self._gen += 1  # type: ignore[misc]
             self._l1.set(key, value, ttl)
             self._tier._invalidate(rkey)
+            self._gen += 1  # type: ignore[misc]  # last: see THE GENERATION RULE
 
     def _drop(self, key: Any, rkey: bytes, fallback: Any) -> Any:
         """Remove ``key`` from L1 and (queued) from Redis; its value, else the L2 value in
         ``fallback`` (a _fetch result read before), else _MISSING."""
         with self._lock:
-            self._gen += 1  # type: ignore[misc]
-            value = self._l1.pop(key, _MISSING)
-            self._tier._invalidate(rkey)
+            try:
+                value = self._l1.pop(key, _MISSING)
+                self._tier._invalidate(rkey)
+            finally:
+                self._gen += 1  # type: ignore[misc]  # last: see THE GENERATION RULE
         if value is _MISSING and fallback is not MISS:
             value = fallback[0]
         return value
 
     def _clear_l1(self) -> None:
         with self._lock:
-            self._gen += 1  # type: ignore[misc]
-            self._l1.clear()
+            try:
+                self._l1.clear()
+            finally:
+                self._gen += 1  # type: ignore[misc]  # last: see THE GENERATION RULE
 
     def __len__(self) -> int:
         return len(self._l1)
@@ -214,6 +246,7 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
         self._lock = threading.RLock()  # an on_evict callback may write back into this cache
         self._gen = 0
         self._finalizer = weakref.finalize(self, detach, l1, attach(l1, tier._hook))
+        _live[next(_ids)] = self
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         raise TypeError("a TieredCache cannot be pickled or copied (copy its l1 instead)")
@@ -255,12 +288,13 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
     def popitem(self) -> Tuple[Any, Any]:
         """Remove and return an L1 item (in the L1's eviction order); its Redis copy goes too."""
         with self._lock:
-            self._gen += 1
             key, value = self._l1.popitem()
             try:
                 self._tier._invalidate(self._tier._rkey(key))
             except TypeError:  # a key put into the L1 directly that the tier cannot encode
                 pass
+            finally:
+                self._gen += 1  # last: see THE GENERATION RULE
         return key, value
 
     def clear(self) -> None:
