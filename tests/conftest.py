@@ -153,3 +153,69 @@ def fake_timer():
 
 def is_nan(x):
     return isinstance(x, float) and math.isnan(x)
+
+
+# -- asynchronous exceptions, injected deterministically ------------------------------------------
+
+class AsyncInterrupt(BaseException):
+    """Stands for an asynchronous exception (a signal handler's KeyboardInterrupt, an exception
+    raised from SIGALRM): raised by ``raise_at`` at one chosen instruction."""
+
+
+def offsets(code, name, after_call=False):
+    """Bytecode offsets in ``code`` of every instruction naming ``name`` (an attribute, global,
+    local or closure variable) or, with ``after_call``, of the instruction right after the call
+    that follows each of them (where an asynchronous exception lands once that call returned).
+    A ``finally`` body is compiled once per way out of its ``try``: every copy is included."""
+    import dis
+
+    ins = list(dis.get_instructions(code))
+    found = set()
+    for i, x in enumerate(ins):
+        if x.argval != name:
+            continue
+        if not after_call:
+            found.add(x.offset)
+            continue
+        for y, z in zip(ins[i:], ins[i + 1:]):
+            if y.opname.startswith("CALL"):
+                found.add(z.offset)
+                break
+    assert found, "%s not found in %s" % (name, code.co_name)
+    return found
+
+
+class raise_at:
+    """Context manager: the first time the current thread runs ``code`` at one of ``where``
+    (bytecode offsets; None: on entering the function), raise ``AsyncInterrupt`` there, as a
+    signal handler would. ``fired`` tells whether it did."""
+
+    def __init__(self, code, where=None):
+        self.code = code
+        self.where = where
+        self.fired = False
+
+    def _local(self, frame, event, arg):
+        if not self.fired and event == "opcode" and frame.f_lasti in self.where:
+            self.fired = True
+            raise AsyncInterrupt("injected at %s+%d" % (self.code.co_name, frame.f_lasti))
+        return self._local
+
+    def _global(self, frame, event, arg):
+        if self.fired or frame.f_code is not self.code:
+            return None
+        if self.where is None:
+            self.fired = True
+            raise AsyncInterrupt("injected entering %s" % self.code.co_name)
+        frame.f_trace_lines = False
+        frame.f_trace_opcodes = True
+        return self._local
+
+    def __enter__(self):
+        self._old = sys.gettrace()
+        sys.settrace(self._global)
+        return self
+
+    def __exit__(self, *exc):
+        sys.settrace(self._old)
+        return False

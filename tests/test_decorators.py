@@ -14,13 +14,15 @@ import gc
 import pickle
 import sys
 import threading
+import types
 import weakref
 
 import pytest
 
 import hotcache
-from conftest import FakeTimer, classes
-from hotcache import cached, cachedmethod, decorators, keys
+from conftest import AsyncInterrupt, FakeTimer, classes, offsets, raise_at
+from hotcache import _flight, cached, cachedmethod, decorators, keys
+from hotcache._load import _Loader
 from hotcache._pure_call import CachedCall as TwinCall
 
 try:
@@ -391,6 +393,80 @@ def test_single_flight_exactly_once_with_racing_callers(call_impl, run):
     finally:
         sys.setswitchinterval(old)
     assert sorted(calls) == list(range(32))
+
+
+# the cached wrapper's miss (SingleFlight.do with the leader inlined, a closure of miss_path)
+_MISS_CODE = next(c for c in _Loader.miss_path.__code__.co_consts
+                  if isinstance(c, types.CodeType) and c.co_name == "miss")
+
+
+def _in_thread(fn):
+    out = []
+    t = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    t.start()
+    t.join(HANG)
+    assert not t.is_alive(), "a later caller hung"
+    return out[0]
+
+
+def test_interrupt_right_after_registration_does_not_leak_the_flight(call_impl):
+    """A KeyboardInterrupt (here: AsyncInterrupt) landing just after the miss registered its
+    flight, before the leader's ``try`` used to begin: the flight is unregistered, so a later
+    caller of the key on another thread loads it instead of waiting forever."""
+
+    @cached(hotcache.LRUCache(8))
+    def f(x):
+        return x * 2
+
+    with raise_at(_MISS_CODE, offsets(_MISS_CODE, "setdefault", after_call=True)) as inject:
+        with pytest.raises(AsyncInterrupt):
+            f(1)
+    assert inject.fired
+    assert f._w_loader.flight.in_flight() == 0
+    assert _in_thread(lambda: f(1)) == 2
+
+
+@pytest.mark.parametrize("outcome", ["value", "error"])
+def test_interrupt_entering_finish_still_wakes_waiters(call_impl, outcome):
+    """The leader is interrupted on entering ``_finish`` (what a real SIGINT hits at random):
+    the waiter still gets the leader's outcome and later callers do not hang."""
+    entered = threading.Event()
+    calls = []
+
+    @cached(hotcache.LRUCache(8))
+    def f(x):
+        calls.append(x)
+        if len(calls) == 1:
+            entered.set()
+            _await_waiters(f._w_loader.flight, (x,), 1)
+            if outcome == "error":
+                raise ValueError("load failed")  # nothing stored: later callers load again
+        return "value"
+
+    got = []
+
+    def waiter():
+        assert entered.wait(HANG)
+        try:
+            got.append(f(1))
+        except ValueError as exc:
+            got.append(repr(exc))
+
+    t = threading.Thread(target=waiter, daemon=True)
+    t.start()
+    try:
+        with raise_at(_flight._finish.__code__) as inject:
+            with pytest.raises(AsyncInterrupt):
+                f(1)
+    finally:
+        entered.set()
+        t.join(HANG)
+    assert inject.fired
+    assert not t.is_alive(), "the waiter was never woken"
+    assert got == (["value"] if outcome == "value" else ["ValueError('load failed')"])
+    assert f._w_loader.flight.in_flight() == 0
+    assert _in_thread(lambda: f(1)) == "value"
+    assert len(calls) == (1 if outcome == "value" else 2)
 
 
 def test_exception_reaches_every_waiter_and_is_not_cached(call_impl):
@@ -821,12 +897,112 @@ def test_per_instance_cache_does_not_keep_the_instance_alive(call_impl):
     cache_ref = weakref.ref(obj.scale.cache)
     ref = weakref.ref(obj)
     descriptor = PerInstance.__dict__["scale"]
-    before = len(descriptor._PerInstanceMethod__instances)
+    before = len(descriptor._PerInstanceMethod__wrappers)
     del obj
     # no reference cycle: freed by reference counting alone, cache included
     assert ref() is None
     assert cache_ref() is None
-    assert len(descriptor._PerInstanceMethod__instances) == before - 1
+    assert len(descriptor._PerInstanceMethod__wrappers) == before - 1
+    gc.collect()
+    assert ref() is None
+
+
+class Node:
+    """Cached values that refer back to the instance (``Child(parent=self)``)."""
+
+    @cachedmethod(maxsize=16)
+    def wrapped(self):
+        return [self]
+
+    @cachedmethod(maxsize=16)
+    def plain(self):
+        return 42
+
+
+def test_per_instance_value_referring_to_the_instance_is_collected(call_impl):
+    """instance -> its __dict__ -> wrapper -> cache -> value -> instance is a cycle nothing
+    outside reaches (the class holds no strong reference to the wrapper): gc frees it."""
+    obj = Node()
+    assert obj.wrapped()[0] is obj and obj.plain() == 42
+    ref, cache_ref = weakref.ref(obj), weakref.ref(obj.wrapped.cache)
+    del obj
+    gc.collect()
+    assert ref() is None and cache_ref() is None
+    obj = Node()
+    obj.plain()  # no back-reference: reference counting alone, as ever
+    ref = weakref.ref(obj)
+    del obj
+    assert ref() is None
+
+
+def test_per_instance_copies_and_pickles_rebuild_their_own_cache(call_impl):
+    a = PerInstance(2)
+    a.scale(1)
+    for b in (copy.copy(a), copy.deepcopy(a), pickle.loads(pickle.dumps(a))):
+        assert len(b.scale.cache) == 0  # the copied __dict__ entry belongs to `a`
+        assert b.scale.cache is not a.scale.cache
+        b.scale(3)
+        assert b.scale.cache_info().currsize == 1 and b.scale(3) == 6
+    assert a.scale.cache_info().currsize == 1 and len(a.scale.cache) == 1
+    PerInstance.scale.cache_clear()  # reaches `a` and every copy still alive
+    assert len(a.scale.cache) == 0
+
+
+def test_per_instance_overriding_cached_method_calling_super(call_impl):
+    class Child(PerInstance):
+        @cachedmethod(maxsize=4)
+        def scale(self, x):
+            return super().scale(x) + 1
+
+    c = Child(3)
+    assert c.scale(2) == 7 and c.scale(2) == 7
+    assert PerInstance.scale.__get__(c).cache is not c.scale.cache
+    assert c.calls == [2]
+
+
+def test_per_instance_slots_without_dict(call_impl):
+    """Instances without a __dict__ keep the descriptor-held caches: freed with the instance
+    by reference counting; a value referring back to the instance keeps it alive (documented)
+    until the cache is cleared. With "__dict__" in __slots__ the instance holds its cache."""
+
+    class Slotted:
+        __slots__ = ("__weakref__",)
+
+        @cachedmethod(maxsize=4)
+        def plain(self):
+            return 1
+
+        @cachedmethod(maxsize=4)
+        def wrapped(self):
+            return [self]
+
+    obj = Slotted()
+    assert obj.plain() == 1 and obj.plain() == 1
+    assert obj.plain.cache_stats()["hits"] == 1
+    ref = weakref.ref(obj)
+    del obj
+    assert ref() is None
+    obj = Slotted()
+    obj.wrapped()
+    ref = weakref.ref(obj)
+    del obj
+    gc.collect()
+    assert ref() is not None  # the documented limit of __slots__ without __dict__
+    Slotted.wrapped.cache_clear()
+    gc.collect()
+    assert ref() is None
+
+    class WithDict:
+        __slots__ = ("__dict__", "__weakref__")
+
+        @cachedmethod(maxsize=4)
+        def wrapped(self):
+            return [self]
+
+    obj = WithDict()
+    obj.wrapped()
+    ref = weakref.ref(obj)
+    del obj
     gc.collect()
     assert ref() is None
 

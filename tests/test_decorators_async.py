@@ -15,8 +15,9 @@ import weakref
 import pytest
 
 import hotcache
-from conftest import FakeTimer, classes
+from conftest import AsyncInterrupt, FakeTimer, classes, offsets, raise_at
 from hotcache import cached, cachedmethod, keys
+from hotcache._flight import SingleFlight
 
 HANG = 10.0  # seconds: hang guard only
 
@@ -194,6 +195,43 @@ def test_cancelled_waiter_leaves_the_flight_alone():
             await waiter
         gate.set()
         assert await leader == 1
+
+    run(main())
+
+
+@pytest.mark.parametrize("point", ["after registering", "resolving the future"])
+def test_interrupted_leader_hand_off_does_not_wedge(point):
+    """An asynchronous exception in the leader task right after it registered its flight, or in
+    its ``finally`` before it resolved the future the waiters wait on: the waiters still get an
+    outcome (retrying if the leader left none) and later callers do not hang."""
+    code = SingleFlight.ado.__code__
+    where = (offsets(code, "setdefault", after_call=True) if point == "after registering"
+             else offsets(code, "set_result"))
+
+    async def main():
+        gate = asyncio.Event()
+        calls = []
+
+        @cached(maxsize=8)
+        async def f(x):
+            calls.append(x)
+            await gate.wait()
+            return x * 2
+
+        with raise_at(code, where) as inject:
+            leader = asyncio.create_task(f(1))
+            await settle()
+            waiters = [asyncio.create_task(f(1)) for _ in range(3)]
+            await settle()
+            gate.set()
+            with pytest.raises(AsyncInterrupt):
+                await leader
+        assert inject.fired
+        assert await asyncio.gather(*waiters) == [2, 2, 2]
+        assert f.cache_stats()["in_flight"] == 0
+        assert await f(1) == 2
+        # interrupted before fn ran: one waiter took the load over; else the leader's value
+        assert calls == [1]
 
     run(main())
 

@@ -10,7 +10,9 @@ import sys
 import threading
 
 import pytest
+from conftest import AsyncInterrupt, offsets, raise_at
 
+from hotcache import _flight
 from hotcache._flight import SingleFlight
 
 HANG = 10.0  # seconds: a hang guard only, never a measurement
@@ -271,6 +273,104 @@ def test_interrupted_leader_lets_waiters_retry():
     assert calls == ["leader", "waiter"]
 
 
+# -- asynchronous exceptions (KeyboardInterrupt from a signal handler) at the hand-off ---------------
+
+def _in_thread(fn):
+    """``fn()`` on another thread; its result, or AssertionError if it hangs."""
+    out = []
+    t = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    t.start()
+    t.join(HANG)
+    assert not t.is_alive(), "a later caller hung"
+    return out[0]
+
+
+def test_interrupt_right_after_registration_does_not_leak_the_flight():
+    """An asynchronous exception landing just after ``setdefault`` registered the flight (before
+    the leader's ``try`` used to begin) unregisters it: later callers do not wait forever."""
+    flight = SingleFlight()
+    code = SingleFlight.do.__code__
+    with raise_at(code, offsets(code, "setdefault", after_call=True)) as inject:
+        with pytest.raises(AsyncInterrupt):
+            flight.do("k", lambda: "never")
+    assert inject.fired
+    assert flight.in_flight() == 0
+    assert _in_thread(lambda: flight.do("k", lambda: "later")) == "later"
+
+
+def _finish_points():
+    """Where the leader's ``_finish`` can be interrupted: on entry, after unregistering the
+    flight (before marking it finished), and on entering the Event.set that wakes waiters."""
+    code = _flight._finish.__code__
+    return {
+        "entering _finish": (code, None),
+        "after unregistering": (code, offsets(code, "finished")),
+        "waking the waiters": (threading.Event.set.__code__, None),
+    }
+
+
+@pytest.mark.parametrize("point", sorted(_finish_points()))
+@pytest.mark.parametrize("outcome", ["value", "error"])
+def test_interrupted_finish_still_wakes_waiters(point, outcome):
+    """The leader (this thread) is interrupted while finishing its flight: ``_finish`` runs
+    again to the end, the waiter gets the recorded outcome, the leader gets the interrupt, and
+    nothing stays registered."""
+    flight = SingleFlight()
+    error = ValueError("load failed")
+
+    def fn():
+        _await_waiters(flight, "k", 1)  # the waiter is blocked on the flight
+        if outcome == "error":
+            raise error
+        return "value"
+
+    got = []
+
+    def waiter():
+        try:
+            got.append(flight.do("k", lambda: "waiter ran fn"))
+        except ValueError as exc:
+            got.append(exc)
+
+    t = threading.Thread(target=waiter, daemon=True)
+    code, where = _finish_points()[point]
+    with raise_at(code, where) as inject:
+        t_started = False
+        try:
+            def start_waiter_then_run():
+                nonlocal t_started
+                t.start()
+                t_started = True
+                return fn()
+
+            with pytest.raises(AsyncInterrupt):
+                flight.do("k", start_waiter_then_run)
+        finally:
+            if t_started:
+                t.join(HANG)
+    assert inject.fired
+    assert not t.is_alive(), "the waiter was never woken"
+    assert got == (["value"] if outcome == "value" else [error])
+    assert flight.in_flight() == 0
+    assert _in_thread(lambda: flight.do("k", lambda: "later")) == "later"
+
+
+def test_finish_is_idempotent():
+    flight = SingleFlight()
+    calls = flight._calls
+    call = _flight._Call()
+    call.owner = 0
+    call.finished = False
+    call.state = _flight._OK
+    call.result = 1
+    calls["k"] = call
+    other = _flight._Call()
+    _flight._finish(calls, "k", call)
+    calls["k"] = other  # a new flight of the key: finishing the old one again leaves it alone
+    _flight._finish(calls, "k", call)
+    assert calls == {"k": other} and call.finished
+
+
 def test_handoff_race_stress():
     """The lock-free leader/waiter hand-off under very frequent thread switches: no waiter is
     ever left waiting, and each gets the outcome of a flight of its own key."""
@@ -403,6 +503,79 @@ def test_async_leader_cancellation_does_not_wedge_waiters():
         assert flight.in_flight() == 0
 
     asyncio.run(main())
+
+
+def test_async_interrupt_right_after_registration_does_not_leak_the_flight():
+    code = SingleFlight.ado.__code__
+
+    async def main():
+        flight = SingleFlight()
+        with raise_at(code, offsets(code, "setdefault", after_call=True)) as inject:
+            with pytest.raises(AsyncInterrupt):
+                await flight.ado("k", lambda: "never")
+        assert inject.fired
+        assert flight.in_flight() == 0
+        assert await asyncio.wait_for(flight.ado("k", lambda: "later"), HANG) == "later"
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("outcome", ["value", "error"])
+def test_async_interrupted_finish_still_resolves_the_future(outcome):
+    """The leader task is interrupted in its ``finally`` after unregistering the flight, before
+    resolving the future its waiters wait on: the future is resolved anyway."""
+    code = SingleFlight.ado.__code__
+    error = ValueError("load failed")
+
+    async def main():
+        flight = SingleFlight()
+        gate = asyncio.Event()
+
+        async def fn():
+            await gate.wait()
+            if outcome == "error":
+                raise error
+            return "value"
+
+        with raise_at(code, offsets(code, "set_result")) as inject:
+            leader = asyncio.create_task(flight.ado("k", fn))
+            await asyncio.sleep(0)
+            waiters = [asyncio.create_task(flight.ado("k", fn)) for _ in range(3)]
+            await asyncio.sleep(0)
+            gate.set()
+            with pytest.raises(AsyncInterrupt):
+                await leader
+        assert inject.fired
+        results = await asyncio.wait_for(asyncio.gather(*waiters, return_exceptions=True), HANG)
+        assert results == (["value"] * 3 if outcome == "value" else [error] * 3)
+        assert flight.in_flight() == 0
+
+    asyncio.run(main())
+
+
+def test_async_abandoned_leader_on_a_closed_loop_is_collected():
+    """A leader task left pending on an event loop closed without cancelling its tasks: the
+    flight table does not keep the task (nor its loop) alive; collecting the task unregisters
+    the flight."""
+    import gc
+    import weakref
+
+    flight = SingleFlight()
+
+    async def fn():
+        await asyncio.sleep(3600)
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(flight.ado("k", fn))
+    loop.run_until_complete(asyncio.sleep(0))  # the leader is now inside fn
+    assert flight.in_flight() == 1
+    loop.close()  # no cancellation: the task stays pending forever
+    dead = weakref.ref(loop)
+    del loop, task
+    # the task says "Task was destroyed but it is pending!" through the closed loop's handler
+    gc.collect()
+    assert flight.in_flight() == 0
+    assert dead() is None
 
 
 def test_async_cancelled_waiter_does_not_cancel_flight():

@@ -6,8 +6,10 @@ executor that runs them when the test says so, so every timing boundary is exact
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -273,6 +275,110 @@ def test_delete_during_refresh_is_not_undone(env, cache):
     assert "k" not in cache
 
 
+def _explicit_ops():
+    """An explicit change of key "k" made while a foreground load of it runs: (name, apply,
+    what the cache must hold afterwards, None for nothing)."""
+    def setitem(lc):
+        lc["k"] = "explicit"
+
+    def delitem(lc):
+        del lc["k"]
+
+    def pop(lc):
+        lc.pop("k", None)
+
+    def popitem(lc):
+        lc.popitem()
+
+    def clear(lc):
+        lc.clear()
+
+    return [("set", setitem, "explicit"), ("del", delitem, None), ("pop", pop, None),
+            ("popitem", popitem, None), ("clear", clear, None)]
+
+
+def _stale_entry(lc, timer):
+    """Key "k" held but past its ttl, so that a read reloads it in the foreground (and del/
+    popitem have an entry to remove)."""
+    lc.cache.set("k", "old", ttl=TTL + 10)
+    timer.advance(TTL + 5)
+
+
+@pytest.mark.parametrize("op", _explicit_ops(), ids=lambda op: op[0])
+def test_explicit_write_during_a_foreground_load_is_not_overwritten(cache, timer, op):
+    """``lc[k] = v``/del/pop/popitem/clear while a foreground load of ``k`` runs: the load
+    still returns its (older) value to its caller, but does not store it over the change."""
+    _, apply, expected = op
+    started, go = threading.Event(), threading.Event()
+
+    def loader(key):
+        started.set()
+        assert go.wait(HANG)
+        return "loaded"
+
+    lc = LoadingCache(cache, loader, ttl=TTL, stale_if_error=10)
+    _stale_entry(lc, timer)
+    got = []
+    t = threading.Thread(target=lambda: got.append(lc.get("k")), daemon=True)
+    t.start()
+    assert started.wait(HANG)
+    apply(lc)  # the load is running now
+    go.set()
+    t.join(HANG)
+    assert got == ["loaded"]
+    assert cache.get("k") == expected
+    assert lc._loads == {}
+    assert lc.stats()["loads"] == 1
+    assert lc.get("k") == (expected or "loaded")  # nothing held: a new load
+    assert cache.get("k") == (expected or "loaded")
+
+
+@pytest.mark.parametrize("op", _explicit_ops(), ids=lambda op: op[0])
+def test_async_explicit_write_during_a_foreground_load_is_not_overwritten(cache, timer, op):
+    _, apply, expected = op
+
+    async def main():
+        started, go = asyncio.Event(), asyncio.Event()
+
+        async def loader(key):
+            started.set()
+            await go.wait()
+            return "loaded"
+
+        lc = LoadingCache(cache, loader, ttl=TTL, stale_if_error=10)
+        _stale_entry(lc, timer)
+        task = asyncio.create_task(lc.aget("k"))
+        await asyncio.wait_for(started.wait(), HANG)
+        apply(lc)
+        go.set()
+        assert await asyncio.wait_for(task, HANG) == "loaded"
+        assert cache.get("k") == expected
+        assert lc._loads == {}
+        assert await lc.aget("k") == (expected or "loaded")
+
+    asyncio.run(main())
+
+
+def test_load_without_explicit_writes_still_stores(env, cache):
+    """The cancellation is per load: a later load of the key stores as usual, and an explicit
+    write of another key cancels nothing."""
+    lc, loader, ex, timer = env
+    started, go = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        assert go.wait(HANG)
+        return "slow"
+
+    t = threading.Thread(target=lambda: lc.get("k", slow), daemon=True)
+    t.start()
+    assert started.wait(HANG)
+    lc["other"] = 1
+    go.set()
+    t.join(HANG)
+    assert cache.get("k") == "slow" and lc._loads == {}
+
+
 def test_get_loader_override_is_used_for_refresh(env):
     lc, loader, ex, timer = env
     versions = iter(["v1", "v2"])
@@ -465,6 +571,69 @@ def test_async_failed_refresh_and_stale_if_error(cache, timer):
 
     asyncio.run(main())
     assert lc.stats()["stale_served"] == 1
+
+
+def test_async_refresh_left_on_a_closed_loop_is_taken_over(cache, timer):
+    """A refresh task left pending when its event loop is closed without asyncio.run's cleanup:
+    the claim is taken over by the next read in the window (sync here), the task is not held,
+    and once it is collected neither its loop nor its flight entry remains."""
+    ex = ManualExecutor()
+
+    async def forever():
+        await asyncio.sleep(3600)
+        return "never"
+
+    lc = LoadingCache(cache, lambda key: "v%d" % timer(), ttl=TTL, refresh_ahead=0.8, executor=ex)
+    assert lc.get("k") == "v0"
+    timer.advance(0.9 * TTL)
+    loop = asyncio.new_event_loop()
+    assert loop.run_until_complete(lc.aget("k", forever)) == "v0"  # starts the refresh task
+    loop.run_until_complete(asyncio.sleep(0))                     # it is now inside forever()
+    assert lc.stats()["refreshing"] == 1 and len(lc._tasks) == 1
+    assert lc._flight.in_flight() == 1
+    loop.close()  # no cancellation: the task never runs again
+    dead = weakref.ref(loop)
+    del loop
+    timer.advance(1)
+    assert lc.get("k") == "v0"  # in the window: the abandoned claim is taken over
+    assert len(ex.tasks) == 1 and len(lc._tasks) == 0
+    assert ex.run() == 1
+    assert lc.get("k") == "v%d" % (0.9 * TTL + 1)  # refreshed
+    assert lc.stats()["refreshing"] == 0 and lc.stats()["refreshes"] == 2
+    gc.collect()  # the dropped task ("destroyed but pending"): its coroutine is closed
+    assert dead() is None
+    assert lc._flight.in_flight() == 0
+    assert lc.stats()["refreshing"] == 0
+
+
+def test_async_refresh_on_a_closed_loop_taken_over_by_another_loop(cache, timer):
+    calls = []
+
+    async def loader(key):
+        calls.append(key)
+        if len(calls) == 2:
+            await asyncio.sleep(3600)  # the first refresh: left pending on a closed loop
+        return len(calls)
+
+    lc = LoadingCache(cache, loader, ttl=TTL, refresh_ahead=0.8, executor=ManualExecutor())
+    first = asyncio.new_event_loop()
+    assert first.run_until_complete(lc.aget("k")) == 1
+    timer.advance(0.9 * TTL)
+    assert first.run_until_complete(lc.aget("k")) == 1
+    first.run_until_complete(asyncio.sleep(0))
+    first.close()
+    del first
+
+    async def main():
+        assert await lc.aget("k") == 1  # takes the refresh over: a task of this loop
+        assert len(lc._tasks) == 1
+        await asyncio.wait_for(asyncio.gather(*lc._tasks), HANG)
+        return await lc.aget("k")
+
+    assert asyncio.run(main()) == 3
+    assert lc.stats()["refreshes"] == 2 and lc.stats()["refreshing"] == 0
+    gc.collect()  # the abandoned task of the first loop
+    assert lc._flight.in_flight() == 0
 
 
 def test_async_sync_loader(cache):

@@ -469,6 +469,39 @@ def test_flush_from_the_writer_is_refused(cache):
     assert len(errors) == 1
 
 
+def test_writer_writing_back_while_closing_is_drained(cache):
+    """A writer that writes back into its own cache from the flusher thread keeps working while
+    close() drains: the write-back is queued and written, close() returns (it used to raise
+    RuntimeError in the writer, failing the batch, retried forever)."""
+    store = {}
+    holder = {}
+    seen_closing = []
+
+    def writer(batch):
+        for key, value in batch:
+            store[key] = value
+            if not key.startswith("ack:"):
+                seen_closing.append(holder["wb"].closed)
+                holder["wb"]["ack:" + key] = True  # from the flusher thread
+
+    wb = WriteBehindCache(cache, writer, flush_interval=None, max_pending=2,
+                          retry_backoff=FAST_RETRY)
+    holder["wb"] = wb
+    wb["a"] = 1
+    wb["b"] = 2  # full: the write-backs are queued past max_pending (never wait for itself)
+    closer = threading.Thread(target=wb.close, daemon=True)
+    closer.start()  # nothing is due before close (flush_interval=None, batch_size=100)
+    closer.join(HANG)
+    assert not closer.is_alive(), "close() hung"
+    assert seen_closing == [True, True]  # the write-backs did happen during the drain
+    assert store == {"a": 1, "b": 2, "ack:a": True, "ack:b": True}
+    assert wb.stats()["failed_batches"] == 0 and wb.stats()["pending"] == 0
+    assert wb["ack:b"] is True
+    with pytest.raises(RuntimeError, match="closed"):
+        wb["late"] = 1  # any other thread is still refused
+    assert not wb._q.thread.is_alive()
+
+
 def test_flush_waits_only_for_earlier_writes(cache):
     gates = {"a": threading.Event(), "b": threading.Event()}
     entered = {"a": threading.Event(), "b": threading.Event()}

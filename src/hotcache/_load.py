@@ -11,9 +11,10 @@ unless ``unless(result)`` is true, with the per-entry ``ttl`` if any. A ValueErr
 
 The sync ``cached`` wrapper (a CachedCall) misses into ``_Loader.miss_path``'s closure, which is
 ``SingleFlight.do`` with the uncontended leader inlined: it registers the flight itself (one
-``_Call`` allocation, one ``dict.setdefault``), calls ``lead`` and ends the flight with
-``_flight._finish``; a key already in flight (another thread's, or recursion on this one) goes
-through ``SingleFlight.do``. Measured (``python benchmarks/decorators.py --quick``, "miss 1
+``_Call`` allocation, one ``dict.setdefault``, inside its ``try``), calls ``lead`` and ends the
+flight with ``_flight._finish`` (again with ``_finish_again`` if an asynchronous exception
+interrupts it: see ``hotcache._flight``); a key already in flight (another thread's, or
+recursion on this one) goes through ``SingleFlight.do``. Measured (``python benchmarks/decorators.py --quick``, "miss 1
 arg", best rounds: every call a miss on a full LRUCache(4096)): 1.46 us per call through
 ``partial(loader.miss)`` -> ``do`` -> ``partial(lead)`` -> ``_Call.__init__``, 0.99 us this way
 (functools.lru_cache: 0.19 us, cachetools.cached: 2.2 us).
@@ -33,7 +34,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from ._flight import _ERROR, _OK, _RETRY, SingleFlight, _Call, _finish
+from ._flight import _ERROR, _OK, _RETRY, SingleFlight, _Call, _finish, _finish_again
 
 __all__ = ["CacheInfo", "Miss", "_MISSING", "_Counts", "_Loader", "_acall", "_check_ttl",
            "_lookup", "_make_info", "_name_of", "_perf", "_pop", "_unhashable", "_unhashable_error"]
@@ -290,9 +291,9 @@ class _Loader:
             call = _Call()  # SingleFlight.do's leader, inlined (see the module docstring)
             call.owner = get_ident()
             call.finished = False
-            if setdefault(key, call) is not call:  # in flight: wait, or recursion
-                return do(key, functools.partial(lead, key, args, kwargs))
-            try:
+            try:  # registration inside the try: the finally ends whatever became visible
+                if setdefault(key, call) is not call:  # in flight: wait, or recursion
+                    return do(key, functools.partial(lead, key, args, kwargs))
                 value = lead(key, args, kwargs)
             except Exception as exc:
                 call.exc = exc
@@ -306,7 +307,11 @@ class _Loader:
                 call.state = _OK
                 return value
             finally:
-                _finish(calls, key, call)
+                try:
+                    _finish(calls, key, call)  # a no-op but for a flight ``call`` registered
+                except BaseException:  # an asynchronous exception: finish anyway, re-raise
+                    _finish_again(_finish, calls, key, call)
+                    raise
 
         return miss
 

@@ -6,12 +6,26 @@ path of ``hotcache._wrappers._PyWrapper``: cachetools' lock/condition protocols,
 per (cache, key)); ``_Unbound`` is its class access. ``_PerInstanceMethod`` holds one ``cached``
 wrapper per instance.
 
-Per-instance method caches do not keep instances alive and create no reference cycle: the
-descriptor maps ``id(instance)`` to (weak reference, wrapper); the wrapper holds its own cache
-and the plain function, never the instance; the weak reference's callback drops the entry when
-the instance dies. An attribute access returns ``MethodType(wrapper, instance)``, so a bound
-method kept elsewhere keeps its instance alive exactly like any bound method. Copies and
-pickles of an instance start with an empty cache.
+Per-instance method caches live with their instance and never keep it alive: the wrapper (its
+own cache, the plain function, never the instance) is kept in the instance ``__dict__`` under
+a private name, in an ``_InstanceEntry`` - a weak reference to its owner that also holds the
+wrapper. Without a value referring back to the instance there is no reference cycle, so the
+instance and its cache are freed by reference counting alone; a cached value that refers back
+to the instance (``Child(parent=self)``) makes a cycle instance -> ``__dict__`` -> wrapper ->
+cache -> value -> instance, which the garbage collector frees (no part of it is reachable from
+the class). The descriptor keeps only a ``WeakSet`` of the wrappers, for the class-level
+``cache_clear()``. An attribute access returns ``MethodType(wrapper, instance)``, so a bound
+method kept elsewhere keeps its instance alive exactly like any bound method.
+
+Copies and pickles of an instance start with an empty cache: ``copy.copy`` copies the
+``__dict__`` entry, whose owner is then another object, so the copy builds its own wrapper on
+first use; pickling and ``copy.deepcopy`` turn the entry into None (its ``__reduce__``).
+
+Instances without a ``__dict__`` (``__slots__`` without ``"__dict__"``), and classes (for
+class methods), keep the earlier mechanism: the descriptor maps ``id(instance)`` to (weak
+reference, wrapper) and the weak reference's callback drops the entry when the instance dies.
+There a cached value referring back to its instance keeps the instance alive (the descriptor,
+reachable from the class, holds the wrapper): add ``"__dict__"`` to ``__slots__`` to avoid it.
 """
 from __future__ import annotations
 
@@ -226,9 +240,34 @@ _mark_coroutine(_AsyncBoundMethod)
 
 # -- cachedmethod (per-instance caches) --------------------------------------------------------
 
+class _InstanceEntry(weakref.ref):  # type: ignore[type-arg]
+    """``instance.__dict__[descriptor name]``: a weak reference to the instance owning
+    ``wrapper`` (a copied ``__dict__`` brings an entry owned by another object: not used)."""
+
+    __slots__ = ("wrapper", "descriptor")
+    wrapper: Any
+    descriptor: Any
+
+    def __new__(cls, obj: Any, wrapper: Any, descriptor: Any) -> "_InstanceEntry":
+        self = weakref.ref.__new__(cls, obj)
+        self.wrapper = wrapper
+        self.descriptor = descriptor
+        return self
+
+    def __init__(self, obj: Any, wrapper: Any, descriptor: Any) -> None:
+        super().__init__(obj)  # type: ignore[call-arg]
+
+    def __reduce__(self) -> Any:
+        return (type(None), ())  # pickles and deep copies of the instance start empty
+
+
 class _PerInstanceMethod:
     """``cachedmethod(maxsize=..., ...)``: each instance (or, for class methods, each class)
-    gets its own cache, held here under a weak reference (see the module docstring).
+    gets its own cache (see the module docstring): kept in the instance ``__dict__``, so it
+    never keeps the instance alive, even when a cached value refers back to the instance.
+    Instances without a ``__dict__`` (``__slots__``) must be weak-referenceable; their caches
+    are held by the descriptor, and a cached value referring back to such an instance keeps it
+    alive.
 
     Class access returns the descriptor itself, callable with the instance first;
     ``cache_clear()`` on it clears every live instance's cache.
@@ -239,7 +278,12 @@ class _PerInstanceMethod:
         self.__method = method
         self.__build = build  # build() -> a new `cached` wrapper around method
         self.__classmethod = is_classmethod
-        self.__instances: Dict[int, Tuple[Any, Any]] = {}
+        # the instance __dict__ key (a descriptor of another class with the same qualified
+        # name is told apart by _InstanceEntry.descriptor)
+        self.__key = "__hotcache_cachedmethod_%s.%s" % (getattr(method, "__module__", ""),
+                                                         getattr(method, "__qualname__", ""))
+        self.__wrappers: "weakref.WeakSet[Any]" = weakref.WeakSet()  # those in __dict__s
+        self.__instances: Dict[int, Tuple[Any, Any]] = {}  # classes, __slots__ instances
         self.__lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -253,6 +297,16 @@ class _PerInstanceMethod:
             obj = objtype if obj is None else type(obj)
         elif obj is None:
             return self
+        else:
+            try:
+                d = obj.__dict__
+            except AttributeError:
+                d = None
+            if type(d) is dict:
+                entry = d.get(self.__key)
+                if type(entry) is _InstanceEntry and entry() is obj and entry.descriptor is self:
+                    return types.MethodType(entry.wrapper, obj)
+                return types.MethodType(self.__create_in_dict(obj, d), obj)
         entry = self.__instances.get(id(obj))
         if entry is None or entry[0]() is not obj:
             wrapper = self.__create(obj)
@@ -270,8 +324,25 @@ class _PerInstanceMethod:
 
     def cache_clear(self) -> None:
         """Clear the cache of every live instance."""
+        for wrapper in list(self.__wrappers):
+            wrapper.cache_clear()
         for _, wrapper in list(self.__instances.values()):
             wrapper.cache_clear()
+
+    def __create_in_dict(self, obj: Any, d: Dict[str, Any]) -> Any:
+        with self.__lock:
+            entry = d.get(self.__key)
+            if type(entry) is _InstanceEntry and entry() is obj and entry.descriptor is self:
+                return entry.wrapper
+            wrapper = self.__build()
+            try:
+                entry = _InstanceEntry(obj, wrapper, self)
+            except TypeError:
+                raise self.__not_weakrefable(obj) from None
+            wrapper._w_counts.receiver = weakref.ref(obj)  # not the entry: it holds the wrapper
+            d[self.__key] = entry
+            self.__wrappers.add(wrapper)
+            return wrapper
 
     def __create(self, obj: Any) -> Any:
         instances = self.__instances
@@ -289,10 +360,15 @@ class _PerInstanceMethod:
             try:
                 ref = weakref.ref(obj, gone)
             except TypeError:
-                raise TypeError("cachedmethod() keeps a cache per %s instance under a weak reference, "
-                                "but %r instances are not weak-referenceable (add '__weakref__' to "
-                                "__slots__)" % (type(obj).__name__, type(obj).__name__)) from None
+                raise self.__not_weakrefable(obj) from None
             wrapper = self.__build()
             wrapper._w_counts.receiver = weakref.ref(obj)
             instances[ident] = (ref, wrapper)
             return wrapper
+
+    @staticmethod
+    def __not_weakrefable(obj: Any) -> TypeError:
+        name = type(obj).__name__
+        return TypeError("cachedmethod() keeps a cache per %s instance under a weak reference, "
+                         "but %r instances are not weak-referenceable (add '__weakref__' to "
+                         "__slots__)" % (name, name))

@@ -19,8 +19,20 @@ Loads and refreshes of one key share one :class:`~hotcache._flight.SingleFlight`
 LoadingCache, so a reader that finds the entry stale while its refresh runs waits for that
 refresh instead of starting a second load. ``_refreshing`` maps a key to a token while its
 refresh runs: a second read in the window starts nothing, and an explicit store or delete of
-the key marks the token cancelled so a slower refresh never overwrites it. The table only holds
-keys with a refresh in flight.
+the key marks the token cancelled so a slower refresh never overwrites it. Foreground loads
+take the same kind of token (``_loads``: key -> the tokens of its loads running now; sync and
+async flights, and those of different event loops, can load one key at once): a ``lc[key] =
+v``, ``del``, ``pop``, ``popitem`` or ``clear()`` while a load runs cancels it, and the load
+then returns its value to its callers without storing it over the explicit write. Both tables
+only hold keys with a load or refresh in flight.
+
+An ``aget`` refresh runs as an asyncio task, held in ``_tasks`` (the loop itself keeps only
+weak references to tasks) and, weakly, by its token. A loop closed without cancelling its
+tasks (``loop.close()`` without ``asyncio.run``'s cleanup) never runs them again: tasks of
+closed loops are dropped from ``_tasks`` whenever a refresh is claimed, and a key whose
+refresh token belongs to such a task is claimed afresh (taken over) instead of never being
+refreshed again. The dropped task is then garbage; collecting it closes its coroutine, which
+unregisters its single-flight entry, so neither the task nor its loop is kept alive.
 """
 from __future__ import annotations
 
@@ -30,10 +42,12 @@ import logging
 import math
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import (
-    Any, Awaitable, Callable, Dict, Iterator, MutableMapping, Optional, Set, Tuple, TypeVar, Union,
+    Any, Awaitable, Callable, Dict, Iterator, List, MutableMapping, Optional, Set, Tuple, TypeVar,
+    Union,
 )
 
 from ._config import parse_ttl
@@ -65,12 +79,23 @@ def _default_executor() -> ThreadPoolExecutor:
 
 
 class _Refresh:
-    """A running background refresh of one key; ``cancelled`` once the key is set or deleted."""
+    """A running load or background refresh of one key; ``cancelled`` once the key is set or
+    deleted (the load must not store then). ``task``: a weak reference to the asyncio task of
+    an ``aget`` refresh (None for the others)."""
 
-    __slots__ = ("cancelled",)
+    __slots__ = ("cancelled", "task")
 
     def __init__(self) -> None:
         self.cancelled = False
+        self.task: Optional["weakref.ref[asyncio.Task[Any]]"] = None
+
+    def abandoned(self) -> bool:
+        """An ``aget`` refresh whose task is gone or whose event loop was closed: it will never
+        finish (nor release its claim)."""
+        if self.task is None:
+            return False
+        task = self.task()
+        return task is None or task.get_loop().is_closed()
 
 
 class LoadingCache(MutableMapping[K, V]):
@@ -97,8 +122,9 @@ class LoadingCache(MutableMapping[K, V]):
     ``ttl + stale_if_error``.
 
     Mapping API: ``lc[key]`` is ``get`` with the constructor's loader (KeyError on a miss
-    without one); ``lc[key] = v`` stores ``v`` as freshly loaded (and cancels a running refresh
-    of ``key``); ``del``/``pop``/``popitem``/``clear`` drop entries without loading; ``in``
+    without one); ``lc[key] = v`` stores ``v`` as freshly loaded; ``del``/``pop``/``popitem``/
+    ``clear`` drop entries without loading; all of them cancel the store of a load or refresh
+    of the key already running (it still returns its value to its callers); ``in``
     means "held and within its ttl"; ``len()`` and iteration cover every entry the cache holds,
     stale ones included; ``items()``/``values()`` read like ``lc[key]``.
     """
@@ -154,6 +180,7 @@ class LoadingCache(MutableMapping[K, V]):
         self._flight = SingleFlight()
         self._lock = threading.RLock()  # re-entrant: stores under it may run cache callbacks
         self._refreshing: Dict[Any, _Refresh] = {}
+        self._loads: Dict[Any, List[_Refresh]] = {}  # foreground loads running now
         self._tasks: Set["asyncio.Task[Any]"] = set()
         self._last_error: Optional[BaseException] = None
         self._counters = {"loads": 0, "load_errors": 0, "refreshes": 0, "refresh_errors": 0,
@@ -225,7 +252,8 @@ class LoadingCache(MutableMapping[K, V]):
                 token = self._claim(key)
                 if token is not None:
                     task = asyncio.get_running_loop().create_task(self._arefresh(key, fn, token))
-                    self._tasks.add(task)
+                    token.task = weakref.ref(task)
+                    self._tasks.add(task)  # until done, or its loop is closed (see _claim)
                     task.add_done_callback(self._tasks.discard)
             return value
         if fn is None:
@@ -292,6 +320,9 @@ class LoadingCache(MutableMapping[K, V]):
         with self._lock:
             for token in self._refreshing.values():
                 token.cancelled = True
+            for tokens in self._loads.values():
+                for token in tokens:
+                    token.cancelled = True
             self._cache.clear()
 
     # -- internals ----------------------------------------------------------------------------
@@ -371,35 +402,64 @@ class LoadingCache(MutableMapping[K, V]):
         value = self._held_fresh(key)
         if value is not _MISSING:
             return value
-        started = self._clock()
+        token = self._begin_load(key)
         try:
-            value = fn()
-        except Exception as exc:
-            self._failed("load_errors", exc, started)
-            raise
-        with self._lock:
-            self._store(key, value)
-            self._counters["loads"] += 1
-            self._load_seconds += self._clock() - started
+            started = self._clock()
+            try:
+                value = fn()
+            except Exception as exc:
+                self._failed("load_errors", exc, started)
+                raise
+            self._loaded(key, value, token, started)
+        finally:
+            self._end_load(key, token)
         return value
 
     async def _aload_if_needed(self, key: Any, fn: Callable[[], Any]) -> Any:
         value = self._held_fresh(key)
         if value is not _MISSING:
             return value
-        started = self._clock()
+        token = self._begin_load(key)
         try:
-            value = fn()
-            if inspect.isawaitable(value):
-                value = await value
-        except Exception as exc:
-            self._failed("load_errors", exc, started)
-            raise
+            started = self._clock()
+            try:
+                value = fn()
+                if inspect.isawaitable(value):
+                    value = await value
+            except Exception as exc:
+                self._failed("load_errors", exc, started)
+                raise
+            self._loaded(key, value, token, started)
+        finally:
+            self._end_load(key, token)
+        return value
+
+    def _begin_load(self, key: Any) -> _Refresh:
+        """Register a foreground load of ``key``: explicit writes and deletes cancel it."""
+        token = _Refresh()
         with self._lock:
-            self._store(key, value)
+            self._loads.setdefault(key, []).append(token)
+        return token
+
+    def _end_load(self, key: Any, token: _Refresh) -> None:
+        with self._lock:
+            tokens = self._loads.get(key)
+            if tokens is not None:
+                try:
+                    tokens.remove(token)
+                except ValueError:
+                    pass
+                if not tokens:
+                    del self._loads[key]
+
+    def _loaded(self, key: Any, value: Any, token: _Refresh, started: float) -> None:
+        """Store a loaded value unless ``key`` was written or deleted since the load began
+        (the load still returns it to its callers); count the load."""
+        with self._lock:
+            if not token.cancelled:
+                self._store(key, value)
             self._counters["loads"] += 1
             self._load_seconds += self._clock() - started
-        return value
 
     def _store(self, key: Any, value: Any) -> None:
         """Store with the hard ttl; a value too large for the cache is not cached (lock held)."""
@@ -425,10 +485,18 @@ class LoadingCache(MutableMapping[K, V]):
     # -- background refresh -------------------------------------------------------------------
 
     def _claim(self, key: Any) -> Optional[_Refresh]:
-        """Register a refresh of ``key`` unless one is running; None if one is."""
+        """Register a refresh of ``key`` unless one is running; None if one is. A refresh whose
+        asyncio task can never run again (its loop was closed) does not count: it is taken
+        over. Drops every task of a closed loop from ``_tasks`` on the way."""
         with self._lock:
-            if key in self._refreshing:
-                return None
+            if self._tasks:
+                for task in [t for t in self._tasks if t.get_loop().is_closed()]:
+                    self._tasks.discard(task)
+            old = self._refreshing.get(key)
+            if old is not None:
+                if not old.abandoned():
+                    return None
+                old.cancelled = True  # should its coroutine ever run again, it stores nothing
             token = self._refreshing[key] = _Refresh()
             self._counters["refreshes"] += 1
             return token
@@ -439,8 +507,12 @@ class LoadingCache(MutableMapping[K, V]):
                 del self._refreshing[key]
 
     def _cancel(self, key: Any) -> None:
+        """An explicit write or delete of ``key`` (lock held): running loads and refreshes of
+        it must not store their older values over it."""
         token = self._refreshing.get(key)
         if token is not None:
+            token.cancelled = True
+        for token in self._loads.get(key, ()):
             token.cancelled = True
 
     def _refresh_in_background(self, key: Any, fn: Callable[[], Any]) -> None:

@@ -337,7 +337,8 @@ class WriteBehindCache(MutableMapping[K, V]):
     ``close(timeout=None)`` stops new writes, drains the queue and ends the thread (idempotent,
     also via ``with``, via garbage collection and at interpreter exit, where ``exit_timeout``
     bounds the wait). Both raise TimeoutError when the timeout runs out. Writes after close
-    raise RuntimeError; reads keep working. In a child made by ``os.fork()`` an inherited
+    raise RuntimeError, except those of a writer writing back from the flusher thread during
+    the drain (written before the thread ends); reads keep working. In a child made by ``os.fork()`` an inherited
     instance is closed and its queue empty (the parent writes those). ``stats()`` -> dict of
     ints: pending,
     flushed_batches, flushed_items, failed_batches (failed writer/deleter calls), retries,
@@ -426,7 +427,9 @@ class WriteBehindCache(MutableMapping[K, V]):
         cache = self._cache
         with q.lock:
             while True:
-                if q.closing:
+                # the writer writing back from the flusher thread is part of the drain: accepted
+                # while closing (the thread takes batches until pending is empty)
+                if q.closing and threading.current_thread() is not q.thread:
                     raise RuntimeError("write to a closed WriteBehindCache")
                 entry = q.pending.get(key)  # TypeError for an unhashable key, nothing changed
                 if entry is not None or q.count() < q.max_pending:

@@ -14,8 +14,8 @@ HOW IT WORKS. Every decorator picks its wrapper variant once, at decoration time
     cached(..., refresh_ahead=/stale_if_error=) hotcache._wrappers: reads through a LoadingCache
     cachedmethod(cache_getter, ...)             hotcache._methods: cachetools' descriptor, a
                                                 wrapper per instance in the instance ``__dict__``
-    cachedmethod(maxsize=..., ...)              hotcache._methods: per-instance caches held by
-                                                the descriptor under a weak reference
+    cachedmethod(maxsize=..., ...)              hotcache._methods: per-instance caches kept in
+                                                the instance ``__dict__`` (weakly owned)
     lru_cache(...)                              hotcache._wrappers: CachedCall modes 2/3,
                                                 functools keys (lru_cache(0): no key at all)
 
@@ -217,8 +217,12 @@ def cachedmethod(cache: Any = _UNSET, key: Callable[..., Any] = keys.methodkey, 
 
     ``cachedmethod(maxsize=128, ttl=None, policy="lru", maxmemory=None, timer=None,
     key=keys.methodkey, info=False, unless=None, refresh_ahead=None, stale_if_error=None)``
-    (no cache getter): each instance gets its own cache, which never keeps the instance alive
-    and dies with it; instances must be weak-referenceable. Stacked on ``@classmethod`` (in
+    (no cache getter): each instance gets its own cache, kept in the instance ``__dict__``
+    under a private name: it never keeps the instance alive and dies with it (a cycle made by
+    a cached value referring back to the instance is freed by the garbage collector); copies
+    and pickles start empty. Instances must be weak-referenceable; those without a
+    ``__dict__`` (``__slots__``) have their caches held by the descriptor, where a value
+    referring back to its instance keeps it alive. Stacked on ``@classmethod`` (in
     either order) it keeps one cache per class. ``Class.method.cache_clear()`` clears every
     instance's cache; ``instance.method.cache_clear()`` / ``.invalidate(...)`` / ``.cache_info()``
     act on that instance's cache. ``lock=``/``condition=`` need the first form.
