@@ -76,9 +76,10 @@ step "fresh venv: the repaired wheel + test deps; tests run outside the source t
 "$PY" -m venv "$WORK/wheelenv"
 WENV="$WORK/wheelenv/bin"
 quiet_pip "$WENV/python" -m pip install -q --disable-pip-version-check "$REPAIRED" pytest hypothesis cachetools "redis[hiredis]>=5" "cryptography>=42" "msgpack>=1.0" "prometheus-client>=0.19"
-# the suite comes from the sdist (what users get), unpacked away from the source tree
+# the suite comes from the sdist (what users get), unpacked away from the source tree (README.md
+# too: tests/test_readme_examples.py runs its examples)
 mkdir -p "$WORK/suite"
-tar -xzf "$SDIST" -C "$WORK/suite" --strip-components=1 --wildcards '*/tests/*' '*/benchmarks/*'
+tar -xzf "$SDIST" -C "$WORK/suite" --strip-components=1 --wildcards '*/tests/*' '*/benchmarks/*' '*/README.md'
 # PATH: the venv's bin plus a dir holding only the non-compiler tools the suite may call
 mkdir -p "$WORK/nocc"
 # uname for the tests; redis-server for the Redis tests, which start their own servers
