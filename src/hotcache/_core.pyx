@@ -386,14 +386,10 @@ cdef class Core:
         return slot
 
     def __getitem__(self, key):
-        cdef Py_hash_t h = hash(key)
-        cdef double now = _now_if_timed(self)
-        cdef Py_ssize_t slot = _find(self, key, h)
-        if slot >= 0 and not hc_expired(self.c, <uint32_t>slot, now):
-            hc_touch(self.c, <uint32_t>slot)
-            return <object>hc_entry_at(self.c, slot).val
-        hc_count_miss(self.c)
-        return self._miss(key)
+        cdef Py_ssize_t slot = _use(self, key)
+        if slot < 0:
+            return self._miss(key)
+        return <object>hc_entry_at(self.c, slot).val
 
     cdef object _miss(self, key):
         if self._has_missing:
@@ -404,14 +400,10 @@ cdef class Core:
         raise KeyError(key)
 
     def get(self, key, default=None):
-        cdef Py_hash_t h = hash(key)
-        cdef double now = _now_if_timed(self)
-        cdef Py_ssize_t slot = _find(self, key, h)
-        if slot >= 0 and not hc_expired(self.c, <uint32_t>slot, now):
-            hc_touch(self.c, <uint32_t>slot)
-            return <object>hc_entry_at(self.c, slot).val
-        hc_count_miss(self.c)
-        return default
+        cdef Py_ssize_t slot = _use(self, key)
+        if slot < 0:
+            return default
+        return <object>hc_entry_at(self.c, slot).val
 
     def __contains__(self, key):
         cdef double now
@@ -1282,6 +1274,19 @@ cdef int _store_fast_h(Core self, object key, object value, Py_hash_t h) except 
         elif self._spill is not None:
             self._spill_one(vk, vv, HC_CAUSE_SIZE)
     return 0
+
+
+cdef inline Py_ssize_t _use(Core self, object key) except -2:
+    """The lookup of [] and get(): the slot of a live key (counted as a hit and a use), or -1
+    after counting a miss. Shared by Core and ReadThrough (TieredCache)."""
+    cdef Py_hash_t h = hash(key)
+    cdef double now = _now_if_timed(self)
+    cdef Py_ssize_t slot = _find(self, key, h)
+    if slot >= 0 and not hc_expired(self.c, <uint32_t>slot, now):
+        hc_touch(self.c, <uint32_t>slot)
+        return slot
+    hc_count_miss(self.c)
+    return -1
 
 
 cdef inline Py_ssize_t _find(Core self, object key, Py_hash_t h) except -2:

@@ -28,18 +28,12 @@ cdef class ReadThrough:
             self._rt_core = <Core>l1
 
     def __getitem__(self, key):
-        cdef Py_hash_t h
         cdef Py_ssize_t slot
-        cdef double now
         cdef Core core = self._rt_core
         if core is not None:
-            h = hash(key)
-            now = _now_if_timed(core)
-            slot = _find(core, key, h)
-            if slot >= 0 and not hc_expired(core.c, <uint32_t>slot, now):
-                hc_touch(core.c, <uint32_t>slot)
+            slot = _use(core, key)
+            if slot >= 0:
                 return <object>hc_entry_at(core.c, slot).val
-            hc_count_miss(core.c)
         else:
             try:
                 return self._rt_l1[key]
@@ -51,18 +45,12 @@ cdef class ReadThrough:
         return value
 
     def get(self, key, default=None):
-        cdef Py_hash_t h
         cdef Py_ssize_t slot
-        cdef double now
         cdef Core core = self._rt_core
         if core is not None:
-            h = hash(key)
-            now = _now_if_timed(core)
-            slot = _find(core, key, h)
-            if slot >= 0 and not hc_expired(core.c, <uint32_t>slot, now):
-                hc_touch(core.c, <uint32_t>slot)
+            slot = _use(core, key)
+            if slot >= 0:
                 return <object>hc_entry_at(core.c, slot).val
-            hc_count_miss(core.c)
         else:
             try:
                 return self._rt_l1[key]

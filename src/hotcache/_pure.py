@@ -739,7 +739,9 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
             # dict's own guard stops a cache that contains itself
             return "%s(%r, maxsize=%r, currsize=%r)" % (type(self).__name__, st.data, st.maxsize, st.currsize)
 
-    def __getitem__(self, key: Any) -> Any:
+    def __use(self, key: Any) -> Any:
+        """The lookup of [] and get(): the value of a live key (a counted hit and use), or
+        _MARKER after counting a miss."""
         k = _Key(key)
         st = self.__st
         with self.__clock() as now:
@@ -749,7 +751,11 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
                 st.hits += 1
                 return entry.value
             st.misses += 1
-        return self.__missing__(key)
+            return _MARKER
+
+    def __getitem__(self, key: Any) -> Any:
+        value = self.__use(key)
+        return self.__missing__(key) if value is _MARKER else value
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.__store(_Key(key), value, _MARKER)
@@ -795,16 +801,8 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
             return len(st.data)
 
     def get(self, key: Any, default: Any = None) -> Any:
-        k = _Key(key)
-        st = self.__st
-        with self.__clock() as now:
-            entry = self.__lookup(k, now)
-            if entry is not None:
-                st.policy.touch(entry)
-                st.hits += 1
-                return entry.value
-            st.misses += 1
-            return default
+        value = self.__use(key)
+        return default if value is _MARKER else value
 
     def pop(self, key: Any, default: Any = _MARKER) -> Any:
         value = self.__pop(_Key(key))
