@@ -71,7 +71,7 @@ def test_cluster_encrypted_values_are_bound_to_their_key(cluster):
 def test_async_tier_on_a_cluster(redis_cluster):
     async def main():
         client = redis_cluster.async_client(socket_timeout=2, socket_connect_timeout=2)
-        tier = AsyncRedisTier(client=client, namespace="cl:async", ttl=60)
+        tier = AsyncRedisTier(client=client, namespace="cl:async", ttl=60, timeout=2)
         c = AsyncTieredCache(hotcache.LRUCache(5), tier)
         await c.clear()
         for i in range(100):
