@@ -580,3 +580,61 @@ def test_equal_expiry_times_after_restore_like_cachetools(how):
         results[impl] = (d.expire(100), c.expire(100))
     assert results["core"] == results["cachetools"] == results["pure"], results
     assert results["core"] == ([(3, 3), (2, 2), (1, 1), (4, 4)], [(4, 4), (1, 1), (3, 3), (2, 2)])
+
+
+@pytest.mark.parametrize("impl", ["core", "pure"])
+@pytest.mark.parametrize("name", CLASS_NAMES)
+@pytest.mark.parametrize("what", ["insert", "delete", "clear"])
+def test_hooks_that_change_the_cache(impl, name, what):
+    """Overrides that change the cache while hotcache is between the steps of an operation
+    (inside __delitem__ during an eviction, __contains__ during get/pop, expire during a store):
+    any error is a Python exception, and the structures stay consistent."""
+    budget = [40]
+
+    def meddle(c, key):
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        if what == "insert":
+            c.__class__.__mro__[1].__setitem__(c, ("m", budget[0]), 0)
+        elif what == "delete":
+            for k in list(c)[:1]:
+                c.__class__.__mro__[1].pop(c, k, None)
+        else:
+            c.clear()
+
+    base = classes(impl)[name]
+
+    class Meddler(base):
+        def __delitem__(self, key):
+            super().__delitem__(key)
+            meddle(self, key)
+
+        def __contains__(self, key):
+            meddle(self, key)
+            return super().__contains__(key)
+
+        if name in TIMED:
+            def expire(self, time=None):
+                meddle(self, None)
+                return super().expire(time)
+
+    timer = FakeTimer(0)
+    if name == "TTLCache":
+        c = Meddler(4, 3, timer, getsizeof=lambda v: 1 + v % 2)
+    elif name == "TLRUCache":
+        c = Meddler(4, lambda k, v, now: now + 3, timer, getsizeof=lambda v: 1 + v % 2)
+    elif name == "RRCache":
+        c = Meddler(4, choice=lambda keys: keys[-1], getsizeof=lambda v: 1 + v % 2)
+    else:
+        c = Meddler(4, getsizeof=lambda v: 1 + v % 2)
+    for i in range(60):
+        for op in (lambda: c.__setitem__(i % 9, i), lambda: c.get(i % 7), lambda: c.pop(i % 5, None),
+                   lambda: c.setdefault(i % 6, 1), lambda: c.popitem(), lambda: len(c),
+                   lambda: timer.advance(1)):
+            try:
+                op()
+            except (KeyError, RuntimeError):
+                pass
+            c._check()
+    assert c.currsize <= 4
