@@ -28,12 +28,13 @@ except ImportError as _exc:  # the C extension could not load: same API, pure Py
 
 # after the classes: the decorators build them (and fall back to the pure ones with them)
 from . import keys  # noqa: E402
-from .decorators import cached, cachedmethod, lru_cache  # noqa: E402
+from .decorators import CacheInfo, cached, cachedmethod, lru_cache  # noqa: E402
 from . import func  # noqa: E402
 
 __all__ = [
     "ENTRY_OVERHEAD",
     "Cache",
+    "CacheInfo",
     "CacheStats",
     "FIFOCache",
     "LFUCache",

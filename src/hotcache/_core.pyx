@@ -8,7 +8,9 @@ each key once, compares keys (identity first, then ``==``) and decides nothing a
 Reentrancy rules (after CPython's _functoolsmodule.c). User code can run at exactly these points:
   (1) ``hash(key)``, (2) ``key == other`` while probing, (3) ``getsizeof``/``sizeof``/``ttu``/the
   timer, (4) a key's or value's ``__del__`` when its last reference goes, (5) ``on_evict``,
-  (6) ``choice`` and overridden ``popitem``/``__missing__``/``__setitem__`` of subclasses.
+  (6) ``choice``, overridden ``__missing__``/``__setitem__``/``getsizeof`` of subclasses, and every
+  hook of a subclass that overrides cachetools' hooks (_subclass.pxi: those paths call back into
+  Python between steps, exactly where cachetools does, and re-find their slots afterwards).
 Rule A: (1)-(3) run before any structural change of an operation; after (2) the probe is restarted
         when the core's version changed.
 Rule B: objects leaving the cache are moved out of the lists into locals first and released,
@@ -43,6 +45,23 @@ cdef extern from "Python.h":
 cdef extern from "hc_clock.h" nogil:
     double hc_clock_monotonic()
 
+cdef extern from *:
+    """
+    /* hc_rarely(x): x is almost never true. The hooked-subclass tests in hot methods use it:
+     * with a plain unlikely() (90% / 10%) gcc still costs the cold call into the method and,
+     * with get()'s budget so spent, stops inlining _use() into get(): +26 instructions per
+     * c.get(k) under callgrind. With 1 in 10000 the cold call costs nothing in its model. */
+    #if defined(__has_builtin)
+    #  if __has_builtin(__builtin_expect_with_probability)
+    #    define hc_rarely(x) __builtin_expect_with_probability(!!(x), 0, 0.9999)
+    #  endif
+    #endif
+    #ifndef hc_rarely
+    #  define hc_rarely(x) unlikely(x)
+    #endif
+    """
+    bint hc_rarely(bint) nogil
+
 import collections.abc as _abc
 import datetime as _dt
 import math as _math
@@ -62,6 +81,15 @@ from hotcache.stats import CacheStats as _CacheStats
 
 DEF RECLAIM_BUDGET = 8
 DEF EXPIRE_CHUNK = 64
+
+# What a class overrides (bits of _type_flags' first item; see _subclass.pxi) and which of
+# cachetools' timed classes it is (the second item)
+cdef enum:
+    _OVERRIDES_HOOK = 1         # one of _HOOKS: the class takes cachetools' call graph
+    _OVERRIDES_MISSING = 2
+    _OVERRIDES_GETSIZEOF = 4
+    _KIND_TTL = 1               # TTLCache: expire() is part of the call graph
+    _KIND_TLRU = 2              # TLRUCache: the same
 
 cdef tuple _CAUSES = (None, "size", "memory", "expired")
 cdef object _EPOCH_NAIVE = _dt.datetime(1970, 1, 1)
@@ -278,8 +306,10 @@ cdef class Core:
     cdef object _ttu              # TLRU time-to-use function or None
     cdef object _choice           # RRCache choice (random.choice = native PRNG)
     cdef object _seed
-    cdef bint _slow_evict         # evict through self.popitem() (overridden, or custom choice)
+    cdef bint _slow_evict         # stores evict through self.popitem() (hooked, or custom choice)
     cdef bint _has_missing        # a subclass defines __missing__
+    cdef bint _hooked             # a subclass overrides a hook: cachetools' call graph (_subclass.pxi)
+    cdef int _kind                # _KIND_TTL / _KIND_TLRU: cachetools' timed classes (call expire())
     cdef bint _fast               # stores need no sizes, bytes, clock or popitem(): _store_fast
 
     def __cinit__(self, *args, **kwargs):
@@ -351,23 +381,54 @@ cdef class Core:
         del old
 
     cdef _configure_type(self):
-        """Pick the paths a Python subclass needs (once per instance, never per call)."""
+        """Copy the paths the class needs (decided once per class, _type_flags) into the
+        instance, with what the constructor adds (getsizeof, a custom choice); never per call."""
         cls = type(self)
+        flags, kind = _type_flags(cls)
         d = getattr(self, "__dict__", None)
         inst_sizer = d.get("getsizeof") if d is not None else None
         if inst_sizer is not None:
             self._sizer = inst_sizer
         elif self._given_sizer is not None:
             self._sizer = self._given_sizer
-        elif cls.getsizeof is not Core.getsizeof:
+        elif flags & _OVERRIDES_GETSIZEOF:
             self._sizer = self.getsizeof
         else:
             self._sizer = None
-        self._slow_evict = (cls.popitem is not Core.popitem) or (
+        self._hooked = (flags & _OVERRIDES_HOOK) != 0
+        self._kind = kind
+        self._slow_evict = self._hooked or (
             self._policy == HC_POLICY_RANDOM and self._choice is not _RANDOM_CHOICE)
-        self._has_missing = cls.__missing__ is not Core.__missing__
+        self._has_missing = (flags & _OVERRIDES_MISSING) != 0
         self._fast = (self._sizer is None and not self._bytes_on and not self._slow_evict
                       and self._ttl is None and self._ttu is None and self._maxsize >= 1)
+
+    # ---------------------------------------------------------- hooked subclasses
+    # The paths of classes that override cachetools' hooks (_subclass.pxi). Called as methods,
+    # through the type's vtable, so the C compiler cannot inline these cold paths into the hot
+    # methods that test _hooked: it then stopped inlining _use() into get() (+29 instructions
+    # per c.get(k) under callgrind; +5 with direct calls and hc_rarely; +1, the test itself,
+    # this way).
+    cdef object _hook_get(self, object key, object default):
+        return _hooked_get(self, key, default)
+
+    cdef object _hook_pop(self, object key, object default):
+        return _hooked_pop(self, key, default)
+
+    cdef object _hook_setdefault(self, object key, object default):
+        return _hooked_setdefault(self, key, default)
+
+    cdef object _hook_popitem(self):
+        return _hooked_popitem(self)
+
+    cdef object _hook_missing(self, object key):
+        return _call_missing(self, key)
+
+    cdef int _hook_store(self, object key, object value, object ttl, bint default_ttl) except -1:
+        return _store_hooked(self, key, value, ttl, default_ttl)
+
+    cdef int _hook_expire_now(self) except -1:
+        return _hooked_expire_now(self)
 
     # ------------------------------------------------------------------ lookup
     cdef inline double _now(self) except? -1.0:
@@ -393,13 +454,15 @@ cdef class Core:
 
     cdef object _miss(self, key):
         if self._has_missing:
-            return self.__missing__(key)
+            return self._hook_missing(key)
         raise KeyError(key)
 
     def __missing__(self, key):
         raise KeyError(key)
 
     def get(self, key, default=None):
+        if hc_rarely(self._hooked):
+            return self._hook_get(key, default)
         cdef Py_ssize_t slot = _use(self, key)
         if slot < 0:
             return default
@@ -475,6 +538,8 @@ cdef class Core:
             self._store(key, value, _ttl_arg(ttl), False)
 
     cdef int _store(self, object key, object value, object ttl, bint default_ttl) except -1:
+        if hc_rarely(self._slow_evict):      # cachetools' order, evicting through self.popitem()
+            return self._hook_store(key, value, ttl, default_ttl)
         cdef Py_hash_t h = hash(key)
         cdef uint64_t size = 1, nbytes = 0, dsize, dbytes, osize, obytes
         cdef double now_f = -INFINITY, exp = INFINITY
@@ -504,8 +569,6 @@ cdef class Core:
                 exp = self._expiry(key, value, now_obj, now_f, ttl, use_ttu)
             if exp <= now_f:
                 exp = <double>_math.nan     # dead on arrival: store nothing, drop an old entry
-        if self._slow_evict:
-            return self._store_slow(key, value, h, size, nbytes, exp, now_f)
         slot = _find(self, key, h)           # (2) last user code before the structural work
         _out_init(&out)
         try:
@@ -641,62 +704,6 @@ cdef class Core:
         except BaseException:
             pass
 
-    cdef int _store_slow(self, object key, object value, Py_hash_t h, uint64_t size,
-                         uint64_t nbytes, double exp, double now_f) except -1:
-        """Eviction through self.popitem() (a subclass override or a custom RR choice),
-        in cachetools' order: evict first, then store."""
-        cdef Py_ssize_t slot
-        cdef uint32_t s
-        cdef uint64_t dsize, dbytes, osize, obytes
-        cdef object old = None
-        if now_f != -INFINITY and hc_timed(self.c):
-            self._expire_all(now_f)
-        slot = _find(self, key, h)
-        if slot >= 0 and hc_timed(self.c) and hc_expired(self.c, <uint32_t>slot, now_f):
-            slot = -1
-        if isnan(exp):
-            if slot >= 0:
-                k = _take_k(self, slot)
-                old = _take_v(self, slot)
-                hc_remove(self.c, <uint32_t>slot)
-            return 0
-        if slot >= 0:
-            osize = hc_entry_size(self.c, <uint32_t>slot)
-            obytes = hc_entry_bytes(self.c, <uint32_t>slot)
-            dsize = size - osize if size > osize else 0
-            dbytes = nbytes - obytes if nbytes > obytes else 0
-        else:
-            dsize, dbytes = size, nbytes
-        while True:
-            pressure = hc_over(self.c, dsize, dbytes)
-            if pressure == HC_CAUSE_NONE:
-                break
-            k, v = self.popitem()
-            try:
-                if self._on_evict is not None:
-                    self._on_evict(k, v, _CAUSES[pressure])
-            finally:
-                if self._spill is not None:
-                    self._spill_one(k, v, pressure)
-            del k, v
-            slot = _find(self, key, h)
-            if slot < 0:
-                dsize, dbytes = size, nbytes
-        if slot >= 0:
-            s = <uint32_t>slot
-            if hc_prepare_update(self.c, size, nbytes, exp) < 0:
-                raise MemoryError()
-            hc_update(self.c, s, size, nbytes, exp)
-            old = _take_v(self, s)
-            _put_v(self, s, value)
-            return 0
-        s = hc_insert(self.c, <uint64_t>h, size, nbytes, exp)
-        if s == HC_NIL:
-            raise MemoryError("hotcache: out of slots or memory")
-        _put_k(self, s, key)
-        _put_v(self, s, value)
-        return 0
-
     # ------------------------------------------------------------------ removing
     def __delitem__(self, key):
         if not self._remove_key(key):
@@ -726,6 +733,8 @@ cdef class Core:
         return True
 
     def pop(self, key, default=_MISSING):
+        if hc_rarely(self._hooked):
+            return self._hook_pop(key, default)
         cdef PyObject *v = NULL
         if self._remove_key(key, &v):
             r = <object>v
@@ -736,6 +745,8 @@ cdef class Core:
         return default
 
     def setdefault(self, key, default=None):
+        if hc_rarely(self._hooked):
+            return self._hook_setdefault(key, default)
         if hc_timed(self.c):
             with self._timer:           # one clock read for the lookup and the store
                 return self._setdefault(key, default)
@@ -754,14 +765,12 @@ cdef class Core:
     def popitem(self):
         """Remove and return the (key, value) pair the policy would evict next."""
         cdef uint32_t slot
+        if hc_rarely(self._hooked):
+            return self._hook_popitem()
         if hc_timed(self.c):
             self._expire_all(self._now())
         if self._policy == HC_POLICY_RANDOM and self._choice is not _RANDOM_CHOICE:
-            keys = self._keys_in_order()    # expired ones are gone: no lookups, no clock
-            if not keys:
-                raise KeyError("%s is empty" % type(self).__name__) from None
-            key = self._choice(keys)
-            return (key, self.pop(key))
+            return _popitem_chosen(self)    # expired ones are gone: no clock needed
         slot = hc_victim(self.c)
         if slot == HC_NIL:
             raise KeyError("%s is empty" % type(self).__name__) from None
@@ -825,22 +834,17 @@ cdef class Core:
         self._configure_type()
         hc_set_limits(self.c, HC_UNBOUNDED if bound is None else <uint64_t>bound,
                       HC_UNBOUNDED if mem is None else <uint64_t>mem)
-        if self._slow_evict:            # through the subclass's popitem(), as cachetools
+        if self._slow_evict:            # through self.popitem(), as cachetools' stores evict
             try:
-                while hc_over(self.c, 0, 0) != HC_CAUSE_NONE:
+                while True:
                     pressure = hc_over(self.c, 0, 0)
-                    k, val = self.popitem()
-                    victims.append((k, val, pressure))
-            finally:
-                cb = self._on_evict
-                try:
-                    if cb is not None:
-                        for k, val, pressure in victims:
-                            cb(k, val, _CAUSES[pressure])
-                finally:
-                    if self._spill is not None:
-                        for k, val, pressure in victims:
-                            self._spill_one(k, val, pressure)
+                    if pressure == HC_CAUSE_NONE:
+                        break
+                    _evict_via_popitem(self, pressure, victims)
+            except BaseException:
+                _deliver_victims(self, victims, False)
+                raise
+            _deliver_victims(self, victims, True)
             return
         _out_init(&out)
         try:
@@ -879,8 +883,11 @@ cdef class Core:
 
     # ------------------------------------------------------------------ size and iteration
     cdef inline void _settle(self) except *:
-        """Reclaim everything expired now (len/currsize count live entries only)."""
-        if hc_timed(self.c):
+        """Reclaim everything expired now (len/currsize count live entries only); a hooked
+        TTLCache/TLRUCache calls self.expire(now), as cachetools' len/currsize/repr do."""
+        if hc_rarely(self._hooked and self._kind):
+            self._hook_expire_now()
+        elif hc_timed(self.c):
             self._expire_all(self._now())
 
     def __len__(self):
@@ -1205,7 +1212,7 @@ cdef class Core:
         slots = []
         for i in range(len(keys)):
             k = keys[i]
-            s = hc_insert(self.c, <uint64_t>hash(k), sizes[i], nbytes[i], expires[i])
+            s = hc_insert(self.c, <uint64_t>hash(k), sizes[i], nbytes[i], INFINITY)
             if s == HC_NIL:
                 raise MemoryError()
             _put_k(self, s, k)
@@ -1227,9 +1234,19 @@ cdef class Core:
         finally:
             free(buf)
             free(aux)
+        # expiries scheduled in policy order, so equal expiry times expire in that order: as
+        # cachetools' TTLCache.__setstate__, which re-sorts its expiry list stably from LRU order
+        for i in range(n):
+            j = order[i]
+            if expires[j] != INFINITY:
+                if hc_prepare_update(self.c, sizes[j], nbytes[j], expires[j]) < 0:
+                    raise MemoryError()
+                hc_set_expire(self.c, <uint32_t>slots[j], expires[j])
         hc_rng_set_state(self.c, rng)
         hc_stats_restore(self.c, stats[0], stats[1], stats[2], stats[3], stats[4], stats[5],
                          stats[6], stats[7])
+        if self._hooked and self._kind == _KIND_TTL:
+            self.expire(self._timer.read())     # cachetools' TTLCache.__setstate__ does
 
 
 cdef int _store_fast_h(Core self, object key, object value, Py_hash_t h) except -1:
@@ -1482,5 +1499,6 @@ cdef class _CoreIter:
 _abc.MutableMapping.register(Core)
 
 
+include "_subclass.pxi"
 include "_call.pxi"
 include "_front.pxi"

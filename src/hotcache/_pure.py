@@ -32,12 +32,17 @@ step 4, so an error in steps 1-3 leaves the cache untouched:
 4. purge every expired entry (on_evict cause "expired").
 5. evict policy victims while over ``maxsize`` (cause "size") or else over ``maxmemory``
    (cause "memory"). The key being re-assigned is never chosen by the native victim choice
-   (it is skipped; evicting all others always suffices). A subclass that overrides
-   ``popitem`` is called instead, like cachetools, and may return the key itself; the store
-   then counts as an insert.
+   (it is skipped; evicting all others always suffices).
 6. store; policy insert (new key) or update (re-assignment: LRU/LFU use, FIFO move to newest).
 7. on_evict callbacks, after the cache is consistent; the first exception is re-raised;
    then whatever left the cache (victims, the old value) is released.
+
+A *hooked* class (a subclass overriding one of ``_HOOKS``, the methods cachetools calls on
+self) and an RRCache with a custom ``choice`` store in cachetools' order instead
+(``__store_hooked``): [TTL/TLRU: ``self.expire(now)``] -> expiry (TLRU: ``ttu``) ->
+``getsizeof`` -> ``self.popitem()`` while over a bound (which may take the key itself: the
+store then counts as an insert) -> store. A hooked class's get/pop/setdefault/popitem and
+TTL/TLRU len/currsize/repr go through ``self`` as cachetools' do (docs/compat-subclassing.md).
 
 Expired entries are invisible to lookups but only removed by purges: every store,
 ``popitem``, ``len``, ``currsize``, ``repr``, ``stats``, ``resize`` and ``expire`` purge all
@@ -46,7 +51,7 @@ behaves as for a missing key. Lookups (``[]``, ``get``, ``in``, ``peek``, ``ttl_
 iteration) never remove anything.
 
 RRCache: with the default ``random.choice`` the victim is ``keys[rng.randrange(len(keys))]``
-with ``rng = random.Random(seed)`` over the keys in the order they entered the policy; the C core
+with ``rng = random.Random(seed)`` over the keys in the policy's dense order; the C core
 uses its own PRNG, so core and twin agree on membership and sizes, not on the exact victims.
 
 Not thread-safe beyond what the GIL gives single bytecodes: unlike the C core, a public call is
@@ -84,6 +89,11 @@ __all__ = [
 ]
 
 _MARKER: Any = object()  # "no default given" / "no ttl given" / "no key to protect"
+# The methods cachetools' classes call on self: a subclass that overrides one of them is "hooked"
+# and takes cachetools' call graph everywhere (docs/compat-subclassing.md; _subclass.pxi is the
+# C core's side). Overriding __setitem__, get, pop, setdefault, clear, __len__, getsizeof or
+# __missing__ alone needs nothing: the plain paths call those where cachetools does, or nowhere.
+_HOOKS = ("__getitem__", "__delitem__", "__contains__", "__iter__", "popitem", "expire")
 _NO_CLOCK = contextlib.nullcontext()  # enters as None: an untimed operation reads no clock
 _HEAP_SLACK = 2  # rebuild the expiry heap when it holds > 2x the expiring entries (+16)
 
@@ -219,6 +229,9 @@ class _ListPolicy:
         entry = next(it)
         return next(it) if entry is protect else entry
 
+    def entries(self) -> List[_Entry]:
+        return list(self.keys)
+
     def order(self) -> List[Any]:
         return [e.k.key for e in self.keys]  # type: ignore[union-attr]
 
@@ -287,8 +300,11 @@ class _LFU:
                     return entry
         raise KeyError("no victim")  # pragma: no cover - the cache checks first
 
+    def entries(self) -> List[_Entry]:
+        return [e for count in sorted(self.buckets) for e in self.buckets[count]]
+
     def order(self) -> List[Any]:
-        return [e.k.key for count in sorted(self.buckets) for e in self.buckets[count]]  # type: ignore[union-attr]
+        return [e.k.key for e in self.entries()]  # type: ignore[union-attr]
 
     def clear(self) -> None:
         self.counts.clear()
@@ -311,15 +327,19 @@ class _LFU:
 
 
 class _Random:
-    """RRCache: uniform victim among the entries, in the order they entered the policy."""
+    """RRCache: a uniform victim among the entries, kept as cachetools keeps its keys (and as the
+    C core's random policy does): a dense list, appended to on insert, swap-remove on delete (the
+    last entry moves into the hole). A custom ``choice`` gets the keys in that order."""
 
     def __init__(self, choice: Callable[[Any], Any], seed: Optional[int]) -> None:
         self.choice = choice
-        self.keys: "collections.OrderedDict[_Entry, None]" = collections.OrderedDict()
+        self.dense: List[_Entry] = []
+        self.pos: Dict[_Entry, int] = {}  # entry -> its index in dense
         self.rng = random.Random(seed)
 
     def insert(self, entry: _Entry) -> None:
-        self.keys[entry] = None
+        self.pos[entry] = len(self.dense)
+        self.dense.append(entry)
 
     def touch(self, entry: _Entry) -> None:
         pass
@@ -327,37 +347,38 @@ class _Random:
     update = touch
 
     def remove(self, entry: _Entry) -> None:
-        del self.keys[entry]
+        i = self.pos.pop(entry)
+        last = self.dense.pop()
+        if last is not entry:
+            self.dense[i] = last
+            self.pos[last] = i
 
     def victim(self, protect: Optional[_Entry] = None) -> _Entry:
-        entries = [e for e in self.keys if e is not protect]
-        if self.choice is random.choice:
-            return entries[self.rng.randrange(len(entries))]
-        chosen = self.choice([e.k.key for e in entries])  # type: ignore[union-attr]
-        # the choice may have changed the cache: look the key up among the current entries
-        entries = list(self.keys)
-        for entry in entries:
-            if entry.k.key is chosen and entry is not protect:  # type: ignore[union-attr]
-                return entry
-        for entry in entries:
-            if entry.k is not None and entry.k.key == chosen:
-                return entry
-        raise KeyError(chosen)  # a custom choice returned a stranger
+        """The PRNG's pick. (A custom choice is never asked here: a cache with one evicts
+        through popitem(), which calls it as cachetools does.)"""
+        entries = [e for e in self.dense if e is not protect]
+        return entries[self.rng.randrange(len(entries))]
+
+    def entries(self) -> List[_Entry]:
+        return list(self.dense)
 
     def order(self) -> List[Any]:
-        return [e.k.key for e in self.keys]  # type: ignore[union-attr]
+        return [e.k.key for e in self.dense]  # type: ignore[union-attr]
 
     def clear(self) -> None:
-        self.keys.clear()
+        self.dense.clear()
+        self.pos.clear()
 
     def copy(self, remap: Callable[[_Entry], _Entry]) -> "_Random":
         new = _Random(self.choice, None)
-        new.keys = collections.OrderedDict((remap(e), None) for e in self.keys)
+        new.dense = [remap(e) for e in self.dense]
+        new.pos = {e: i for i, e in enumerate(new.dense)}
         new.rng.setstate(self.rng.getstate())
         return new
 
     def check(self, entries: Dict[int, _Entry]) -> None:
-        assert len(self.keys) == len(entries) and all(id(e) in entries for e in self.keys), "RR != data"
+        assert len(self.dense) == len(entries) == len(self.pos), "RR != data"
+        assert all(id(e) in entries and self.pos[e] == i for i, e in enumerate(self.dense)), "RR dense"
 
     # random.choice is a bound method of random's hidden instance: deepcopy/pickle would copy
     # that instance and lose `choice is random.choice` (the native-PRNG switch), so it is kept
@@ -392,6 +413,7 @@ class _State:
         self.heap: List[Tuple[Any, int, _Entry]] = []
         self.seq = 0
         self.kind: Optional[str] = None  # None, "ttl" (TTLCache) or "tlru" (TLRUCache)
+        self.slow_evict = False  # stores evict through self.popitem() (see Cache.__setup)
         self.ttl_value: Any = None  # TTLCache's positional ttl
         self.ttu: Optional[Callable[[Any, Any, Any], Any]] = None
         self.default_ttl: Optional[float] = None  # the ttl= extension
@@ -422,6 +444,17 @@ class _State:
         state = self.__dict__.copy()
         state["spill"] = None
         return state
+
+    def reschedule(self) -> None:
+        """Give equal expiry times the policy's order (pickle, deepcopy): as cachetools'
+        TTLCache.__setstate__, which re-sorts its expiry list stably from its LRU order."""
+        self.heap = []
+        for entry in self.policy.entries():
+            if entry.expires is not None:
+                self.seq += 1
+                entry.seq = self.seq
+                self.heap.append((entry.expires, entry.seq, entry))
+        heapq.heapify(self.heap)
 
 
 class _Pending(list):  # type: ignore[type-arg]
@@ -504,6 +537,11 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
 
     __class_getitem__ = classmethod(types.GenericAlias)  # type: ignore[assignment]
     _policy: Callable[[], Any] = _Insertion  # each subclass names its policy here
+    _hooked = False  # per class, from __init_subclass__: overrides one of _HOOKS
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._hooked = any(getattr(cls, name) is not getattr(Cache, name) for name in _HOOKS)
 
     def __init__(
         self,
@@ -550,6 +588,8 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         st.kind = kind
         st.ttl_value = ttl_value
         st.ttu = ttu
+        # stores evict through self.popitem(): a hooked class, or an RRCache with its own choice
+        st.slow_evict = type(self)._hooked or (isinstance(policy, _Random) and policy.choice is not random.choice)
         self.__st = st
 
     # ---------------------------------------------------------------- helpers
@@ -669,7 +709,7 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
     def __make_room(self, k: Optional[_Key], size: int, charge: int, pending: _Pending) -> None:
         """Evict until `k` (or nothing: None) with `size`/`charge` fits both bounds."""
         st = self.__st
-        native = type(self).popitem is Cache.popitem
+        native = not st.slow_evict
         while True:
             entry = st.data.get(k) if k is not None else None
             old_size = entry.size if entry is not None else 0
@@ -686,13 +726,14 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
                 if victim_entry.expires is not None and pending.spill is not None:
                     pending.expires[len(pending)] = victim_entry.expires
                 self.__remove(victim_entry, pending, cause)
-            else:
-                before = len(st.data)
-                victim, value = self.popitem()
-                if len(st.data) >= before:
+            else:  # cachetools' loop: self.popitem() (its result only feeds on_evict)
+                before = len(st.data), st.currsize, st.memory
+                pair = self.popitem()
+                if len(st.data) >= before[0] and st.currsize >= before[1] and st.memory >= before[2]:
                     raise RuntimeError("popitem() did not remove an item")
-                pending.append((victim, value, cause))
-                del victim, value
+                if type(pair) is tuple and len(pair) == 2:
+                    pending.append((pair[0], pair[1], cause))
+                del pair
             if over_size:
                 st.evictions_size += 1
             else:
@@ -700,6 +741,8 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
 
     def __store(self, k: _Key, value: Any, ttl: Any) -> None:
         st = self.__st
+        if st.slow_evict:
+            return self.__store_hooked(k, value, ttl)
         with self.__pending() as pending, self.__clock(force=ttl is not _MARKER and ttl is not None) as now:
             expires = self.__expiry(k.key, value, now, ttl)
             if expires is not None and not (now < expires):  # dead on arrival
@@ -712,32 +755,82 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
             charge = self.__charge(k.key, value) if st.maxmemory is not None else 0
             self.__purge(now, pending)
             self.__make_room(k, size, charge, pending)
-            entry = st.data.get(k)
-            if entry is not None:
-                pending.append((None, entry.value, None))  # the old value, released at the end
-                st.currsize += size - entry.size
-                st.memory += charge - entry.charge
-                entry.value, entry.size, entry.charge = value, size, charge
-                st.policy.update(entry)
-                st.updates += 1
-            else:
-                entry = _Entry(k, value, size, charge)
-                st.data[k] = entry
-                st.currsize += size
-                st.memory += charge
-                st.policy.insert(entry)
-                st.inserts += 1
-            self.__set_expiry(entry, expires)
+            self.__put(k, value, size, charge, expires, pending)
+
+    def __store_hooked(self, k: _Key, value: Any, ttl: Any) -> None:
+        """A store in cachetools' order: [TTL/TLRU: ``self.expire(now)``, the time frozen for the
+        whole store] -> expiry (TLRU: ``ttu``; dead on arrival: any old entry goes without hooks)
+        -> ``self.getsizeof(value)`` -> ``self.popitem()`` while the item does not fit -> store.
+        Also the path of an RRCache with a custom choice (then popitem() is the plain one)."""
+        st = self.__st
+        if st.kind is not None and self._hooked:
+            with st.timer as now:
+                self.expire(now)
+                self.__store_evicting(k, value, ttl, now)
+        else:
+            with self.__clock(force=ttl is not _MARKER and ttl is not None) as now:
+                self.__store_evicting(k, value, ttl, now)
+
+    def __store_evicting(self, k: _Key, value: Any, ttl: Any, now: Any) -> None:
+        st = self.__st
+        with self.__pending() as pending:
+            expires = self.__expiry(k.key, value, now, ttl)
+            if expires is not None and not (now < expires):  # dead on arrival (TLRU's rule)
+                entry = st.data.get(k)
+                if entry is not None:
+                    self.__remove(entry, pending, None)
+                return
+            size = self.__itemsize(value)
+            charge = self.__charge(k.key, value) if st.maxmemory is not None else 0
+            if st.kind is None:
+                self.__purge(now, pending)  # the ttl= extension on an untimed class
+            self.__make_room(k, size, charge, pending)
+            self.__put(k, value, size, charge, expires, pending)
+
+    def __put(self, k: _Key, value: Any, size: int, charge: int, expires: Any, pending: _Pending) -> None:
+        """Store (room is made): update the entry of `k` (expired or not) or insert one."""
+        st = self.__st
+        entry = st.data.get(k)
+        if entry is not None:
+            pending.append((None, entry.value, None))  # the old value, released at the end
+            st.currsize += size - entry.size
+            st.memory += charge - entry.charge
+            entry.value, entry.size, entry.charge = value, size, charge
+            st.policy.update(entry)
+            st.updates += 1
+        else:
+            entry = _Entry(k, value, size, charge)
+            st.data[k] = entry
+            st.currsize += size
+            st.memory += charge
+            st.policy.insert(entry)
+            st.inserts += 1
+        self.__set_expiry(entry, expires)
 
     # ---------------------------------------------------------------- mapping surface
 
-    def __repr__(self) -> str:
+    def __settle(self) -> None:
+        """Purge the expired entries before counting (len, currsize, repr, stats); a hooked
+        TTLCache/TLRUCache calls ``self.expire(now)`` instead, as cachetools' do."""
         st = self.__st
+        if self._hooked and st.kind is not None:
+            with st.timer as now:
+                self.expire(now)
+            return
         with self.__pending() as pending, self.__clock() as now:
             self.__purge(now, pending)
-            # _Key and _Entry repr as their key and value: this reads like {key: value}, and
-            # dict's own guard stops a cache that contains itself
-            return "%s(%r, maxsize=%r, currsize=%r)" % (type(self).__name__, st.data, st.maxsize, st.currsize)
+
+    def __timed(self) -> Any:
+        """cachetools' timed classes run get/pop/setdefault under one frozen time."""
+        st = self.__st
+        return st.timer if st.kind is not None else _NO_CLOCK
+
+    def __repr__(self) -> str:
+        st = self.__st
+        self.__settle()
+        # _Key and _Entry repr as their key and value: this reads like {key: value}, and
+        # dict's own guard stops a cache that contains itself
+        return "%s(%r, maxsize=%r, currsize=%r)" % (type(self).__name__, st.data, st.maxsize, st.currsize)
 
     def __use(self, key: Any) -> Any:
         """The lookup of [] and get(): the value of a live key (a counted hit and use), or
@@ -755,7 +848,17 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
 
     def __getitem__(self, key: Any) -> Any:
         value = self.__use(key)
-        return self.__missing__(key) if value is _MARKER else value
+        if value is not _MARKER:
+            return value
+        value = self.__missing__(key)
+        st = self.__st
+        if st.kind is None and isinstance(st.policy, (_LRU, _LFU)):
+            # cachetools' LRUCache/LFUCache count a key that __missing__ stored as used (no hit)
+            with self.__clock() as now:
+                entry = self.__lookup(_Key(key), now)
+                if entry is not None:
+                    st.policy.touch(entry)
+        return value
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.__store(_Key(key), value, _MARKER)
@@ -795,16 +898,26 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
                 yield k.key
 
     def __len__(self) -> int:
-        st = self.__st
-        with self.__pending() as pending, self.__clock() as now:
-            self.__purge(now, pending)
-            return len(st.data)
+        self.__settle()
+        return len(self.__st.data)
 
     def get(self, key: Any, default: Any = None) -> Any:
+        if self._hooked:  # cachetools' Cache.get
+            with self.__timed():
+                return self[key] if key in self else default
         value = self.__use(key)
         return default if value is _MARKER else value
 
     def pop(self, key: Any, default: Any = _MARKER) -> Any:
+        if self._hooked:  # cachetools' Cache.pop: an expired key is not "in": it stays
+            with self.__timed():
+                if key in self:
+                    value = self[key]
+                    del self[key]
+                    return value
+            if default is _MARKER:
+                raise KeyError(key)
+            return default
         value = self.__pop(_Key(key))
         if value is not _MARKER:
             return value
@@ -813,6 +926,12 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         return default
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
+        if self._hooked:  # cachetools' Cache.setdefault
+            with self.__timed():
+                if key in self:
+                    return self[key]
+                self[key] = default
+                return default
         k = _Key(key)
         st = self.__st
         with self.__clock() as now:  # one clock read for the lookup and the store
@@ -822,17 +941,47 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
                 st.hits += 1
                 return entry.value
             st.misses += 1
-            self.__store(k, default, _MARKER)
+            self[key] = default  # a subclass's __setitem__ is honoured
             return default
 
     def popitem(self) -> Tuple[Any, Any]:
         """Remove and return the next victim of the policy (after purging expired entries)."""
         st = self.__st
+        if self._hooked:
+            if st.kind is not None:  # cachetools' TTLCache/TLRUCache: expire first
+                with st.timer as now:
+                    self.expire(now)
+                    return self.__popitem_del()
+            if isinstance(st.policy, _Insertion):  # cachetools' Cache has MutableMapping's
+                return collections.abc.MutableMapping.popitem(self)  # type: ignore[no-any-return]
+            return self.__popitem_del()
         with self.__pending() as pending, self.__clock() as now:
             self.__purge(now, pending)
             if not st.data:
                 raise KeyError("%s is empty" % type(self).__name__) from None
-            return self.__remove(st.policy.victim(), pending, None)
+            if not st.slow_evict:
+                return self.__remove(st.policy.victim(), pending, None)
+        return self.__popitem_del()  # a custom choice: cachetools' way
+
+    def __popitem_del(self) -> Tuple[Any, Any]:
+        """cachetools' popitem after its purge: the policy's victim (or a custom choice among the
+        keys in the policy's order), its value as stored, then ``del self[key]``."""
+        st = self.__st
+        policy = st.policy
+        if isinstance(policy, _Random) and policy.choice is not random.choice:
+            keys = policy.order()
+            if not keys:
+                raise KeyError("%s is empty" % type(self).__name__) from None
+            key = policy.choice(keys)
+            entry = st.data.get(_Key(key))
+            value = entry.value if entry is not None else self.__missing__(key)
+        else:
+            if not st.data:
+                raise KeyError("%s is empty" % type(self).__name__) from None
+            entry = policy.victim()
+            key, value = entry.k.key, entry.value  # type: ignore[union-attr]
+        del self[key]
+        return key, value
 
     def clear(self) -> None:
         st = self.__st
@@ -859,7 +1008,16 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         new = cls.__new__(cls)
         memo[id(self)] = new
         new.__dict__.update(_copy.deepcopy(self.__dict__, memo))
+        new.__st.reschedule()
+        if new._hooked and new.__st.kind == "ttl":
+            new.expire(new.timer())  # cachetools' TTLCache.__setstate__ does (deepcopy, pickle)
         return new
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__st.reschedule()
+        if self._hooked and self.__st.kind == "ttl":
+            self.expire(self.timer())  # as cachetools' TTLCache.__setstate__
 
     # ---------------------------------------------------------------- properties
 
@@ -890,10 +1048,8 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
     @property
     def currsize(self) -> int:
         """The current size of the cache: the sum of ``getsizeof`` of the live entries."""
-        st = self.__st
-        with self.__pending() as pending, self.__clock() as now:
-            self.__purge(now, pending)
-            return st.currsize
+        self.__settle()
+        return self.__st.currsize
 
     @property
     def maxmemory(self) -> Optional[int]:
@@ -976,23 +1132,22 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
     def stats(self) -> CacheStats:
         """A snapshot of the counters and bounds (purges expired entries first)."""
         st = self.__st
-        with self.__pending() as pending, self.__clock() as now:
-            self.__purge(now, pending)
-            return CacheStats(
-                hits=st.hits,
-                misses=st.misses,
-                inserts=st.inserts,
-                updates=st.updates,
-                evictions=st.evictions_size + st.evictions_memory,
-                evictions_size=st.evictions_size,
-                evictions_memory=st.evictions_memory,
-                expirations=st.expirations,
-                currsize=st.currsize,
-                maxsize=st.maxsize,
-                memory_used=st.memory if st.maxmemory is not None else None,
-                maxmemory=st.maxmemory,
-                len=len(st.data),
-            )
+        self.__settle()
+        return CacheStats(
+            hits=st.hits,
+            misses=st.misses,
+            inserts=st.inserts,
+            updates=st.updates,
+            evictions=st.evictions_size + st.evictions_memory,
+            evictions_size=st.evictions_size,
+            evictions_memory=st.evictions_memory,
+            expirations=st.expirations,
+            currsize=st.currsize,
+            maxsize=st.maxsize,
+            memory_used=st.memory if st.maxmemory is not None else None,
+            maxmemory=st.maxmemory,
+            len=len(st.data),
+        )
 
     # ---------------------------------------------------------------- test hooks
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable, Optional, TypeVar, Union
+from typing import Any, Callable, ClassVar, Optional, Tuple, TypeVar, Union
 
 from ._config import _patterns
-from ._core import Core, Timer
+from ._core import Core, Timer, _type_flags_of
 
 __all__ = ["Cache", "FIFOCache", "LFUCache", "LRUCache", "RRCache", "TLRUCache", "TTLCache", "Timer"]
 
@@ -32,6 +32,15 @@ class Cache(Core[K, V]):  # type: ignore[misc]
     # Python subclasses that add attributes get a __dict__ as usual.
     __slots__ = ("__weakref__",)
     _policy_name = "insertion"
+    _cachetools_kind: ClassVar[Optional[str]] = None  # "ttl"/"tlru": cachetools' timed classes call expire()
+    _hc_flags: ClassVar[Tuple[int, int]]  # what the class overrides, set when it is created
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Decided once per class: which paths its instances take. A class that overrides one of
+        # the methods cachetools calls on self (docs/compat-subclassing.md) gets cachetools' call
+        # graph; one that overrides none keeps the native paths.
+        super().__init_subclass__(**kwargs)
+        cls._hc_flags = _type_flags_of(cls)
 
     def __init__(self, maxsize: float, getsizeof: Optional[Callable[[Any], int]] = None, *,
                  ttl: Optional[float] = None, maxmemory: Memory = None,
@@ -112,6 +121,7 @@ class TTLCache(Cache):
     with a datetime timer)."""
 
     __slots__ = ()
+    _cachetools_kind = "ttl"
 
     def __init__(self, maxsize: float, ttl: Any, timer: Callable[[], Any] = time.monotonic,
                  getsizeof: Optional[Callable[[Any], int]] = None, *, maxmemory: Memory = None,
@@ -131,6 +141,7 @@ class TLRUCache(Cache):
     the keyword ``ttl`` is given)."""
 
     __slots__ = ()
+    _cachetools_kind = "tlru"
 
     def __init__(self, maxsize: float, ttu: Callable[[Any, Any, Any], Any],
                  timer: Callable[[], Any] = time.monotonic,
@@ -144,6 +155,9 @@ class TLRUCache(Cache):
     def ttu(self) -> Callable[[Any, Any, Any], Any]:
         """The time-to-use function."""
         return self._get_ttu()
+
+
+Cache._hc_flags = _type_flags_of(Cache)
 
 
 def _extension_ttl(ttl: Any) -> Optional[float]:
