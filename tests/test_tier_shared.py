@@ -328,6 +328,40 @@ def test_a_killed_and_restarted_redis_clears_the_l1_and_recovers(fresh_redis):
     b.close(timeout=1)
 
 
+def test_messages_missed_while_unsubscribed_never_leave_stale_copies(url, redis_client):
+    import threading
+
+    a, b = shared(url), shared(url)
+    a["k"] = 1
+    assert a.flush(timeout=10)
+    assert b["k"] == 1 and "k" in b.l1
+    gate = threading.Event()
+    sub = b._sub
+    opener = sub._opener
+
+    def gated():
+        assert gate.wait(30)
+        return opener()
+
+    sub._opener = gated
+    redis_client.client_kill_filter(_type="pubsub")   # every subscriber connection is cut
+    try:
+        assert wait_for(lambda: b.stats().invalidation_state == "lost")
+        assert "k" not in b.l1                       # cleared at once
+        a["k"] = 2                                   # b cannot hear this one
+        assert a.flush(timeout=10)
+        assert b["k"] == 2 and "k" not in b.l1       # read from Redis, not kept while lost
+        b["mine"] = "local"                          # kept meanwhile (this process's own write)
+        assert b.l1["mine"] == "local"
+    finally:
+        gate.set()
+    assert wait_for(lambda: b.stats().invalidation_state == "live")
+    assert "mine" not in b.l1 and b.stats().resyncs == 1
+    assert b["k"] == 2 and "k" in b.l1
+    a.close()
+    b.close()
+
+
 def test_a_stalled_redis_counts_as_lost_within_the_heartbeat(fresh_redis):
     b = shared(fresh_redis.url)
     b["k"] = 1
