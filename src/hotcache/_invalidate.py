@@ -187,7 +187,13 @@ class Subscriber:
         self._stopping = False
         self._redo = False
         self._wake = threading.Event()
+        self._tried = threading.Event()  # set once the first subscription attempt has ended
         _subscribers.add(self)
+
+    def wait_first(self, timeout: float) -> None:
+        """Wait until the first subscription attempt succeeded or failed (at most ``timeout``
+        seconds): a constructor's start, so the first reads can already promote."""
+        self._tried.wait(timeout)
 
     def ensure(self) -> None:
         """Start the thread unless it runs (or the subscriber was stopped)."""
@@ -230,6 +236,7 @@ class Subscriber:
         self._thread = None
         self._conn = None  # the parent's socket: never shut down from here
         self._wake = threading.Event()
+        self._tried = threading.Event()
 
     def _state(self, live: bool) -> bool:
         sink = self._sink()
@@ -246,6 +253,7 @@ class Subscriber:
                 conn = self._opener()
             except Exception as exc:
                 _log.debug("hotcache.redis_tier: subscribing failed: %r", exc)
+                self._tried.set()
                 self._wake.wait(backoff)
                 backoff = min(backoff * 2, RETRY_MAX)
                 continue
@@ -257,11 +265,13 @@ class Subscriber:
                 backoff = RETRY_MIN
                 if self._stopping or self._redo or not self._state(True):
                     continue
+                self._tried.set()
                 self._listen(conn)
             except Exception as exc:
                 if not self._stopping:
                     _log.debug("hotcache.redis_tier: subscription lost: %r", exc)
             finally:
+                self._tried.set()
                 self._conn = None
                 try:
                     conn.disconnect()

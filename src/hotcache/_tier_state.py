@@ -10,7 +10,6 @@ import itertools
 import logging
 import os
 import threading
-import time
 import weakref
 from collections import OrderedDict
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -363,13 +362,6 @@ class _Tiered:
                 self._losses += 1
             self._wipe()
             self._insync = live
-
-    def _await_live(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the first subscription (a constructor's start)."""
-        deadline = time.monotonic() + timeout
-        while not self._insync and time.monotonic() < deadline:
-            time.sleep(0.001)
-        return self._insync
 
     # -- shared API -----------------------------------------------------------------------------
     def __len__(self) -> int:

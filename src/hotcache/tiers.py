@@ -184,7 +184,9 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
         _live[next(_ids)] = self
         if self._sub is not None:
             self._sub.ensure()
-            self._await_live(min(1.0, max(0.2, 4 * tier.timeout)))
+            # the first reads can promote at once (a dead Redis fails the attempt at once; a
+            # stalled one is waited for up to the subscriber's socket timeout)
+            self._sub.wait_first(max(1.0, 4 * tier.timeout) + 0.5)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         raise TypeError("a TieredCache cannot be pickled or copied (copy its l1 instead)")
