@@ -452,3 +452,35 @@ def test_a_forked_child_subscribes_on_its_own(url):
         os.close(w2)
         a.close()
         b.close()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["hiredis-reader", "read_response"])
+def test_error_replies_fail_only_their_own_writes(fresh_redis, monkeypatch, fast):
+    from hotcache import _tier_io
+
+    client = fresh_redis.client()
+    conn = client.connection_pool.get_connection()
+    try:
+        conn.connect()
+        has_fast = _tier_io._fast_replies(conn) is not None
+    finally:
+        client.connection_pool.release(conn)
+    if fast and not has_fast:
+        pytest.skip("no hiredis parser: the flusher reads replies with read_response()")
+    if not fast:
+        monkeypatch.setattr(_tier_io, "_fast_replies", lambda conn: None)
+    a = shared(fresh_redis.url, invalidation=None)
+    a["ok"] = 0
+    assert a.flush(timeout=10)
+    client.config_set("maxmemory", 1)                 # noeviction: every SET is refused (OOM)
+    a["k"] = 1
+    del a["ok"]                                       # UNLINK is still allowed
+    assert a.flush(timeout=10) is False
+    assert a.stats().l2_errors >= 1 and a.tier.breaker.state == "closed"   # an answer, not an outage
+    assert client.exists(a.tier.redis_key("ok")) == 0
+    assert a["k"] == 1                                # this process keeps its write
+    client.config_set("maxmemory", 0)
+    a["j"] = 2
+    assert wait_for(lambda: a.flush(timeout=1))       # the tomb of "k" is retried and lands
+    assert client.get(a.tier.redis_key("j")) == b"2" and client.exists(a.tier.redis_key("k")) == 0
+    a.close()

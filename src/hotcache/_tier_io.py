@@ -183,17 +183,59 @@ class _Raw:
         read, error = conn.read_response, self._response_error
         try:
             conn.send_packed_command([b"".join(commands)], check_health=False)
-            for _ in commands:
-                try:
-                    replies.append(read())
-                except error as exc:  # the rest of the replies still follow
-                    replies.append(exc)
+            fast = _fast_replies(conn)
+            if fast is not None:
+                fast(replies, len(commands))
+            else:
+                for _ in commands:
+                    try:
+                        replies.append(read())
+                    except error as exc:  # the rest of the replies still follow
+                        replies.append(exc)
         except BaseException:
             conn.disconnect()
             raise
         finally:
             pool.release(conn)
         return replies
+
+
+try:
+    from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH
+    from redis.exceptions import ConnectionError as _RedisConnectionError
+except ImportError:  # pragma: no cover - another redis-py layout: read_response() it is
+    _NOT_ENOUGH = None
+
+
+def _fast_replies(conn: Any) -> Optional[Callable[[List[Any], int], None]]:
+    """``read(replies, n)`` that takes n replies straight from the connection's hiredis reader,
+    or None where that is not exact (no hiredis, RESP3 with its push frames, another redis-py
+    layout). It does what redis-py's read_response does for these replies (an error reply is
+    an exception object; a ConnectionError among them, such as LOADING, is raised), without its
+    per-reply wrapper: measured 2.2 -> 1.5 us per reply with send and server time included
+    (1,000-SET batches, hiredis 3.5, redis-py 8.2), about a fifth of the flusher's time."""
+    if _NOT_ENOUGH is None or str(getattr(conn, "protocol", 2) or 2) != "2":
+        return None
+    parser = getattr(conn, "_parser", None)
+    reader = getattr(parser, "_reader", None)
+    fill = getattr(parser, "read_from_socket", None)
+    if reader is None or fill is None or getattr(parser, "_buffer", None) is None:
+        return None
+    gets = reader.gets
+
+    def read(replies: List[Any], n: int) -> None:
+        append = replies.append
+        while n:
+            reply = gets()
+            if reply is _NOT_ENOUGH:
+                fill()
+                continue
+            if isinstance(reply, _RedisConnectionError):
+                raise reply
+            append(reply)
+            n -= 1
+
+    return read
 
 
 class _Generic:

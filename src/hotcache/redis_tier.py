@@ -131,11 +131,11 @@ class _TierBase:
         """Queue ``value`` for ``rkey`` with ``ttl`` seconds (None: the tier's ttl), ordered
         with every other write, never dropped (a failure leaves a tomb, see _spill)."""
         if ttl is None or ttl == math.inf:
-            ttl = self.ttl
-        if not ttl > 0:
-            self._queue.put_delete(rkey)
-        else:
+            self._queue.put_write(rkey, value, time.monotonic() + self.ttl)
+        elif ttl > 0:
             self._queue.put_write(rkey, value, time.monotonic() + ttl)
+        else:
+            self._queue.put_delete(rkey)
 
     def _invalidate(self, rkey: bytes) -> None:
         self._queue.put_delete(rkey)

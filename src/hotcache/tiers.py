@@ -168,7 +168,7 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
     """
 
     __slots__ = ("_l1", "_tier", "_lock", "_gen", "_floor", "_touched", "_index", "_index_limit",
-                 "_shared", "_through", "_sub", "_insync", "_invalidations", "_losses",
+                 "_shared", "_l1_ttl", "_through", "_sub", "_insync", "_invalidations", "_losses",
                  "_finalizer", "__weakref__")
 
     def __init__(self, l1: Any, tier: Any, *, mode: str = "spill", invalidation: Any = _AUTO,
@@ -214,8 +214,13 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
         if mark is not None:
             self._confirmed(mark)
 
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self.set(key, value)
+    def __setitem__(self, key: Any, value: Any) -> None:  # set(key, value), one frame less
+        rkey = self._tier._rkey(key)
+        if self._sub is not None and not self._insync:
+            self._sub.ensure()
+        mark = self._store(key, value, None, rkey)
+        if mark is not None:
+            self._confirmed(mark)
 
     def _confirmed(self, mark: Any) -> None:
         tier = self._tier
