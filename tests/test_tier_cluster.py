@@ -100,14 +100,20 @@ def _wait_for(cond, timeout=15.0):
     return True
 
 
-def test_cluster_invalidation_between_two_caches(cluster):
+def _cluster_tier(redis_cluster, namespace, sharded):
+    tier = RedisTier(client=redis_cluster.client(socket_timeout=2, socket_connect_timeout=2),
+                     namespace=namespace, ttl=60)
+    tier._announcing().sharded = sharded  # False: as a cluster of Redis < 7 falls back
+    return tier
+
+
+@pytest.mark.parametrize("sharded", [True, False], ids=["spublish", "publish"])
+def test_cluster_invalidation_between_two_caches(cluster, sharded):
     redis_cluster, _ = cluster
-    caches = [TieredCache(hotcache.LRUCache(50),
-                          RedisTier(client=redis_cluster.client(socket_timeout=2, socket_connect_timeout=2),
-                                    namespace="cl:inv", ttl=60), mode="shared")
-              for _ in range(2)]
+    caches = [TieredCache(hotcache.LRUCache(50), _cluster_tier(redis_cluster, "cl:inv%d" % sharded, sharded),
+                          mode="shared") for _ in range(2)]
     a, b = caches
-    assert a.tier._channel.sharded
+    assert a.tier._channel.sharded is sharded
     assert _wait_for(lambda: b.stats().invalidation_state == "live")
     for i in range(30):                       # keys on every master
         a[i] = i

@@ -484,3 +484,43 @@ def test_error_replies_fail_only_their_own_writes(fresh_redis, monkeypatch, fast
     assert wait_for(lambda: a.flush(timeout=1))       # the tomb of "k" is retried and lands
     assert client.get(a.tier.redis_key("j")) == b"2" and client.exists(a.tier.redis_key("k")) == 0
     a.close()
+
+
+def test_a_cluster_without_sharded_pubsub_falls_back_to_classic_pubsub():
+    """Redis < 7 answers SSUBSCRIBE/SPUBLISH with "unknown command": the channel downgrades."""
+    from redis.exceptions import ResponseError
+
+    ch = _invalidate.Channel(b"ns:#", sharded=True)
+    assert ch.downgrade(ResponseError("WRONGTYPE")) is False and ch.sharded
+    assert ch.downgrade(ResponseError("unknown command 'SPUBLISH', with args beginning with: ")) is True
+    assert (ch.publish, ch.subscribe, ch.sharded) == ("PUBLISH", "SUBSCRIBE", False)
+
+    class Sink:
+        states = []
+
+        def _inv_state(self, live):
+            self.states.append(live)
+
+    sent = []
+
+    class Conn:
+        def send_command(self, *args, **kw):
+            sent.append(args[0])
+
+        def read_response(self):
+            if sent[-1] == "SSUBSCRIBE":
+                raise ResponseError("unknown command 'SSUBSCRIBE', with args beginning with: ")
+            return [b"subscribe", ch2.name, 1]
+
+        def can_read(self, timeout):
+            sub._stopping = True  # one look is enough for this test
+            return False
+
+        def disconnect(self):
+            pass
+
+    ch2 = _invalidate.Channel(b"ns:#", sharded=True)
+    sink = Sink()
+    sub = _invalidate.Subscriber(Conn, ch2, sink, "test-sub")
+    sub._run()
+    assert sent == ["SSUBSCRIBE", "SUBSCRIBE"] and Sink.states == [True] and not ch2.sharded

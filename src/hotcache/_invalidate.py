@@ -86,6 +86,16 @@ class Channel:
     def subscribe(self) -> str:
         return "SSUBSCRIBE" if self.sharded else "SUBSCRIBE"
 
+    def downgrade(self, error: Any) -> bool:
+        """A sharded command was refused as unknown (a cluster of Redis < 7): use classic
+        PUBLISH/SUBSCRIBE from now on, which a cluster forwards to every node. True if so."""
+        if self.sharded and "unknown command" in str(error).lower():
+            self.sharded = False
+            _log.info("hotcache.redis_tier: no sharded pub/sub on this cluster (Redis < 7): "
+                      "invalidations use PUBLISH/SUBSCRIBE")
+            return True
+        return False
+
     def keys_message(self, rkeys: List[bytes]) -> bytes:
         cut = len(self.prefix)
         pack = _LEN.pack
@@ -260,7 +270,13 @@ class Subscriber:
             self._conn = conn
             try:
                 conn.send_command(self._channel.subscribe, self._channel.name, check_health=False)
-                if not _subscribed(conn.read_response(), self._channel):
+                try:
+                    reply = conn.read_response()
+                except Exception as exc:
+                    if self._channel.downgrade(exc):
+                        continue  # at once, with SUBSCRIBE
+                    raise
+                if not _subscribed(reply, self._channel):
                     raise _Lost("unexpected reply to %s" % self._channel.subscribe)
                 backoff = RETRY_MIN
                 if self._stopping or self._redo or not self._state(True):
@@ -380,7 +396,12 @@ class AsyncSubscriber:
                 continue
             try:
                 await conn.send_command(self._channel.subscribe, self._channel.name, check_health=False)
-                reply = await conn.read_response(timeout=PONG_WAIT, disconnect_on_error=False)
+                try:
+                    reply = await conn.read_response(timeout=PONG_WAIT, disconnect_on_error=False)
+                except Exception as exc:
+                    if self._channel.downgrade(exc):
+                        continue  # at once, with SUBSCRIBE
+                    raise
                 if not _subscribed(reply, self._channel):
                     raise _Lost("unexpected reply to %s" % self._channel.subscribe)
                 backoff = RETRY_MIN

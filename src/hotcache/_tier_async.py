@@ -173,6 +173,7 @@ class _AsyncFlusher:
         settle_replies(breaker, replies)
         record_replies(outcomes, index, kinds, replies, self.counters)
         if publish is not None and isinstance(replies[-1], Exception):
+            channel.downgrade(replies[-1])  # SPUBLISH unknown (Redis < 7): PUBLISH next time
             unannounced(outcomes, notify, self.counters)  # type: ignore[arg-type]
         return outcomes
 
@@ -200,8 +201,12 @@ class _AsyncFlusher:
                 await asyncio.wait_for(client.unlink(*chunk), timeout)
             channel = self.channel
             if channel is not None:
-                await asyncio.wait_for(client.execute_command(
-                    channel.publish, channel.name, channel.clear_message()), timeout)
+                try:
+                    await asyncio.wait_for(client.execute_command(
+                        channel.publish, channel.name, channel.clear_message()), timeout)
+                except Exception as exc:
+                    channel.downgrade(exc)  # Redis < 7 cluster: PUBLISH when retried
+                    raise
         except Exception as exc:
             self.breaker.record_failure(exc)
             self.counters.add("l2_errors")

@@ -396,8 +396,12 @@ class Writer:
             scan_unlink(self.transport.client, pattern)
             channel = self.channel
             if channel is not None:
-                self.transport.client.execute_command(channel.publish, channel.name,
-                                                      channel.clear_message())
+                try:
+                    self.transport.client.execute_command(channel.publish, channel.name,
+                                                          channel.clear_message())
+                except Exception as exc:
+                    channel.downgrade(exc)  # Redis < 7 cluster: PUBLISH when retried
+                    raise
         except Exception as exc:
             breaker.record_failure(exc)
             self.counters.add("l2_errors")
@@ -442,6 +446,7 @@ class Writer:
         settle_replies(breaker, replies)
         record_replies(outcomes, index, kinds, replies, self.counters)
         if publish is not None and isinstance(replies[-1], Exception):
+            channel.downgrade(replies[-1])  # SPUBLISH unknown (Redis < 7): PUBLISH next time
             unannounced(outcomes, notify, self.counters)  # type: ignore[arg-type]
         return outcomes
 
