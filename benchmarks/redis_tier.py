@@ -29,7 +29,9 @@ ratios to the bare baseline as best / median.
     L1 hit      for k in keys: c[k] * 20  1,000 int keys already in the L1 (LRUCache(10,000)).
                 Bare: the LRUCache alone; "minimal wrapper": a Python class whose __getitem__ is
                 `try: return self._d[key] except KeyError: ...` (the floor for any Python-level
-                mapping around the L1).
+                mapping around the L1). Shared mode: its L1 copies carry the Redis ttl (timed
+                entries: every hit reads the clock), so its bare baseline is an LRUCache holding
+                the same timed entries.
 """
 from __future__ import annotations
 
@@ -360,6 +362,23 @@ def bench_l1_hit(srv, p, results):
     contenders = {"bare": (sub(bare), None), "tiered": (sub(t), None),
                   "bare.get": (get(bare), None), "tiered.get": (get(t), None),
                   "minimal": (sub(minimal), None)}
+    # shared mode: its L1 copies carry the Redis ttl, so they are timed entries (a hit reads the
+    # clock); compared with a bare LRUCache holding the same timed entries
+    shared = TieredCache(hotcache.LRUCache(10_000), RedisTier(srv.url, namespace="bench:hit2", ttl=3600),
+                         mode="shared")
+    bare_timed = hotcache.LRUCache(10_000)
+    for k in keys:
+        shared[k] = k
+        bare_timed.set(k, k, ttl=3600)
+    assert shared.flush(timeout=10)
+    res = rounds({"bare": (sub(bare), None), "bare-timed": (sub(bare_timed), None),
+                  "shared": (sub(shared), None)}, p.rounds)
+    print("  Redis up, mode=shared (invalidation live):")
+    base = row("  LRUCache c[k] (bare, untimed entries)", res["bare"], n, "ns")
+    tbase = row("  LRUCache c[k] (bare, entries with a ttl)", res["bare-timed"], n, "ns", base)
+    sh = row("  TieredCache(mode=\"shared\") t[k]", res["shared"], n, "ns", tbase)
+    results["l1_hit_ratio_shared"] = [sh[0] / tbase[0], sh[1] / tbase[1]]
+    shared.close(timeout=1)
     for state in ("up", "stalled", "dead", "dead-open"):
         if state == "stalled":
             srv.pause()
@@ -413,6 +432,9 @@ def main(argv=None):
         ("0 SET from reads (spill / shared)", results["amp_spill_set"] == results["amp_shared_set"] == 0,
          "%d / %d" % (results["amp_spill_set"], results["amp_shared_set"])),
     ]
+    ratio = results["l1_hit_ratio_shared"]
+    checks.append(("L1 hit, shared mode <= 1.05x bare (same timed entries)", max(ratio) <= 1.05,
+                   "%.2fx / %.2fx" % tuple(ratio)))
     for state in ("up", "stalled", "dead", "dead-open"):
         ratio = results["l1_hit_ratio_%s" % state]
         checks.append(("L1 hit with tier <= 1.05x bare (Redis %s)" % state, max(ratio) <= 1.05,

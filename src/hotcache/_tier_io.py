@@ -223,7 +223,7 @@ def _fast_replies(conn: Any) -> Optional[Callable[[List[Any], int], None]]:
     if reader is None or fill is None or getattr(parser, "_buffer", None) is None:
         return None
     push_type = getattr(parser, "_hiredis_PushNotificationType", None)
-    on_push = getattr(parser, "handle_push_response", None)
+    on_push: Any = getattr(parser, "handle_push_response", None)
     if push_type is not None and on_push is None:
         return None
     gets = reader.gets

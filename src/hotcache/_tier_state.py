@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import weakref
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 __all__ = ["MISS", "MODES", "WRITES", "attach", "detach", "popped", "_MISSING", "_Tiered", "_live"]
 
@@ -167,7 +167,8 @@ class _Tiered:
     overwritten unheard); what this process writes meanwhile stays until it is live again.
     """
 
-    __slots__ = ()  # the subclasses hold the slots (mypy: hence the ignores)
+    if not TYPE_CHECKING:  # the subclasses hold the slots (declared below for type checkers)
+        __slots__ = ()
     _l1: Any
     _tier: Any
     _lock: Any

@@ -101,6 +101,10 @@ class _TierBase:
     """What the sync and asyncio tiers share: options, validation, key encoding, codec, queue."""
 
     _awaitable = False  # the asyncio tier's protocol methods are coroutines
+    _client: Any
+
+    def _publish_to(self, channel: Any) -> None:
+        raise NotImplementedError  # the sync and asyncio tiers each have their own
 
     def _setup(self, namespace: Any, ttl: Any, serializer: Any, secret: Secret, trusted: bool,
                timeout: Any, breaker: Any, key: Optional[Callable[[Any], str]],
