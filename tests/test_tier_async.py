@@ -6,6 +6,7 @@ test runs its own event loop with asyncio.run.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -299,10 +300,11 @@ def test_shared_mode_and_invalidation_between_async_caches(url, redis_client):
         a = make(url, namespace="as:sh", mode="shared", l1=hotcache.LRUCache(10))
         b = make(url, namespace="as:sh", mode="shared", l1=hotcache.LRUCache(10))
         assert a.invalidation == "pubsub"
-        await a.set("k", 1, ttl=30)
-        await b.get("warm")                       # starts b's subscriber task
+        await a.get("warm")                       # starts the subscriber tasks
+        await b.get("warm")
         assert await _until(lambda: a.stats().invalidation_state == "live"
                             and b.stats().invalidation_state == "live")
+        await a.set("k", 1, ttl=30)               # b is listening: it hears of this write
         assert await a.flush(timeout=10)
         assert 25_000 < redis_client.pttl(a.tier.redis_key("k")) <= 30_000
         assert await _until(lambda: b.stats().invalidations >= 1)   # a read racing it is not kept
@@ -439,8 +441,40 @@ def test_cached_rejects_mismatched_tiers(url):
         def g(x):
             return x
     with pytest.raises(TypeError):
-        cached(make(url, namespace="as:mis3"), lock=asyncio.Lock())
+        cached(make(url, namespace="as:mis3"), lock=threading.Lock())
     with pytest.raises(TypeError):
         @cached(make(url, namespace="as:mis4"))
         def h(x):
             return x
+
+
+def test_a_url_tier_built_before_any_loop_builds_its_client_at_first_use(url, monkeypatch):
+    """Python 3.9: redis.asyncio's pool makes an asyncio.Lock, which needs an event loop then;
+    the tier then builds its client at its first use, inside the loop."""
+    import types
+
+    from hotcache import _tier_async
+
+    real = _tier_async.client_from_url
+    calls = []
+
+    def no_loop_yet(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("There is no current event loop in thread 'MainThread'.")
+        return real(*args)
+
+    monkeypatch.setattr(_tier_async, "client_from_url", no_loop_yet)
+    monkeypatch.setattr(_tier_async, "sys", types.SimpleNamespace(version_info=(3, 9, 18)))
+    tier = AsyncRedisTier(url, namespace="as:late", ttl=60)
+    assert tier.client is None
+    c = AsyncTieredCache(hotcache.LRUCache(4), tier, mode="shared")
+
+    async def main():
+        await c.set("k", 1)
+        assert tier.client is not None and len(calls) == 2
+        assert await c.flush(timeout=10)
+        assert await _until(lambda: c.stats().invalidation_state == "live")
+        await c.aclose()
+
+    asyncio.run(main())

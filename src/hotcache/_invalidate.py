@@ -496,9 +496,14 @@ def _refresh(client: Any) -> None:
         pass
 
 
-def async_opener(client: Any, channel: Channel, timeout: float, cluster: bool) -> Callable[[], Any]:
-    """``opener()`` for AsyncSubscriber (a coroutine function)."""
+def async_opener(client_of: Callable[[], Any], channel: Channel, timeout: float,
+                 cluster: bool) -> Callable[[], Any]:
+    """``opener()`` for AsyncSubscriber (a coroutine function); ``client_of()`` returns the
+    tier's client (built at first use on Python 3.9)."""
     async def opener() -> Any:
+        client = client_of()
+        if client is None:
+            raise ConnectionError("the tier's client is not built yet")
         if cluster:
             if not client.get_nodes():
                 await client.initialize()

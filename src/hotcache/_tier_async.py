@@ -6,6 +6,7 @@ asyncio task on the loop that first uses the tier instead of a thread.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import warnings
 import weakref
@@ -49,13 +50,17 @@ class _AsyncFlusher:
         self.progress: Optional[asyncio.Condition] = None
         self.channel: Any = None  # set when a cache announces its writes (see hotcache._invalidate)
         self.cluster = is_cluster(client)
+        self.make_client: Optional[Callable[[], Any]] = None  # a client built at first use
 
     # -- wiring ---------------------------------------------------------------------------------
     def ensure(self) -> None:
-        """Start the task on the running loop (again, if the previous loop is gone)."""
+        """Start the task on the running loop (again, if the previous loop is gone); build the
+        client first if it could not be built before a loop ran."""
         loop = asyncio.get_running_loop()
         if self.loop is loop and self.task is not None and not self.task.done():
             return
+        if self.client is None and self.make_client is not None:
+            self.client = self.make_client()
         if self.stopping:
             return
         self.loop = loop
@@ -235,14 +240,16 @@ class AsyncRedisTier(_TierBase):
                  max_pending: int = 100_000, batch_size: int = 1000) -> None:
         self._setup(namespace, ttl, serializer, secret, trusted, timeout, breaker, key,
                     raise_on_error, max_pending, batch_size)
-        self._client, self._owns_client = _async_client(url, client, self.timeout)
+        built, self._owns_client = _async_client(url, client, self.timeout)
         self._noscript: Type[BaseException] = _noscript_error()
         import hashlib
 
         self._sha = hashlib.sha1(READ_LUA.encode("utf-8")).hexdigest()
-        self._flusher = _AsyncFlusher(self._queue, self._client, self._codec, self.breaker,
+        self._flusher = _AsyncFlusher(self._queue, built, self._codec, self.breaker,
                                       self._counters, self._prefix, self._batch_size, 0.25,
                                       self.timeout)
+        if built is None:  # Python 3.9: redis.asyncio needs a running loop to build its client
+            self._flusher.make_client = _deferred_client(url, self.timeout)  # type: ignore[arg-type]
         self._queue.wake = self._flusher.wake
         self._finalizer = weakref.finalize(self, self._flusher.stop_soon)
         self._sub: Any = None
@@ -250,7 +257,13 @@ class AsyncRedisTier(_TierBase):
 
     @property
     def client(self) -> Any:
-        return self._client
+        """The redis.asyncio client (None until the first use on Python 3.9 with ``url=``: its
+        connection pool can only be built while an event loop runs there)."""
+        return self._flusher.client
+
+    @property
+    def _client(self) -> Any:
+        return self._flusher.client
 
     def __repr__(self) -> str:
         return "AsyncRedisTier(namespace=%r, ttl=%r, serializer=%r, encrypted=%r)" % (
@@ -297,8 +310,9 @@ class AsyncRedisTier(_TierBase):
 
         self._one_subscriber()
         channel = self._announcing()
-        self._sub = AsyncSubscriber(async_opener(self._client, channel, self.timeout,
-                                                 is_cluster(self._client)), channel, sink)
+        flusher = self._flusher
+        self._sub = AsyncSubscriber(async_opener(lambda: flusher.client, channel, self.timeout,
+                                                 flusher.cluster), channel, sink)
         return self._sub
 
     async def _confirm(self, mark: Any, timeout: Optional[float]) -> bool:
@@ -365,7 +379,7 @@ class AsyncRedisTier(_TierBase):
             f.stopping = True
         self._queue.close()
         self._finalizer.detach()
-        if self._owns_client:
+        if self._owns_client and self._client is not None:
             closer = getattr(self._client, "aclose", None) or self._client.close  # redis-py < 5.0.1
             try:
                 await closer()
@@ -517,5 +531,19 @@ def _async_client(url: Optional[str], client: Any, timeout: float) -> Tuple[Any,
                               "its own awaits by timeout=, but other users of the client are not; "
                               "build it with socket_timeout=", RuntimeWarning, stacklevel=3)
         return client, False
-    return client_from_url(url, timeout, "redis.asyncio", "redis.asyncio.retry")  # type: ignore[arg-type]
+    try:
+        return client_from_url(url, timeout, "redis.asyncio", "redis.asyncio.retry")  # type: ignore[arg-type]
+    except RuntimeError:
+        # Python 3.9: asyncio.Lock() in redis.asyncio's pool needs an event loop when there is
+        # none running: the client is built by the flusher at the tier's first use instead
+        if sys.version_info >= (3, 10):
+            raise
+        return None, True
+
+
+def _deferred_client(url: str, timeout: float) -> Callable[[], Any]:
+    """The client ``_async_client`` could not build yet, built on the first call (in a loop)."""
+    def build() -> Any:
+        return client_from_url(url, timeout, "redis.asyncio", "redis.asyncio.retry")[0]
+    return build
 
