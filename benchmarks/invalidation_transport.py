@@ -209,7 +209,6 @@ def throughput(port, transport, seconds):
                 return int(line.split(b":")[1])
         return 0
 
-    pushed = field(stats, b"tracking_total_prefixes")  # noqa: F841 (shown for reference)
     return sets / elapsed, field(stats, b"total_net_output_bytes") - field(info0, b"total_net_output_bytes"), sets
 
 

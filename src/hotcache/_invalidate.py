@@ -26,10 +26,11 @@ that another process overwrote more than the detection time before: about ``HEAR
 PONG_WAIT`` seconds for a silent network cut, at once for a closed connection or a restart.
 
 Why pub/sub and not RESP3 client tracking (BCAST on the namespace prefix)? Measured with
-``python benchmarks/invalidation_transport.py`` on this box: the same delivery latency (p99
-under 0.1 ms either way), but tracking made Redis send one message per key and per listener,
-halving SET throughput with 4 listeners (0.65M against 1.19M SETs/s with one PUBLISH per
-1000-key batch). Tracking would also announce this process's own spills (an eviction is not a
+``python benchmarks/invalidation_transport.py`` on a 2-core box: the same delivery latency (p99
+0.07 against 0.08 ms when quiet; under load either shows hiccups of a few ms), but tracking
+made Redis send one message per key and per listener, halving SET throughput with 4 listeners
+(0.65M against 1.19M SETs/s quiet, 0.25-0.34M against 0.51-0.60M at load 6, with one PUBLISH
+per 1000-key batch). Tracking would also announce this process's own spills (an eviction is not a
 change) and its own writes unless every pooled connection that writes opted out (NOLOOP is per
 connection), and on a cluster it needs a listener on every master; a sharded channel
 (SSUBSCRIBE/SPUBLISH, Redis >= 7) needs one connection to one node.
