@@ -528,3 +528,30 @@ def test_a_cluster_without_sharded_pubsub_falls_back_to_classic_pubsub():
     sub = _invalidate.Subscriber(Conn, ch2, sink, "test-sub")
     sub._run()
     assert sent == ["SSUBSCRIBE", "SUBSCRIBE"] and Sink.states == [True] and not ch2.sharded
+
+
+def test_cached_with_a_tier_shares_results_between_processes(url, redis_client):
+    from hotcache import cached
+
+    calls = []
+
+    def make():
+        @cached(maxsize=16, ttl=45, tier=RedisTier(url, namespace="sh:deco", ttl=600))
+        def square(x):
+            calls.append(x)
+            return x * x
+        return square
+
+    a, b = make(), make()                       # two "processes" on one namespace
+    assert a.cache.mode == "shared" and wait_for(lambda: b.cache.stats().invalidation_state == "live")
+    assert a(3) == 9 and a.cache.flush(timeout=10)
+    assert 40_000 < redis_client.pttl(a.cache.tier.redis_key((3,))) <= 45_000   # ttl= in Redis too
+    assert b(3) == 9 and calls == [3]            # computed once, read from Redis by the other
+    a.invalidate(3)
+    assert a.cache.flush(timeout=10)
+    assert wait_for(lambda: (3,) not in b.cache.l1)
+    assert b(3) == 9 and calls == [3, 3]
+    with pytest.raises(TypeError):
+        cached(hotcache.LRUCache(2), tier=RedisTier(url, namespace="sh:deco2", ttl=60))
+    a.cache.close()
+    b.cache.close()
