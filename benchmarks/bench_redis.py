@@ -4,8 +4,10 @@
     pytest benchmarks/bench_redis.py --benchmark-only --benchmark-columns=min,median,rounds
 
 Groups (divide a round by the op count in the group name for per-op cost):
-  redis-l2-hit-1000      bare GET + json.loads, vs TieredCache t[k] (L1 miss -> Redis -> promote)
-  redis-spill-20000      one SET per key, redis-py pipeline, TieredCache spill (evictions + flush)
+  redis-l2-hit-1000      bare GET + json.loads, vs TieredCache t[k] (L1 miss -> Redis -> promote),
+                         also through an LRUCache(100) that thrashes (clean evictions: no writes)
+  redis-spill-20000      one SET per key, redis-py pipeline, TieredCache spill (evictions + flush),
+                         shared-mode sets (t[k] = v -> Redis, announced) + flush
   redis-l1-hit-20000     LRUCache c[k] vs TieredCache t[k] with Redis up / stalled / dead
 A throwaway redis-server (binary from PATH) is started for the module; the script
 benchmarks/redis_tier.py prints the same comparisons as one table with the issue's targets.
@@ -87,6 +89,38 @@ def test_l2_tiered(benchmark, l2):
 
     benchmark.pedantic(run, setup=l2.l1.clear, rounds=15)
     assert l2.stats().l2_misses == 0
+
+
+@pytest.mark.benchmark(group="redis-l2-hit-%d" % L2_KEYS)
+def test_l2_tiered_l1_thrash(benchmark, l2, srv):
+    """The same reads through an LRUCache(100): each one misses, promotes and evicts a clean
+    entry (nothing is written back)."""
+    t = TieredCache(hotcache.LRUCache(100), RedisTier(srv.url, namespace="bench:l2", ttl=3600))
+    keys = list(range(L2_KEYS))
+
+    def run():
+        for k in keys:
+            t[k]
+
+    benchmark.pedantic(run, rounds=15)
+    assert t.stats().l2_misses == 0 and t.stats().spilled == 0
+    t.close()
+
+
+@pytest.mark.benchmark(group="redis-spill-%d" % SPILL_N)
+def test_shared_mode_sets(benchmark, srv):
+    t = TieredCache(hotcache.LRUCache(1000), RedisTier(srv.url, namespace="bench:shared", ttl=3600),
+                    mode="shared")
+    vals = [value(i) for i in range(SPILL_N)]
+
+    def run():
+        for i in range(SPILL_N):
+            t[i] = vals[i]
+        assert t.flush(timeout=60)
+
+    benchmark.pedantic(run, rounds=5)
+    assert t.stats().spill_dropped == 0
+    t.close()
 
 
 @pytest.mark.benchmark(group="redis-spill-%d" % SPILL_N)

@@ -15,6 +15,13 @@ ratios to the bare baseline as best / median.
                                          cleared between rounds; it is big enough that promoting
                                          evicts nothing). Bare: for k in keys: json.loads(r.get(rk))
                                          with a client built like the tier's (timeouts, no retries).
+                "L1 thrash": the same reads through an LRUCache(100): every read misses, promotes
+                and evicts an entry promoted before (clean: Redis holds it, nothing is written).
+    writes      the issue's scenario: 1,000 keys already in Redis read 3 times through
+                TieredCache(LRUCache(100), RedisTier): Redis commands counted by INFO
+                commandstats after CONFIG RESETSTAT (spill and shared mode).
+    shared set  t[k] = v on TieredCache(LRUCache(1000), ..., mode="shared") (invalidation on:
+                each batch is announced by one PUBLISH) until flush() returns.
     spill       entries evicted from an LRUCache(1000) until flush() returns, end to end (the
                 inserting thread and the flusher share the GIL); "flusher alone" queues first
                 (the writer's lock held) and times only the writing. Bare: one r.set(k, v, px=)
@@ -22,7 +29,9 @@ ratios to the bare baseline as best / median.
     L1 hit      for k in keys: c[k] * 20  1,000 int keys already in the L1 (LRUCache(10,000)).
                 Bare: the LRUCache alone; "minimal wrapper": a Python class whose __getitem__ is
                 `try: return self._d[key] except KeyError: ...` (the floor for any Python-level
-                mapping around the L1).
+                mapping around the L1). Shared mode: its L1 copies carry the Redis ttl (timed
+                entries: every hit reads the clock), so its bare baseline is an LRUCache holding
+                the same timed entries.
 """
 from __future__ import annotations
 
@@ -113,6 +122,7 @@ def bench_l2_hit(url, p, results):
     plain = TieredCache(hotcache.LRUCache(p.l2_keys * 2), RedisTier(url, namespace="bench:l2", ttl=3600))
     sealed = TieredCache(hotcache.LRUCache(p.l2_keys * 2),
                          RedisTier(url, namespace="bench:l2s", ttl=3600, secret=SECRET))
+    thrash = TieredCache(hotcache.LRUCache(100), RedisTier(url, namespace="bench:l2", ttl=3600))
     keys = list(range(p.l2_keys))
     for t in (plain, sealed):
         for k in keys:
@@ -148,9 +158,10 @@ def bench_l2_hit(url, p, results):
         "bare": (bare, None),
         "tiered": (tiered(plain), plain.l1.clear),
         "sealed": (tiered(sealed), sealed.l1.clear),
+        "thrash": (tiered(thrash), None),
         "tier": (tier_only, None),
     }, p.rounds)
-    for t in (plain, sealed):
+    for t in (plain, sealed, thrash):
         s = t.stats()
         if s.l2_misses or s.l2_errors:
             print("  (warning: %d L2 misses, %d errors during the L2 hit rounds)" % (s.l2_misses, s.l2_errors))
@@ -160,7 +171,13 @@ def bench_l2_hit(url, p, results):
     results["l2_tiered_us"] = row("TieredCache t[k]: L1 miss -> Redis -> promote", res["tiered"], n, "µs",
                                   base, 1e-3)
     results["l2_sealed_us"] = row("  same, AES-GCM sealed values", res["sealed"], n, "µs", base, 1e-3)
+    results["l2_thrash_us"] = row("  same, LRUCache(100): L1 thrash (evicts clean entries)",
+                                  res["thrash"], n, "µs", base, 1e-3)
     row("RedisTier.get(k) (L2 only, no L1)", res["tier"], n, "µs", base, 1e-3)
+    results["l2_thrash_spilled"] = thrash.stats().spilled
+    print("  (L1 thrash rounds: %d L1 evictions, %d entries written back to Redis)"
+          % (thrash.stats().evictions, thrash.stats().spilled))
+    thrash.close()
     for t in (plain, sealed):
         t.clear()
         t.close()
@@ -248,6 +265,56 @@ def bench_spill(url, p, results):
     r.close()
 
 
+# -- writes caused by reads (the issue's write-amplification scenario) -----------------------
+
+def bench_write_amplification(url, results):
+    print("\nReads through a small L1: Redis commands for 1000 keys read 3 times via LRUCache(100)")
+    r = bare_client(url, timeout=5)
+    seed = TieredCache(hotcache.LRUCache(1000), RedisTier(url, namespace="bench:amp", ttl=3600),
+                       mode="shared", invalidation=None)
+    for i in range(1000):
+        seed[i] = value(i)
+    assert seed.flush(timeout=60)
+    seed.close()
+    for mode in ("spill", "shared"):
+        t = TieredCache(hotcache.LRUCache(100), RedisTier(url, namespace="bench:amp", ttl=3600), mode=mode)
+        r.config_resetstat()
+        for _ in range(3):
+            for i in range(1000):
+                t[i]
+        assert t.flush(timeout=60)
+        calls = {k[len("cmdstat_"):]: v["calls"] for k, v in r.info("commandstats").items()}
+        shown = ", ".join("%s %d" % (c.upper(), calls.get(c, 0)) for c in ("get", "pttl", "set", "unlink"))
+        print("  mode=%-6s  %s" % (mode, shown))
+        results["amp_%s_set" % mode] = calls.get("set", 0)
+        t.close()
+    r.close()
+
+
+# -- shared-mode writes ------------------------------------------------------------------------
+
+def bench_shared_set(url, p, results):
+    print("\nShared-mode set: entries/s (best, median); %d entries" % p.spill_n)
+    vals = [value(i) for i in range(p.spill_n)]
+    t = TieredCache(hotcache.LRUCache(1000), RedisTier(url, namespace="bench:shared", ttl=3600,
+                                                        max_pending=p.spill_n * 2), mode="shared")
+
+    def sets():
+        for i in range(p.spill_n):
+            t[i] = vals[i]
+        assert t.flush(timeout=120)
+
+    res = rounds({"shared": (sets, None)}, max(3, p.rounds // 3))
+    rates = sorted(p.spill_n / (ns / 1e9) for ns in res["shared"])
+    print("  %-52s %10.0f %10.0f %-9s" % ("TieredCache t[k] = v, mode=shared (set -> Redis)", rates[-1],
+                                          statistics.median(rates), "entries/s"))
+    results["shared_set_per_s"] = [rates[-1], statistics.median(rates)]
+    s = t.stats()
+    assert s.spill_dropped == 0 and s.l2_errors == 0, s
+    t.clear()
+    t.close()
+
+
 # -- L1 hit with a tier attached -------------------------------------------------------------
 
 class Minimal:
@@ -295,6 +362,23 @@ def bench_l1_hit(srv, p, results):
     contenders = {"bare": (sub(bare), None), "tiered": (sub(t), None),
                   "bare.get": (get(bare), None), "tiered.get": (get(t), None),
                   "minimal": (sub(minimal), None)}
+    # shared mode: its L1 copies carry the Redis ttl, so they are timed entries (a hit reads the
+    # clock); compared with a bare LRUCache holding the same timed entries
+    shared = TieredCache(hotcache.LRUCache(10_000), RedisTier(srv.url, namespace="bench:hit2", ttl=3600),
+                         mode="shared")
+    bare_timed = hotcache.LRUCache(10_000)
+    for k in keys:
+        shared[k] = k
+        bare_timed.set(k, k, ttl=3600)
+    assert shared.flush(timeout=10)
+    res = rounds({"bare": (sub(bare), None), "bare-timed": (sub(bare_timed), None),
+                  "shared": (sub(shared), None)}, p.rounds)
+    print("  Redis up, mode=shared (invalidation live):")
+    base = row("  LRUCache c[k] (bare, untimed entries)", res["bare"], n, "ns")
+    tbase = row("  LRUCache c[k] (bare, entries with a ttl)", res["bare-timed"], n, "ns", base)
+    sh = row("  TieredCache(mode=\"shared\") t[k]", res["shared"], n, "ns", tbase)
+    results["l1_hit_ratio_shared"] = [sh[0] / tbase[0], sh[1] / tbase[1]]
+    shared.close(timeout=1)
     for state in ("up", "stalled", "dead", "dead-open"):
         if state == "stalled":
             srv.pause()
@@ -331,15 +415,26 @@ def main(argv=None):
         info = srv.client().info("server")
         print("redis-server %s on %s (loopback)" % (info["redis_version"], srv.url))
         bench_l2_hit(srv.url, p, results)
+        bench_write_amplification(srv.url, results)
         bench_spill(srv.url, p, results)
+        bench_shared_set(srv.url, p, results)
         bench_l1_hit(srv, p, results)
     print("\nTargets (ratios: best round / median round):")
     l2 = [results["l2_tiered_us"][i] / results["l2_bare_us"][i] for i in (0, 1)]
+    thrash = [results["l2_thrash_us"][i] / results["l2_bare_us"][i] for i in (0, 1)]
     checks = [
         ("spill >= 100k entries/s (end to end)", results["spill_per_s"] >= 100_000,
          "%.0f/s" % results["spill_per_s"]),
+        ("shared-mode set >= 100k/s", results["shared_set_per_s"][0] >= 100_000,
+         "%.0f/s" % results["shared_set_per_s"][0]),
         ("L2 hit <= 1.3x bare GET + loads", max(l2) <= 1.3, "%.2fx / %.2fx" % tuple(l2)),
+        ("L2 hit, L1 thrash <= 1.3x bare", max(thrash) <= 1.3, "%.2fx / %.2fx" % tuple(thrash)),
+        ("0 SET from reads (spill / shared)", results["amp_spill_set"] == results["amp_shared_set"] == 0,
+         "%d / %d" % (results["amp_spill_set"], results["amp_shared_set"])),
     ]
+    ratio = results["l1_hit_ratio_shared"]
+    checks.append(("L1 hit, shared mode <= 1.05x bare (same timed entries)", max(ratio) <= 1.05,
+                   "%.2fx / %.2fx" % tuple(ratio)))
     for state in ("up", "stalled", "dead", "dead-open"):
         ratio = results["l1_hit_ratio_%s" % state]
         checks.append(("L1 hit with tier <= 1.05x bare (Redis %s)" % state, max(ratio) <= 1.05,

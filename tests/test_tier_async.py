@@ -6,6 +6,7 @@ test runs its own event loop with asyncio.run.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -23,8 +24,9 @@ def url(redis_client, redis_server):
 
 def make(url, l1=None, namespace="as:ns", **kw):
     kw.setdefault("ttl", 120)
+    cache_kw = {k: kw.pop(k) for k in ("mode", "invalidation", "write") if k in kw}
     return AsyncTieredCache(l1 if l1 is not None else hotcache.LRUCache(2),
-                            AsyncRedisTier(url, namespace=namespace, **kw))
+                            AsyncRedisTier(url, namespace=namespace, **kw), **cache_kw)
 
 
 def test_round_trip_promote_ttl_delete(url, redis_client):
@@ -277,5 +279,202 @@ def test_a_given_client_without_socket_timeout_warns_and_awaits_stay_bounded(url
         assert started.is_set() and c.stats().l2_errors == 1
         await c.aclose()
         await client.aclose()
+
+    asyncio.run(main())
+
+
+# -- shared mode, invalidation and @cached over an AsyncTieredCache (issue 14) -------------------
+
+async def _until(cond, timeout=10.0):
+    """Poll ``cond`` on the loop until true; False after ``timeout`` (a hang guard)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.002)
+    return True
+
+
+def test_shared_mode_and_invalidation_between_async_caches(url, redis_client):
+    async def main():
+        a = make(url, namespace="as:sh", mode="shared", l1=hotcache.LRUCache(10))
+        b = make(url, namespace="as:sh", mode="shared", l1=hotcache.LRUCache(10))
+        assert a.invalidation == "pubsub"
+        await a.get("warm")                       # starts the subscriber tasks
+        await b.get("warm")
+        assert await _until(lambda: a.stats().invalidation_state == "live"
+                            and b.stats().invalidation_state == "live")
+        await a.set("k", 1, ttl=30)               # b is listening: it hears of this write
+        assert await a.flush(timeout=10)
+        assert 25_000 < redis_client.pttl(a.tier.redis_key("k")) <= 30_000
+        assert await _until(lambda: b.stats().invalidations >= 1)   # a read racing it is not kept
+        assert await b.get("k") == 1 and "k" in b.l1
+        await a.set("k", 2)
+        assert await a.flush(timeout=10)
+        assert await _until(lambda: "k" not in b.l1)
+        assert await b.get("k") == 2 and a.l1["k"] == 2
+        assert a.discard("k") is True             # sync removal, queued for Redis
+        assert await a.flush(timeout=10)
+        assert await _until(lambda: "k" not in b.l1)
+        assert await b.get("k") is None
+        await a.clear()
+        await a.aclose()
+        await b.aclose()
+
+    asyncio.run(main())
+
+
+def test_async_write_through(url, redis_client):
+    async def main():
+        a = make(url, namespace="as:wt", mode="shared", write="through")
+        await a.set("k", 1)
+        assert redis_client.get(a.tier.redis_key("k")) == b"1"
+        assert await a.delete("k") is True
+        assert redis_client.get(a.tier.redis_key("k")) is None
+        await a.aclose()
+
+    asyncio.run(main())
+
+
+def test_async_reads_of_a_small_l1_send_no_set(url, redis_client):
+    async def main():
+        seed = make(url, namespace="as:amp", mode="shared", invalidation=None, l1=hotcache.LRUCache(500))
+        for i in range(300):
+            await seed.set(i, i)
+        assert await seed.flush(timeout=10)
+        await seed.aclose()
+        c = make(url, namespace="as:amp", l1=hotcache.LRUCache(30))
+        redis_client.config_resetstat()
+        for _ in range(3):
+            for i in range(300):
+                assert await c.get(i) == i
+        assert await c.flush(timeout=10)
+        calls = {k[len("cmdstat_"):]: v["calls"] for k, v in redis_client.info("commandstats").items()}
+        assert calls.get("set", 0) == 0 and c.stats().spilled == 0
+        await c.aclose()
+
+    asyncio.run(main())
+
+
+def test_cached_async_function_over_an_async_tiered_cache(url, redis_client):
+    from hotcache import cached
+
+    async def main():
+        tiered = make(url, namespace="as:deco2", mode="shared", l1=hotcache.LRUCache(2))
+        calls = []
+
+        @cached(tiered)
+        async def double(x):
+            calls.append(x)
+            await asyncio.sleep(0.01)
+            return 2 * x
+
+        assert await asyncio.gather(*[double(1) for _ in range(20)]) == [2] * 20
+        assert calls == [1]                                  # single-flight among the tasks
+        for x in (2, 3, 4):
+            assert await double(x) == 2 * x
+        assert await tiered.flush(timeout=10)
+        assert redis_client.exists(tiered.tier.redis_key((1,)))
+        assert "1" not in [str(k) for k in tiered.l1]        # evicted from the L1 ...
+        assert await double(1) == 2 and calls == [1, 2, 3, 4]   # ... read back from Redis
+        hits_before = double.cache_stats()["hits"]
+        assert await double(1) == 2
+        assert double.cache_stats()["hits"] == hits_before + 1  # a native L1 hit
+        assert double.invalidate(1) is True
+        assert await tiered.flush(timeout=10)
+        assert not redis_client.exists(tiered.tier.redis_key((1,)))
+        await tiered.aclose()
+
+    asyncio.run(main())
+
+
+def test_cached_with_an_async_tier_shares_results_and_never_blocks_the_loop(fresh_redis):
+    from hotcache import cached
+
+    async def main():
+        tier = AsyncRedisTier(fresh_redis.url, namespace="as:tierarg", ttl=120, timeout=0.05)
+        calls = []
+
+        @cached(maxsize=8, ttl=40, tier=tier)
+        async def f(x):
+            calls.append(x)
+            return {"x": x}
+
+        assert f.cache.mode == "shared"
+        assert await f(1) == {"x": 1}
+        assert await f.cache.flush(timeout=10)
+        client = fresh_redis.client()
+        assert 35_000 < client.pttl(tier.redis_key((1,))) <= 40_000   # ttl= applies in Redis too
+        fresh_redis.pause()                 # a stalled Redis: a miss must not block other tasks
+        try:
+            ticks = 0
+
+            async def ticker():
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0.005)
+
+            t = asyncio.ensure_future(ticker())
+            start = time.monotonic()
+            assert await f(2) == {"x": 2}   # the Redis read times out (50 ms), then f runs
+            elapsed = time.monotonic() - start
+            t.cancel()
+            assert elapsed < 2.0 and ticks >= 2
+        finally:
+            fresh_redis.resume()
+        await f.cache.aclose(timeout=2)
+
+    asyncio.run(main())
+
+
+def test_cached_rejects_mismatched_tiers(url):
+    from hotcache import cached
+    from hotcache.redis_tier import RedisTier
+
+    with pytest.raises(TypeError):
+        @cached(maxsize=4, tier=RedisTier(url, namespace="as:mis", ttl=60))
+        async def f(x):
+            return x
+    with pytest.raises(TypeError):
+        @cached(maxsize=4, tier=AsyncRedisTier(url, namespace="as:mis2", ttl=60))
+        def g(x):
+            return x
+    with pytest.raises(TypeError):
+        cached(make(url, namespace="as:mis3"), lock=threading.Lock())
+    with pytest.raises(TypeError):
+        @cached(make(url, namespace="as:mis4"))
+        def h(x):
+            return x
+
+
+def test_a_url_tier_built_before_any_loop_builds_its_client_at_first_use(url, monkeypatch):
+    """Python 3.9: redis.asyncio's pool makes an asyncio.Lock, which needs an event loop then;
+    the tier then builds its client at its first use, inside the loop."""
+    import types
+
+    from hotcache import _tier_async
+
+    real = _tier_async.client_from_url
+    calls = []
+
+    def no_loop_yet(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("There is no current event loop in thread 'MainThread'.")
+        return real(*args)
+
+    monkeypatch.setattr(_tier_async, "client_from_url", no_loop_yet)
+    monkeypatch.setattr(_tier_async, "sys", types.SimpleNamespace(version_info=(3, 9, 18)))
+    tier = AsyncRedisTier(url, namespace="as:late", ttl=60)
+    assert tier.client is None
+    c = AsyncTieredCache(hotcache.LRUCache(4), tier, mode="shared")
+
+    async def main():
+        await c.set("k", 1)
+        assert tier.client is not None and len(calls) == 2
+        assert await c.flush(timeout=10)
+        assert await _until(lambda: c.stats().invalidation_state == "live")
+        await c.aclose()
 
     asyncio.run(main())

@@ -135,6 +135,33 @@ class SpillQueue:
             if self.sleeping:
                 self._poke()
 
+    def put_write(self, rkey: bytes, value: Any, deadline: float) -> None:
+        """Queue ``SET rkey value`` for a write of the cache (shared mode): never dropped, and
+        it owes the invalidation of ``rkey`` (with the queue full, or if the SET fails, the key
+        becomes a tomb, so no older Redis value outlives it)."""
+        with self.lock:
+            if self.closed:
+                return
+            old = self.queue.pop(rkey, None)
+            self.seq += 1
+            if old is None and len(self.queue) >= self.max_pending:
+                self._tomb(rkey, self.seq)
+                return
+            self.queue[rkey] = [SPILL, value, deadline, True, self.seq]
+            if self.sleeping:
+                self._poke()
+
+    def cancel_spills(self, rkeys: List[bytes]) -> None:
+        """Another process changed these keys: forget queued spills of them that owe nothing
+        (writing them would put this process's older copy back over the other's change). Ops
+        that carry a write of this process stay: they are newer for this process."""
+        with self.lock:
+            queue = self.queue
+            for rkey in rkeys:
+                op = queue.get(rkey)
+                if op is not None and op[KIND] == SPILL and not op[NEEDS_DEL]:
+                    del queue[rkey]
+
     def put_delete(self, rkey: bytes) -> None:
         """Queue ``UNLINK rkey``. Never dropped: with the queue full the key becomes a tomb
         (read as a miss, unlinked when the queue has room again)."""

@@ -6,7 +6,7 @@ asyncio task on the loop that first uses the tier instead of a thread.
 from __future__ import annotations
 
 import asyncio
-import itertools
+import sys
 import threading
 import warnings
 import weakref
@@ -15,13 +15,13 @@ from typing import Any, Callable, List, Optional, Tuple, Type
 from ._serial import Secret
 from ._spill import W_FAILED, Batch, SpillQueue
 from ._tier_io import (
-    READ_LUA, Counters, _Generic, abandon, fail_all, is_cluster, plan_batch, record_replies,
-    settle_replies,
+    READ_LUA, Counters, _Generic, abandon, announced, fail_all, is_cluster, plan_batch,
+    record_replies, settle_replies, unannounced,
 )
+from ._tier_state import _AUTO, _MISSING, _ids, _live, _Tiered, popped
 from .redis_tier import ASK, MISS, _TierBase, client_from_url, given_client
-from .tiers import _MISSING, _live, _Tiered, attach, detach, popped
+from .tiers import TieredStats, check_tier, tiered_stats
 
-_ids = itertools.count()
 
 __all__ = ["AsyncRedisTier", "AsyncTieredCache"]
 
@@ -48,13 +48,19 @@ class _AsyncFlusher:
         self.event: Optional[asyncio.Event] = None
         self.io_lock: Optional[asyncio.Lock] = None
         self.progress: Optional[asyncio.Condition] = None
+        self.channel: Any = None  # set when a cache announces its writes (see hotcache._invalidate)
+        self.cluster = is_cluster(client)
+        self.make_client: Optional[Callable[[], Any]] = None  # a client built at first use
 
     # -- wiring ---------------------------------------------------------------------------------
     def ensure(self) -> None:
-        """Start the task on the running loop (again, if the previous loop is gone)."""
+        """Start the task on the running loop (again, if the previous loop is gone); build the
+        client first if it could not be built before a loop ran."""
         loop = asyncio.get_running_loop()
         if self.loop is loop and self.task is not None and not self.task.done():
             return
+        if self.client is None and self.make_client is not None:
+            self.client = self.make_client()
         if self.stopping:
             return
         self.loop = loop
@@ -141,13 +147,27 @@ class _AsyncFlusher:
         breaker = self.breaker
         if not breaker.allow():
             return fail_all(outcomes, index)
+        channel = self.channel
+        notify = announced(batch, index) if channel is not None else None
+        publish = None
+        if notify:
+            publish = (channel.publish, channel.name,
+                       channel.keys_message([batch[i][0] for i in notify]))
+            if not self.cluster:  # one connection: the PUBLISH runs after the batch's writes
+                commands.append(publish)
         try:
             pipe = self.client.pipeline(transaction=False)
             for c in commands:
                 pipe.execute_command(*c)
             # bounded like every await on Redis: `timeout` per 100 commands
-            replies = await asyncio.wait_for(pipe.execute(raise_on_error=False),
-                                             self.timeout * (1 + len(commands) // 100))
+            replies = list(await asyncio.wait_for(pipe.execute(raise_on_error=False),
+                                                  self.timeout * (1 + len(commands) // 100)))
+            if publish is not None and self.cluster:  # only once every node has answered
+                try:
+                    replies.append(await asyncio.wait_for(self.client.execute_command(*publish),
+                                                          self.timeout))
+                except Exception as exc:
+                    replies.append(exc)
         except Exception as exc:
             breaker.record_failure(exc)
             self.counters.add("l2_errors")
@@ -156,7 +176,11 @@ class _AsyncFlusher:
             abandon(breaker, exc)
             raise
         settle_replies(breaker, replies)
-        return record_replies(outcomes, index, kinds, replies, self.counters)
+        record_replies(outcomes, index, kinds, replies, self.counters)
+        if publish is not None and isinstance(replies[-1], Exception):
+            channel.downgrade(replies[-1])  # SPUBLISH unknown (Redis < 7): PUBLISH next time
+            unannounced(outcomes, notify, self.counters)  # type: ignore[arg-type]
+        return outcomes
 
     async def clear_namespace(self) -> Any:
         """SCAN + UNLINK this namespace (every primary of a cluster) through the breaker. None
@@ -180,6 +204,14 @@ class _AsyncFlusher:
                     chunk = []
             if chunk:
                 await asyncio.wait_for(client.unlink(*chunk), timeout)
+            channel = self.channel
+            if channel is not None:
+                try:
+                    await asyncio.wait_for(client.execute_command(
+                        channel.publish, channel.name, channel.clear_message()), timeout)
+                except Exception as exc:
+                    channel.downgrade(exc)  # Redis < 7 cluster: PUBLISH when retried
+                    raise
         except Exception as exc:
             self.breaker.record_failure(exc)
             self.counters.add("l2_errors")
@@ -199,6 +231,8 @@ class AsyncRedisTier(_TierBase):
     ``await aclose()`` drains and stops it.
     """
 
+    _awaitable = True
+
     def __init__(self, url: Optional[str] = None, *, client: Any = None, namespace: str,
                  ttl: float = 3600, serializer: Any = "json", secret: Secret = None,
                  trusted: bool = False, timeout: float = 0.05, breaker: Any = None,
@@ -206,21 +240,30 @@ class AsyncRedisTier(_TierBase):
                  max_pending: int = 100_000, batch_size: int = 1000) -> None:
         self._setup(namespace, ttl, serializer, secret, trusted, timeout, breaker, key,
                     raise_on_error, max_pending, batch_size)
-        self._client, self._owns_client = _async_client(url, client, self.timeout)
+        built, self._owns_client = _async_client(url, client, self.timeout)
         self._noscript: Type[BaseException] = _noscript_error()
         import hashlib
 
         self._sha = hashlib.sha1(READ_LUA.encode("utf-8")).hexdigest()
-        self._flusher = _AsyncFlusher(self._queue, self._client, self._codec, self.breaker,
+        self._flusher = _AsyncFlusher(self._queue, built, self._codec, self.breaker,
                                       self._counters, self._prefix, self._batch_size, 0.25,
                                       self.timeout)
+        if built is None:  # Python 3.9: redis.asyncio needs a running loop to build its client
+            self._flusher.make_client = _deferred_client(url, self.timeout)  # type: ignore[arg-type]
         self._queue.wake = self._flusher.wake
         self._finalizer = weakref.finalize(self, self._flusher.stop_soon)
+        self._sub: Any = None
         self._closed = False
 
     @property
     def client(self) -> Any:
-        return self._client
+        """The redis.asyncio client (None until the first use on Python 3.9 with ``url=``: its
+        connection pool can only be built while an event loop runs there)."""
+        return self._flusher.client
+
+    @property
+    def _client(self) -> Any:
+        return self._flusher.client
 
     def __repr__(self) -> str:
         return "AsyncRedisTier(namespace=%r, ttl=%r, serializer=%r, encrypted=%r)" % (
@@ -256,16 +299,29 @@ class AsyncRedisTier(_TierBase):
         hit = self._tally(await self._fetch(self._rkey(key)))
         return default if hit is MISS else hit[0]
 
-    async def flush(self, timeout: Optional[float] = None) -> bool:
-        """Wait until every write queued before this call has been attempted; True if all
-        landed (False: some failed or were dropped, or ``timeout`` passed)."""
+    # -- the tier protocol, asyncio side ---------------------------------------------------------
+    def _publish_to(self, channel: Any) -> None:
+        self._flusher.channel = channel
+
+    def _subscriber(self, sink: Any) -> Any:
+        """The AsyncSubscriber that keeps ``sink``'s L1 in step with other processes (a task,
+        started on the loop that first uses the cache)."""
+        from ._invalidate import AsyncSubscriber, async_opener
+
+        self._one_subscriber()
+        channel = self._announcing()
+        flusher = self._flusher
+        self._sub = AsyncSubscriber(async_opener(lambda: flusher.client, channel, self.timeout,
+                                                 flusher.cluster), channel, sink)
+        return self._sub
+
+    async def _confirm(self, mark: Any, timeout: Optional[float]) -> bool:
+        """As RedisTier._confirm, awaiting the flusher task."""
         f = self._flusher
         f.ensure()
         q = self._queue
-        mark = q.mark()
         if q.settled(mark):
             return q.landed(mark)
-        assert f.progress is not None
         with q.lock:
             f.wake()
 
@@ -279,6 +335,11 @@ class AsyncRedisTier(_TierBase):
         except asyncio.TimeoutError:
             return False
         return q.landed(mark)
+
+    async def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every write queued before this call has been attempted; True if all
+        landed (False: some failed or were dropped, or ``timeout`` passed)."""
+        return await self._confirm(self._queue.mark(), timeout)
 
     async def clear(self) -> None:
         """Remove this namespace from Redis and drop pending writes (see RedisTier.clear)."""
@@ -304,6 +365,8 @@ class AsyncRedisTier(_TierBase):
         if self._closed:
             return True
         self._closed = True
+        if self._sub is not None:
+            await self._sub.stop()
         f = self._flusher
         drained = True
         if f.task is not None and not f.task.done() and f.loop is asyncio.get_running_loop():
@@ -316,7 +379,7 @@ class AsyncRedisTier(_TierBase):
             f.stopping = True
         self._queue.close()
         self._finalizer.detach()
-        if self._owns_client:
+        if self._owns_client and self._client is not None:
             closer = getattr(self._client, "aclose", None) or self._client.close  # redis-py < 5.0.1
             try:
                 await closer()
@@ -332,57 +395,83 @@ class AsyncRedisTier(_TierBase):
 
 
 class AsyncTieredCache(_Tiered):
-    """``TieredCache`` for asyncio code: ``await get(key, default)``, ``await set(key, value,
-    ttl=None)``, ``await delete(key) -> bool``, ``await pop(key, default)``, ``await
-    contains(key)``, ``await clear()``, ``await flush()``, ``await aclose()``, ``stats()``.
+    """``TieredCache`` for asyncio code: ``AsyncTieredCache(l1, tier, *, mode="spill",
+    invalidation=<"pubsub" in shared mode>, write="behind")`` with ``await get(key, default)``,
+    ``await set(key, value, ttl=None)``, ``await delete(key) -> bool``, ``await pop(key,
+    default)``, ``await contains(key)``, ``await clear()``, ``await flush()``, ``await
+    aclose()``, ``stats()``, and ``discard(key) -> bool`` (sync: L1 now, Redis queued).
 
     The semantics are TieredCache's (L1 hits never await Redis, misses read through and promote,
-    sets invalidate the Redis copy through the ordered queue, L1 evictions spill). ``len()`` and
-    iteration cover the L1, as on TieredCache. Use it from one event loop.
+    modes, invalidation, write-through). ``len()`` and iteration cover the L1, as on TieredCache.
+    ``@cached`` on an ``async def`` takes it as its cache: L1 hits stay native, misses await
+    Redis and are single-flight per key. Use it from one event loop (the subscription is a task
+    on the loop that first uses the cache).
     """
 
-    __slots__ = ("_l1", "_tier", "_lock", "_gen", "_finalizer", "__weakref__")
+    __slots__ = ("_l1", "_tier", "_lock", "_gen", "_floor", "_touched", "_index", "_index_limit",
+                 "_shared", "_l1_ttl", "_through", "_sub", "_insync", "_invalidations", "_losses",
+                 "_finalizer", "__weakref__")
 
-    def __init__(self, l1: Any, tier: AsyncRedisTier) -> None:
+    def __init__(self, l1: Any, tier: AsyncRedisTier, *, mode: str = "spill",
+                 invalidation: Any = _AUTO, write: str = "behind") -> None:
         if not callable(getattr(l1, "_set_spill_hook", None)):
             raise TypeError("l1 must be a hotcache cache, not %s" % type(l1).__name__)
-        if not isinstance(tier, AsyncRedisTier):
+        check_tier(tier, "an AsyncRedisTier")
+        if not getattr(tier, "_awaitable", False):
             raise TypeError("tier must be an AsyncRedisTier, not %s" % type(tier).__name__)
-        self._l1 = l1
-        self._tier = tier
-        self._lock = threading.RLock()  # an on_evict callback may write back into this cache
-        self._gen = 0
-        self._finalizer = weakref.finalize(self, detach, l1, attach(l1, tier._hook))
+        self._setup(l1, tier, mode, invalidation, write)
         _live[-1 - next(_ids)] = self
+        if self._sub is not None:
+            self._sub.ensure()  # a no-op outside a running loop: the first use starts it
 
     @property
     def tier(self) -> AsyncRedisTier:
         return self._tier  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
-        return "AsyncTieredCache(%r, %r)" % (self._l1, self._tier)
+        return "AsyncTieredCache(%r, %r, mode=%r)" % (self._l1, self._tier, self.mode)
 
     async def get(self, key: Any, default: Any = None) -> Any:
         try:
             return self._l1[key]
         except KeyError:
             pass
+        return await self._aload(key, default)
+
+    async def _aload(self, key: Any, default: Any) -> Any:
+        """An L1 miss: read Redis (awaited), promote. ``@cached``'s miss path calls it."""
         tier = self._tier
         rkey = tier._rkey(key)
-        gen = self._gen
-        return self._settle(key, await tier._fetch(rkey), gen, default)
+        gen = self._begin()
+        return self._settle(key, rkey, await tier._fetch(rkey), gen, default)
 
     async def set(self, key: Any, value: Any, ttl: Optional[float] = None) -> None:
         tier = self._tier
         rkey = tier._rkey(key)
         tier._flusher.ensure()
-        self._store(key, value, ttl, rkey)
+        if self._sub is not None:
+            self._sub.ensure()
+        mark = self._store(key, value, ttl, rkey)
+        if mark is not None:
+            await self._confirmed(mark)
+
+    async def _confirmed(self, mark: Any) -> None:
+        tier = self._tier
+        if await tier._confirm(mark, max(1.0, 20 * tier.timeout)):
+            return
+        if tier.raise_on_error:
+            if tier.breaker.state == "open":
+                raise tier._open_error()
+            raise TimeoutError("hotcache: Redis did not confirm the write in time")
 
     async def _remove(self, key: Any) -> Any:
         tier = self._tier
         rkey = tier._rkey(key)
         fallback = await tier._fetch(rkey) if key not in self._l1 else MISS
-        return self._drop(key, rkey, fallback)
+        value, mark = self._drop(key, rkey, fallback)
+        if mark is not None:
+            await self._confirmed(mark)
+        return value
 
     async def delete(self, key: Any) -> bool:
         """Remove ``key`` from both tiers; True if either had it."""
@@ -390,6 +479,17 @@ class AsyncTieredCache(_Tiered):
 
     async def pop(self, key: Any, default: Any = _MISSING) -> Any:
         return popped(key, await self._remove(key), default)
+
+    def discard(self, key: Any) -> bool:
+        """Remove ``key`` from the L1 now and from Redis through the queue (without reading
+        Redis first, and without waiting even with write="through"); True if the L1 had it."""
+        tier = self._tier
+        rkey = tier._rkey(key)
+        try:
+            tier._flusher.ensure()
+        except RuntimeError:  # no running loop: the flusher writes it when it next runs
+            pass
+        return self._drop(key, rkey, MISS)[0] is not _MISSING
 
     async def contains(self, key: Any) -> bool:
         if key in self._l1:
@@ -405,6 +505,9 @@ class AsyncTieredCache(_Tiered):
     async def aclose(self, timeout: float = 5.0) -> bool:
         self._finalizer()
         return await self._tier.aclose(timeout)
+
+    def stats(self) -> TieredStats:
+        return tiered_stats(self._l1, self._tier, self._inv_counts())
 
     async def __aenter__(self) -> "AsyncTieredCache":
         return self
@@ -428,5 +531,19 @@ def _async_client(url: Optional[str], client: Any, timeout: float) -> Tuple[Any,
                               "its own awaits by timeout=, but other users of the client are not; "
                               "build it with socket_timeout=", RuntimeWarning, stacklevel=3)
         return client, False
-    return client_from_url(url, timeout, "redis.asyncio", "redis.asyncio.retry")  # type: ignore[arg-type]
+    try:
+        return client_from_url(url, timeout, "redis.asyncio", "redis.asyncio.retry")  # type: ignore[arg-type]
+    except RuntimeError:
+        # Python 3.9: asyncio.Lock() in redis.asyncio's pool needs an event loop when there is
+        # none running: the client is built by the flusher at the tier's first use instead
+        if sys.version_info >= (3, 10):
+            raise
+        return None, True
+
+
+def _deferred_client(url: str, timeout: float) -> Callable[[], Any]:
+    """The client ``_async_client`` could not build yet, built on the first call (in a loop)."""
+    def build() -> Any:
+        return client_from_url(url, timeout, "redis.asyncio", "redis.asyncio.retry")[0]
+    return build
 

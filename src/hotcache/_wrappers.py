@@ -9,6 +9,8 @@
                             patterns.LoadingCache
     _async_wrapper          cached(...)(async f): an ``async def`` wrapper that caches the awaited
                             result (never the coroutine), single-flight among tasks
+    _async_tiered_wrapper   cached(AsyncTieredCache)(async f): the L1 hit native, the miss
+                            single-flight and awaiting Redis, then the function
     _LRUWrapper             lru_cache: CachedCall modes 2/3, functools keys
     _LRUUncached            lru_cache(0): builds no key at all
 
@@ -36,7 +38,8 @@ from ._load import (_MISSING, CacheInfo, _acall, _Counts, _Loader, _lookup, _mak
                     _pop, _unhashable, _unhashable_error)
 
 __all__ = ["_FunctionMixin", "_LoadingFunction", "_LoadingFunctionInfo", "_LockedFunction",
-           "_LockedFunctionInfo", "_PyInfoMixin", "_PyWrapper", "_async_wrapper", "_call_classes"]
+           "_LockedFunctionInfo", "_PyInfoMixin", "_PyWrapper", "_async_tiered_wrapper",
+           "_async_wrapper", "_call_classes"]
 
 _LRUInfo = functools._CacheInfo  # type: ignore[attr-defined]
 
@@ -531,4 +534,98 @@ def _async_wrapper(func: Callable[..., Any], cache: Any, key: Callable[..., Any]
         wrapper.loading_cache = lc  # type: ignore[attr-defined]
     if info:
         wrapper.cache_info = lambda: _make_info(cache, c.hits, c.misses)  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _async_tiered_wrapper(func: Callable[..., Any], tiered: Any, key: Callable[..., Any],
+                          loader: _Loader, info: bool) -> Any:
+    """The ``async def`` wrapper of ``cached`` over an AsyncTieredCache: the hit is the L1's own
+    lookup (native, no await); a miss is single-flight per key among tasks, and its leader
+    re-checks the L1, awaits Redis (promoting what it finds), and only then awaits the function
+    and stores the result in both tiers (``await tiered.set``: per-entry ttl, ``unless``). The
+    event loop is never blocked on Redis."""
+    mode0 = key is keys.hashkey
+    hashkey = keys.hashkey
+    l1 = tiered.l1
+    peek = l1.peek
+    aload = tiered._aload
+    aset = tiered.set
+    flight = loader.flight
+    c = _Counts()
+
+    async def lead(k: Any, args: Any, kwargs: Any) -> Any:
+        value = peek(k, _MISSING)  # a flight that ended meanwhile may have stored it
+        if value is not _MISSING:
+            return value
+        value = await aload(k, _MISSING)
+        if value is not _MISSING:
+            return value
+        value = await loader.acall(c, func, args, kwargs)
+        if not loader.wanted(value):
+            return value
+        ttl = loader.ttl
+        if loader.ttl_fn is not None:
+            ttl = loader.ttl_fn(value)
+            if ttl is not None and not ttl > 0:
+                return value  # not worth caching
+        try:
+            await aset(k, value, ttl)
+        except ValueError:
+            pass  # too large for the L1
+        return value
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        k = (args if not kwargs else hashkey(*args, **kwargs)) if mode0 else key(*args, **kwargs)
+        try:
+            value = l1[k]
+        except KeyError:
+            value = _MISSING  # the load runs outside the handler: no KeyError context
+        except TypeError as exc:
+            if _unhashable(k):
+                raise _unhashable_error(func, exc) from None
+            raise
+        if value is not _MISSING:
+            c.hits += 1
+            return value
+        c.misses += 1
+        return await flight.ado(k, functools.partial(lead, k, args, kwargs))
+
+    def invalidate(*args: Any, **kwargs: Any) -> bool:
+        """Drop the entry ``wrapper(*args, **kwargs)`` would use from the L1 now and from
+        Redis through the tier's queue (other processes' L1s too, with invalidation); True if
+        the L1 had it."""
+        if c.receiver is not None:
+            args = (c.receiver(),) + args
+        try:
+            return bool(tiered.discard(key(*args, **kwargs)))
+        except TypeError as exc:
+            k = key(*args, **kwargs)
+            if _unhashable(k):
+                raise _unhashable_error(func, exc) from None
+            raise
+
+    def cache_clear() -> None:
+        """Clear the L1 and reset the counters (Redis keeps its copies: ``await
+        wrapper.cache.clear()`` clears the namespace, in every process)."""
+        tiered._clear_l1()
+        c.reset()
+
+    def cache_stats() -> Dict[str, Any]:
+        """hits, misses, loads, load_errors, load_seconds, in_flight."""
+        return c.stats(flight)
+
+    for name in ("cache_info", "cache_parameters"):  # copied from a stacked inner wrapper
+        wrapper.__dict__.pop(name, None)
+    wrapper.cache = tiered  # type: ignore[attr-defined]
+    wrapper.cache_key = key  # type: ignore[attr-defined]
+    wrapper.cache_lock = None  # type: ignore[attr-defined]
+    wrapper.cache_condition = None  # type: ignore[attr-defined]
+    wrapper.invalidate = invalidate  # type: ignore[attr-defined]
+    wrapper.cache_clear = cache_clear  # type: ignore[attr-defined]
+    wrapper.cache_stats = cache_stats  # type: ignore[attr-defined]
+    wrapper._w_counts = c  # type: ignore[attr-defined]
+    wrapper._w_loader = loader  # type: ignore[attr-defined]
+    if info:
+        wrapper.cache_info = lambda: _make_info(l1, c.hits, c.misses)  # type: ignore[attr-defined]
     return wrapper

@@ -11,6 +11,8 @@ HOW IT WORKS. Every decorator picks its wrapper variant once, at decoration time
     cached(...)(async f)                        hotcache._wrappers: an ``async def`` wrapper,
                                                 caches the awaited result (never the coroutine),
                                                 single-flight among tasks (``SingleFlight.ado``)
+    cached(AsyncTieredCache)(async f),          hotcache._wrappers: the same with a native L1
+    cached(..., tier=AsyncRedisTier)(async f)   hit, and a miss that awaits Redis, then f
     cached(..., refresh_ahead=/stale_if_error=) hotcache._wrappers: reads through a LoadingCache
     cachedmethod(cache_getter, ...)             hotcache._methods: cachetools' descriptor, a
                                                 wrapper per instance in the instance ``__dict__``
@@ -42,8 +44,8 @@ from ._load import CacheInfo, _check_ttl, _Loader
 from ._methods import (_AsyncBoundMethod, _AsyncBoundMethodInfo, _BoundMethod, _BoundMethodInfo,
                        _MethodDescriptor, _PerInstanceMethod)
 from ._pure_call import CachedCall as _TwinCall
-from ._wrappers import (_async_wrapper, _call_classes, _LoadingFunction, _LoadingFunctionInfo,
-                        _LockedFunction, _LockedFunctionInfo)
+from ._wrappers import (_async_tiered_wrapper, _async_wrapper, _call_classes, _LoadingFunction,
+                        _LoadingFunctionInfo, _LockedFunction, _LockedFunctionInfo)
 
 try:
     from ._core import CachedCall as _NativeCall  # type: ignore[attr-defined]
@@ -76,6 +78,24 @@ def _is_bare_function(cache: Any) -> bool:
     return callable(cache) and not isinstance(cache, type) and not hasattr(cache, "__getitem__")
 
 
+def _is_async_tiered(cache: Any) -> bool:
+    """An AsyncTieredCache (its reads are awaited: not a mapping)."""
+    return callable(getattr(type(cache), "_aload", None))
+
+
+def _tiered(l1: Any, tier: Any, is_async: bool) -> Any:
+    """``cached(..., tier=)``: the function's L1 in front of ``tier``, in shared mode (every
+    result is written to Redis; other processes' L1 copies are invalidated)."""
+    if is_async != bool(getattr(tier, "_awaitable", False)):
+        if is_async:
+            raise TypeError("an async function needs an AsyncRedisTier as tier= (a RedisTier "
+                            "would block the event loop on Redis)")
+        raise TypeError("a sync function needs a RedisTier as tier=, not an AsyncRedisTier")
+    from .redis_tier import AsyncTieredCache, TieredCache
+
+    return (AsyncTieredCache if is_async else TieredCache)(l1, tier, mode="shared")
+
+
 def _build_cache(maxsize: Any, policy: Optional[str], ttl: Optional[float], maxmemory: Any,
                  timer: Any) -> Any:
     """The short form's cache: ``policy`` class with ``maxsize`` (None = unbounded)."""
@@ -100,7 +120,7 @@ def cached(cache: Any = _UNSET, key: Callable[..., Any] = keys.hashkey, lock: An
            condition: Any = None, info: bool = False, *, maxsize: Any = _UNSET, ttl: Any = None,
            policy: Optional[str] = None, maxmemory: Any = None, timer: Any = None,
            unless: Optional[Callable[[Any], Any]] = None, refresh_ahead: Optional[float] = None,
-           stale_if_error: Optional[float] = None) -> Any:
+           stale_if_error: Optional[float] = None, tier: Any = None) -> Any:
     """Decorator: memoize a function's results in ``cache`` (cachetools 8's ``cached``).
 
     ``cache`` is any mapping (``cache=None`` -> TypeError). ``key(*args, **kwargs)`` builds the
@@ -122,8 +142,13 @@ def cached(cache: Any = _UNSET, key: Callable[..., Any] = keys.hashkey, lock: An
     ``None`` results are cached. ``refresh_ahead`` (a fraction of ``ttl``) and
     ``stale_if_error`` (seconds) read through ``hotcache.patterns.LoadingCache``.
 
-    ``async def`` functions get an async wrapper that caches the awaited result. Static and
-    class methods may be decorated in either order. The wrapper has ``cache``, ``cache_key``,
+    ``async def`` functions get an async wrapper that caches the awaited result. With an
+    ``AsyncTieredCache`` as the cache, its L1 hits stay native and a miss awaits Redis, then
+    the function (single-flight per key among tasks). ``tier=`` (a RedisTier, or an
+    AsyncRedisTier for an ``async def``; one tier per decorated function) puts the short
+    form's cache in front of it in shared mode: results are shared by every process using the
+    tier's namespace, and a numeric ``ttl`` applies in Redis too. Static and class methods may
+    be decorated in either order. The wrapper has ``cache``, ``cache_key``,
     ``cache_lock``, ``cache_condition``, ``cache_clear()``, ``cache_stats()``,
     ``invalidate(*args, **kwargs)`` (-> bool), ``__wrapped__``; a sync wrapper's repr is
     ``<cached func>`` and it pickles by qualified name. An unhashable argument raises TypeError
@@ -140,6 +165,12 @@ def cached(cache: Any = _UNSET, key: Callable[..., Any] = keys.hashkey, lock: An
         raise TypeError("refresh_ahead=/stale_if_error= cannot be combined with lock=/condition=")
     if loading and (unless is not None or callable(ttl)):
         raise TypeError("refresh_ahead=/stale_if_error= need a numeric ttl= and no unless=")
+    if tier is not None and (cache is not _UNSET or loading or lock is not None or condition is not None):
+        raise TypeError("tier= goes with the short form only (no cache, lock=, condition=, "
+                        "refresh_ahead= or stale_if_error=); give a TieredCache as the cache instead")
+    if cache is not _UNSET and _is_async_tiered(cache) and (loading or lock is not None or condition is not None):
+        raise TypeError("an AsyncTieredCache is single-flight by itself: no lock=, condition=, "
+                        "refresh_ahead= or stale_if_error=")
     if cache is _UNSET:
         fixed, _ = _check_ttl(ttl)
         size = 128 if maxsize is _UNSET else maxsize
@@ -147,7 +178,8 @@ def cached(cache: Any = _UNSET, key: Callable[..., Any] = keys.hashkey, lock: An
         def make_cache() -> Any:  # one cache per decorated function, as functools does
             return _build_cache(size, policy, fixed if not loading else None, maxmemory, timer)
 
-        store_ttl = ttl if fixed is None else None  # a number is the cache's default ttl
+        # a number is the cache's default ttl; with a tier it is also each entry's Redis ttl
+        store_ttl = ttl if fixed is None or tier is not None else None
     elif short:
         raise TypeError("give either a cache or maxsize=/policy=/maxmemory=/timer=, not both")
     else:
@@ -166,6 +198,9 @@ def cached(cache: Any = _UNSET, key: Callable[..., Any] = keys.hashkey, lock: An
 
     def decorator(func: Any) -> Any:
         c = make_cache()
+        if tier is not None:
+            inner = func.__func__ if isinstance(func, (staticmethod, classmethod)) else func
+            c = _tiered(c, tier, _is_async(inner))
         lc = _loading(c, ttl, refresh_ahead, stale_if_error) if loading else None
         loader = _Loader(store_ttl, unless)
         for kind in (staticmethod, classmethod):
@@ -187,6 +222,11 @@ def _wrap(func: Callable[..., Any], cache: Any, key: Callable[..., Any], lock: A
     """Pick the wrapper variant (once, here)."""
     if not callable(func):
         raise TypeError("cached() needs a callable, not %s" % type(func).__name__)
+    if _is_async_tiered(cache):
+        if not _is_async(func):
+            raise TypeError("an AsyncTieredCache caches async functions only; give a sync "
+                            "function a TieredCache")
+        return _async_tiered_wrapper(func, cache, key, loader, info)
     if _is_async(func):
         if cond is not None:
             raise TypeError("condition= is not supported for async functions (the async wrapper is "

@@ -10,7 +10,7 @@ import math
 import time
 import warnings
 import weakref
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._serial import Codec, Rejected, Secret, encode_key, make_codec, namespace_prefix
 from ._spill import DEADLINE, GONE, VALUE, Flusher, SpillQueue
@@ -67,22 +67,31 @@ def key_encoder(prefix: bytes, key_fn: Optional[Callable[[Any], str]]) -> Callab
 
 
 def spill_hook(queue: SpillQueue, rkey_of: Callable[[Any], bytes], default_ttl: float,
-               ) -> Callable[[Any, Any, str, Optional[float]], None]:
+               index: Dict[bytes, Tuple[Any, Any]]) -> Callable[[Any, Any, str, Optional[float]], None]:
     """The L1 spill hook: queue an evicted entry with the time it had left (the tier's ttl when
-    it had none); runs on the evicting thread, so it only encodes the key and enqueues. It holds
-    the queue, not the tier, so an L1 that outlives its tier does not keep the tier alive."""
+    it had none); runs on the evicting thread, so it only encodes the key and enqueues.
+
+    ``index`` is the tiered cache's map Redis key -> (key, clean value): an entry whose clean
+    value is the very object evicted came from Redis (or was written there) and has not changed
+    since, so Redis still holds it, with the same expiry: it is not written again. The hook
+    holds the queue and the index, not the tier, so an L1 that outlives its tier does not keep
+    the tier alive."""
     monotonic = time.monotonic
+    pop = index.pop
 
     def spill(key: Any, value: Any, cause: str, ttl_left: Optional[float]) -> None:
-        if ttl_left is None or ttl_left == math.inf:
-            ttl_left = default_ttl
-        elif not ttl_left > 0:
-            return  # already expired: not written
         try:
             rkey = rkey_of(key)
         except Exception:
             queue.count_dropped(1)
             return
+        entry = pop(rkey, None)
+        if entry is not None and entry[1] is value:
+            return  # clean: Redis holds this value already
+        if ttl_left is None or ttl_left == math.inf:
+            ttl_left = default_ttl
+        elif not ttl_left > 0:
+            return  # already expired: not written
         queue.put_spill(rkey, value, monotonic() + ttl_left)
 
     return spill
@@ -90,6 +99,12 @@ def spill_hook(queue: SpillQueue, rkey_of: Callable[[Any], bytes], default_ttl: 
 
 class _TierBase:
     """What the sync and asyncio tiers share: options, validation, key encoding, codec, queue."""
+
+    _awaitable = False  # the asyncio tier's protocol methods are coroutines
+    _client: Any
+
+    def _publish_to(self, channel: Any) -> None:
+        raise NotImplementedError  # the sync and asyncio tiers each have their own
 
     def _setup(self, namespace: Any, ttl: Any, serializer: Any, secret: Secret, trusted: bool,
                timeout: Any, breaker: Any, key: Optional[Callable[[Any], str]],
@@ -110,7 +125,47 @@ class _TierBase:
         self._queue = SpillQueue(_check_count("max_pending", max_pending), tomb_limit=max_pending)
         self._counters = Counters()
         self._rkey: Callable[[Any], bytes] = key_encoder(self._prefix, key)
-        self._hook = spill_hook(self._queue, self._rkey, self.ttl)
+        self._channel: Any = None  # hotcache._invalidate.Channel once a cache announces writes
+
+    # -- the tier protocol (see hotcache.tiers.Tier): what a tiered cache calls ----------------
+    def _spill_hook(self, index: Dict[bytes, Tuple[Any, Any]]) -> Callable[..., None]:
+        return spill_hook(self._queue, self._rkey, self.ttl, index)
+
+    def _write(self, rkey: bytes, value: Any, ttl: Optional[float]) -> None:
+        """Queue ``value`` for ``rkey`` with ``ttl`` seconds (None: the tier's ttl), ordered
+        with every other write, never dropped (a failure leaves a tomb, see _spill)."""
+        if ttl is None or ttl == math.inf:
+            self._queue.put_write(rkey, value, time.monotonic() + self.ttl)
+        elif ttl > 0:
+            self._queue.put_write(rkey, value, time.monotonic() + ttl)
+        else:
+            self._queue.put_delete(rkey)
+
+    def _invalidate(self, rkey: bytes) -> None:
+        self._queue.put_delete(rkey)
+
+    def _cancel_spills(self, rkeys: List[bytes]) -> None:
+        self._queue.cancel_spills(rkeys)
+
+    def _mark(self) -> Any:
+        """A point in the write order, for _confirm (write-through)."""
+        return self._queue.mark()
+
+    def _one_subscriber(self) -> None:
+        sub = getattr(self, "_sub", None)
+        if sub is not None and not sub._stopping and sub._sink() is not None:
+            raise ValueError("this tier already keeps another cache's L1 in step with other "
+                             "processes; use one tier per tiered cache")
+
+    def _announcing(self) -> Any:
+        """Announce this tier's writes and deletes to other processes from now on; returns the
+        Channel (made once per tier)."""
+        if self._channel is None:
+            from ._invalidate import Channel
+
+            self._channel = Channel(self._prefix, is_cluster(self._client))
+            self._publish_to(self._channel)
+        return self._channel
 
     @property
     def serializer(self) -> str:
@@ -181,8 +236,6 @@ class _TierBase:
 
         return CircuitOpenError(self.breaker, self.breaker.state, getattr(self.breaker, "remaining", 0.0))
 
-    def _invalidate(self, rkey: bytes) -> None:
-        self._queue.put_delete(rkey)
 
 
 class RedisTier(_TierBase):
@@ -226,6 +279,7 @@ class RedisTier(_TierBase):
                                 self._batch_size, retry_interval=0.25,
                                 name="hotcache-redis-flusher[%s]" % namespace)
         self._flusher.start()
+        self._sub: Any = None
         self._finalizer = weakref.finalize(self, self._flusher.stop, 0)
         self._closed = False
 
@@ -276,20 +330,37 @@ class RedisTier(_TierBase):
             raise KeyError(key)
         return hit[1]
 
+    # -- the tier protocol, sync side ------------------------------------------------------------
+    def _publish_to(self, channel: Any) -> None:
+        self._writer.channel = channel
+
+    def _subscriber(self, sink: Any) -> Any:
+        """The Subscriber that keeps ``sink``'s L1 in step with other processes (one per tier)."""
+        from ._invalidate import Subscriber, sync_opener
+
+        self._one_subscriber()
+        channel = self._announcing()
+        self._sub = Subscriber(sync_opener(self._client, channel, self.timeout, is_cluster(self._client)),
+                               channel, sink, "hotcache-redis-invalidation[%s]" % self.namespace)
+        return self._sub
+
+    def _confirm(self, mark: Any, timeout: Optional[float]) -> bool:
+        """Wait (at most ``timeout`` seconds; None: no limit) until every write queued before
+        ``mark`` was taken has been attempted; True if they all landed."""
+        q = self._queue
+        if not self._flusher.running():
+            with q.lock:
+                return q.landed(mark)
+        done = q.wait(mark, None if timeout is None else time.monotonic() + timeout)
+        with q.lock:
+            return done and q.landed(mark)
+
     # -- writes -------------------------------------------------------------------------------
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Block until every write queued before this call has been attempted; True if they
         all landed (False: some failed or were dropped, an invalidation is still a tomb because
         the queue was full or Redis unreachable, or ``timeout`` seconds passed)."""
-        q = self._queue
-        mark = q.mark()
-        if not self._flusher.running():
-            with q.lock:
-                return q.landed(mark)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        done = q.wait(mark, deadline)
-        with q.lock:
-            return done and q.landed(mark)
+        return self._confirm(self._queue.mark(), timeout)
 
     def clear(self) -> None:
         """Remove every key of this namespace from Redis (SCAN + UNLINK, on every primary of a
@@ -319,6 +390,8 @@ class RedisTier(_TierBase):
         if self._closed:
             return True
         self._closed = True
+        if self._sub is not None:
+            self._sub.stop(min(timeout, 1.0))
         drained = self._flusher.stop(timeout)
         self._queue.close()
         self._finalizer.detach()
