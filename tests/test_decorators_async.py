@@ -15,7 +15,7 @@ import weakref
 import pytest
 
 import hotcache
-from conftest import AsyncInterrupt, FakeTimer, classes, offsets, raise_at
+from conftest import AsyncInterrupt, FakeTimer, classes, interrupt_point, raise_at
 from hotcache import cached, cachedmethod, keys
 from hotcache._flight import SingleFlight
 
@@ -205,8 +205,7 @@ def test_interrupted_leader_hand_off_does_not_wedge(point):
     its ``finally`` before it resolved the future the waiters wait on: the waiters still get an
     outcome (retrying if the leader left none) and later callers do not hang."""
     code = SingleFlight.ado.__code__
-    where = (offsets(code, "setdefault", after_call=True) if point == "after registering"
-             else offsets(code, "set_result"))
+    where = interrupt_point(code, "registered" if point == "after registering" else "unregistered")
 
     async def main():
         gate = asyncio.Event()
