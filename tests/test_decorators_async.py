@@ -9,6 +9,7 @@ import asyncio
 import functools
 import gc
 import inspect
+import sys
 import threading
 import weakref
 
@@ -390,6 +391,11 @@ def test_cachedmethod_cachetools_form_async():
 
     s = Svc()
     assert asyncio.iscoroutinefunction(s.get)
+    if sys.version_info >= (3, 12):  # inspect.markcoroutinefunction exists from 3.12 on
+        assert inspect.iscoroutinefunction(s.get)
+    # the instances are marked, not their class (calling the class makes no coroutine)
+    assert not inspect.iscoroutinefunction(type(s.get))
+    assert not asyncio.iscoroutinefunction(type(s.get))
 
     async def main():
         results = await asyncio.gather(*[s.get(2) for _ in range(50)])
