@@ -38,7 +38,8 @@ from ._load import (_MISSING, CacheInfo, _acall, _Counts, _Loader, _lookup, _mak
 __all__ = ["_FunctionMixin", "_LoadingFunction", "_LoadingFunctionInfo", "_LockedFunction",
            "_LockedFunctionInfo", "_PyInfoMixin", "_PyWrapper", "_async_wrapper", "_call_classes"]
 
-_LRUInfo = functools._CacheInfo  # type: ignore[attr-defined]
+# functools' CacheInfo named tuple, through its public cache_info() (functools._CacheInfo is private)
+_LRUInfo = type(functools.lru_cache(maxsize=0)(lambda: None).cache_info())
 
 
 # -- shared by every function wrapper -------------------------------------------------------
