@@ -155,6 +155,18 @@ def is_nan(x):
     return isinstance(x, float) and math.isnan(x)
 
 
+# -- notes printed at the end of the run ----------------------------------------------------------
+
+NOTES = []  # lines a test adds to say what it chose (e.g. which cachetools suite ran, and how)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if NOTES:
+        terminalreporter.section("hotcache test notes")
+        for line in NOTES:
+            terminalreporter.write_line(line)
+
+
 # -- asynchronous exceptions, injected deterministically ------------------------------------------
 
 class AsyncInterrupt(BaseException):
