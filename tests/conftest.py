@@ -155,6 +155,26 @@ def is_nan(x):
     return isinstance(x, float) and math.isnan(x)
 
 
+# -- Python 3.9: a current event loop in the main thread, as a program has before asyncio.run() ---
+
+if sys.version_info < (3, 10):
+    import asyncio
+
+    @pytest.fixture(autouse=True)
+    def _main_thread_event_loop():
+        """On 3.9 an asyncio primitive made outside a running loop binds the main thread's
+        current event loop (redis-py's asyncio client makes an ``asyncio.Lock`` in its
+        constructor), and there is none left once an earlier test's ``asyncio.run()`` has
+        finished: it sets it to None, and 3.9 then raises "There is no current event loop"
+        instead of making one. Each test starts as a 3.9 program does before its first
+        ``asyncio.run()``: with a current, not running, loop of its own."""
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        yield
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
 # -- notes printed at the end of the run ----------------------------------------------------------
 
 NOTES = []  # lines a test adds to say what it chose (e.g. which cachetools suite ran, and how)
