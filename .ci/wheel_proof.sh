@@ -8,7 +8,7 @@
 #   4. another fresh venv installs from the sdist alone (compiler allowed) and smoke-tests it;
 #   5. cibuildwheel prints the Linux build identifiers that pyproject.toml's [tool.cibuildwheel] selects.
 # With --wheel-only (what .ci/run does on every interpreter but the one with the full proof):
-# steps 1 and 2, then the repaired wheel alone in a fresh venv with no compiler on PATH: it
+# steps 1 (the wheel only, from the tree) and 2, then the repaired wheel alone in a fresh venv with no compiler on PATH: it
 # imports from the venv and passes the smoke test (native decorator call path included).
 # Usage: bash .ci/wheel_proof.sh [--wheel-only]   (PYTHON=python3.12 bash .ci/wheel_proof.sh for another one)
 # Needs network access to PyPI; installs patchelf with apt-get when auditwheel needs it.
@@ -72,21 +72,32 @@ else
     quiet_pip "$TOOLS/python" -m pip install -q --disable-pip-version-check build auditwheel
 fi
 
-step "python -m build: sdist, then the wheel built from the sdist"
-"$TOOLS/python" -m build --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 || {
-    tail -n 60 "$WORK/build.log"
-    exit 1
-}
-SDIST="$(ls "$WORK"/dist/hotcache-*.tar.gz)"
-WHEEL="$(ls "$WORK"/dist/hotcache-*.whl)"
-echo "sdist: $(basename "$SDIST")"
-echo "wheel: $(basename "$WHEEL")"
-tar -tzf "$SDIST" >"$WORK/sdist.list"
-for needed in csrc/hc_core.h csrc/Makefile src/hotcache/_core.pyx tests/conftest.py benchmarks/hit_ratio.py CHANGELOG.md; do
-    grep -q "^hotcache-[^/]*/$needed\$" "$WORK/sdist.list" || { echo "sdist lacks $needed"; exit 1; }
-done
-if grep -E '\.(so|pyd|o)$' "$WORK/sdist.list"; then echo "sdist contains binaries (above)"; exit 1; fi
-echo "sdist: $(wc -l <"$WORK/sdist.list") entries, C headers and tests included, no binaries"
+if [ "$MODE" = wheel-only ]; then
+    # the full proof (one interpreter) checks the sdist; here only this interpreter's wheel counts
+    step "python -m build --wheel"
+    "$TOOLS/python" -m build --wheel --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 || {
+        tail -n 60 "$WORK/build.log"
+        exit 1
+    }
+    WHEEL="$(ls "$WORK"/dist/hotcache-*.whl)"
+    echo "wheel: $(basename "$WHEEL")"
+else
+    step "python -m build: sdist, then the wheel built from the sdist"
+    "$TOOLS/python" -m build --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 || {
+        tail -n 60 "$WORK/build.log"
+        exit 1
+    }
+    SDIST="$(ls "$WORK"/dist/hotcache-*.tar.gz)"
+    WHEEL="$(ls "$WORK"/dist/hotcache-*.whl)"
+    echo "sdist: $(basename "$SDIST")"
+    echo "wheel: $(basename "$WHEEL")"
+    tar -tzf "$SDIST" >"$WORK/sdist.list"
+    for needed in csrc/hc_core.h csrc/Makefile src/hotcache/_core.pyx tests/conftest.py benchmarks/hit_ratio.py CHANGELOG.md; do
+        grep -q "^hotcache-[^/]*/$needed\$" "$WORK/sdist.list" || { echo "sdist lacks $needed"; exit 1; }
+    done
+    if grep -E '\.(so|pyd|o)$' "$WORK/sdist.list"; then echo "sdist contains binaries (above)"; exit 1; fi
+    echo "sdist: $(wc -l <"$WORK/sdist.list") entries, C headers and tests included, no binaries"
+fi
 
 step "auditwheel repair"
 # auditwheel needs patchelf >= 0.14.5: PyPI's `patchelf` wheel first (Debian 12 ships 0.14.3),
@@ -131,9 +142,11 @@ else
     quiet_pip "$WENV/python" -m pip install -q --disable-pip-version-check "$REPAIRED"
 fi
 # the suite comes from the sdist (what users get), unpacked away from the source tree (README.md
-# too: tests/test_readme_examples.py runs its examples)
+# too: tests/test_readme_examples.py runs its examples); wheel-only: an empty directory
 mkdir -p "$WORK/suite"
-tar -xzf "$SDIST" -C "$WORK/suite" --strip-components=1 --wildcards '*/tests/*' '*/benchmarks/*' '*/README.md'
+if [ "$MODE" = full ]; then
+    tar -xzf "$SDIST" -C "$WORK/suite" --strip-components=1 --wildcards '*/tests/*' '*/benchmarks/*' '*/README.md'
+fi
 # PATH: the venv's bin plus a dir holding only the non-compiler tools the suite may call
 mkdir -p "$WORK/nocc"
 # uname for the tests; redis-server for the Redis tests, which start their own servers
