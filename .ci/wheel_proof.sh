@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local proof that hotcache ships as wheels and as an sdist (Linux, the interpreter on PATH):
+# Local proof that hotcache ships as wheels and as an sdist (Linux, one interpreter: $PYTHON):
 #   1. `python -m build` makes the sdist, then the wheel FROM that sdist (so the sdist is complete);
 #   2. `auditwheel repair` turns the wheel into a manylinux one and `auditwheel show` prints its tag;
 #   3. a fresh venv gets the repaired wheel + test deps, and the sdist's own tests run against it
@@ -7,12 +7,21 @@
 #      (HOTCACHE_WHEEL_TEST=1 skips only the C unit tests and cachetools' downloaded suite);
 #   4. another fresh venv installs from the sdist alone (compiler allowed) and smoke-tests it;
 #   5. cibuildwheel prints the Linux build identifiers that pyproject.toml's [tool.cibuildwheel] selects.
-# Usage: bash .ci/wheel_proof.sh        (PYTHON=python3.12 bash .ci/wheel_proof.sh for another one)
+# With --wheel-only (what .ci/run does on every interpreter but the one with the full proof):
+# steps 1 (the wheel only, from the tree) and 2, then the repaired wheel alone in a fresh venv with no compiler on PATH: it
+# imports from the venv and passes the smoke test (native decorator call path included).
+# Usage: bash .ci/wheel_proof.sh [--wheel-only]   (PYTHON=python3.12 bash .ci/wheel_proof.sh for another one)
 # Needs network access to PyPI; installs patchelf with apt-get when auditwheel needs it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PYTHON:-python3}"
+MODE=full
+case "${1:-}" in
+    "") ;;
+    --wheel-only) MODE=wheel-only ;;
+    *) echo "usage: bash .ci/wheel_proof.sh [--wheel-only]" >&2; exit 2 ;;
+esac
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/hotcache-wheel-proof.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 T0=$SECONDS
@@ -20,27 +29,75 @@ T0=$SECONDS
 quiet_pip() { "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
 step() { printf '\n== [%3ds] %s\n' "$((SECONDS - T0))" "$*"; }
 
-step "tools venv (build, auditwheel, cibuildwheel) with $("$PY" --version 2>&1)"
+# smoke COMMAND...: run by COMMAND (a python, with an env prefix if need be), what a user does
+# first, through the installed package (run outside any source tree)
+smoke() {
+    "$@" - <<'EOF'
+import pickle
+import hotcache, hotcache._core
+c = hotcache.LRUCache(maxsize=2)
+assert any(k.__module__ == hotcache._core.__name__ for k in type(c).__mro__), type(c).__mro__
+c["a"] = 1; c["b"] = 2; c["a"]; c["c"] = 3          # "b" is the least recently used
+assert sorted(c) == ["a", "c"], list(c)
+t = hotcache.TTLCache(maxsize=10, ttl=60)
+t["k"] = "v"
+assert t.get("k") == "v" and pickle.loads(pickle.dumps(t))["k"] == "v"
+m = hotcache.LFUCache(maxsize=1000, maxmemory="64KB")
+for i in range(5000):
+    m[i] = i
+assert m.memory_used <= 64000 and len(m) > 0
+
+@hotcache.lru_cache(maxsize=8)
+def f(x):
+    return x * 2
+
+assert [f(1), f(1), f(2)] == [2, 2, 4] and f.cache_info().hits == 1
+assert hotcache._core.CALL_PATH == "native", hotcache._core.CALL_PATH
+print("smoke test: ok (hotcache %s, %s, decorator call path %s)"
+      % (hotcache.__version__, hotcache._core.__file__, hotcache._core.CALL_PATH))
+EOF
+}
+
+if [ "$MODE" = full ]; then
+    step "tools venv (build, auditwheel, cibuildwheel) with $("$PY" --version 2>&1)"
+else
+    step "wheel only: tools venv (build, auditwheel) with $("$PY" --version 2>&1)"
+fi
 "$PY" -m venv "$WORK/tools"
 TOOLS="$WORK/tools/bin"
 quiet_pip "$TOOLS/python" -m pip install -q --disable-pip-version-check --upgrade pip
-quiet_pip "$TOOLS/python" -m pip install -q --disable-pip-version-check build auditwheel cibuildwheel==4.3.5
+if [ "$MODE" = full ]; then
+    quiet_pip "$TOOLS/python" -m pip install -q --disable-pip-version-check build auditwheel cibuildwheel==4.3.5
+else
+    quiet_pip "$TOOLS/python" -m pip install -q --disable-pip-version-check build auditwheel
+fi
 
-step "python -m build: sdist, then the wheel built from the sdist"
-"$TOOLS/python" -m build --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 || {
-    tail -n 60 "$WORK/build.log"
-    exit 1
-}
-SDIST="$(ls "$WORK"/dist/hotcache-*.tar.gz)"
-WHEEL="$(ls "$WORK"/dist/hotcache-*.whl)"
-echo "sdist: $(basename "$SDIST")"
-echo "wheel: $(basename "$WHEEL")"
-tar -tzf "$SDIST" >"$WORK/sdist.list"
-for needed in csrc/hc_core.h csrc/Makefile src/hotcache/_core.pyx tests/conftest.py benchmarks/hit_ratio.py CHANGELOG.md; do
-    grep -q "^hotcache-[^/]*/$needed\$" "$WORK/sdist.list" || { echo "sdist lacks $needed"; exit 1; }
-done
-if grep -E '\.(so|pyd|o)$' "$WORK/sdist.list"; then echo "sdist contains binaries (above)"; exit 1; fi
-echo "sdist: $(wc -l <"$WORK/sdist.list") entries, C headers and tests included, no binaries"
+if [ "$MODE" = wheel-only ]; then
+    # the full proof (one interpreter) checks the sdist; here only this interpreter's wheel counts
+    step "python -m build --wheel"
+    "$TOOLS/python" -m build --wheel --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 || {
+        tail -n 60 "$WORK/build.log"
+        exit 1
+    }
+    WHEEL="$(ls "$WORK"/dist/hotcache-*.whl)"
+    echo "wheel: $(basename "$WHEEL")"
+else
+    step "python -m build: sdist, then the wheel built from the sdist"
+    "$TOOLS/python" -m build --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 || {
+        tail -n 60 "$WORK/build.log"
+        exit 1
+    }
+    SDIST="$(ls "$WORK"/dist/hotcache-*.tar.gz)"
+    WHEEL="$(ls "$WORK"/dist/hotcache-*.whl)"
+    echo "sdist: $(basename "$SDIST")"
+    echo "wheel: $(basename "$WHEEL")"
+    tar -tzf "$SDIST" >"$WORK/sdist.list"
+    for needed in csrc/hc_core.h csrc/Makefile src/hotcache/_core.pyx tests/conftest.py benchmarks/hit_ratio.py CHANGELOG.md; do
+        grep -q "^hotcache-[^/]*/$needed\$" "$WORK/sdist.list" || { echo "sdist lacks $needed"; exit 1; }
+    done
+    if grep -E '\.(so|pyd|o)$' "$WORK/sdist.list"; then echo "sdist contains binaries (above)"; exit 1; fi
+    echo "sdist: $(wc -l <"$WORK/sdist.list") entries, C headers and tests included, no binaries"
+fi
 
 step "auditwheel repair"
 # auditwheel needs patchelf >= 0.14.5: PyPI's `patchelf` wheel first (Debian 12 ships 0.14.3),
@@ -72,14 +129,24 @@ case "$TAG" in
     *) echo "not a manylinux wheel: $TAG"; exit 1 ;;
 esac
 
-step "fresh venv: the repaired wheel + test deps; tests run outside the source tree, no compiler on PATH"
+if [ "$MODE" = full ]; then
+    step "fresh venv: the repaired wheel + test deps; tests run outside the source tree, no compiler on PATH"
+else
+    step "fresh venv: the repaired wheel alone; imported outside the source tree, no compiler on PATH"
+fi
 "$PY" -m venv "$WORK/wheelenv"
 WENV="$WORK/wheelenv/bin"
-quiet_pip "$WENV/python" -m pip install -q --disable-pip-version-check "$REPAIRED" pytest hypothesis cachetools "redis[hiredis]>=5" "cryptography>=42" "msgpack>=1.0" "prometheus-client>=0.19"
+if [ "$MODE" = full ]; then
+    quiet_pip "$WENV/python" -m pip install -q --disable-pip-version-check "$REPAIRED" pytest hypothesis cachetools "redis[hiredis]>=5" "cryptography>=42" "msgpack>=1.0" "prometheus-client>=0.19"
+else
+    quiet_pip "$WENV/python" -m pip install -q --disable-pip-version-check "$REPAIRED"
+fi
 # the suite comes from the sdist (what users get), unpacked away from the source tree (README.md
-# too: tests/test_readme_examples.py runs its examples)
+# too: tests/test_readme_examples.py runs its examples); wheel-only: an empty directory
 mkdir -p "$WORK/suite"
-tar -xzf "$SDIST" -C "$WORK/suite" --strip-components=1 --wildcards '*/tests/*' '*/benchmarks/*' '*/README.md'
+if [ "$MODE" = full ]; then
+    tar -xzf "$SDIST" -C "$WORK/suite" --strip-components=1 --wildcards '*/tests/*' '*/benchmarks/*' '*/README.md'
+fi
 # PATH: the venv's bin plus a dir holding only the non-compiler tools the suite may call
 mkdir -p "$WORK/nocc"
 # uname for the tests; redis-server for the Redis tests, which start their own servers
@@ -106,6 +173,11 @@ for mod in (hotcache, hotcache._core):
     assert mod.__file__.startswith(venv), (mod.__name__, mod.__file__)
     print("%-15s %s" % (mod.__name__, mod.__file__))
 EOF
+if [ "$MODE" = wheel-only ]; then
+    smoke env -i HOME="$WORK" PATH="$NOCC_PATH" LANG=C.UTF-8 "$WENV/python"
+    step "wheel-only proof passed in $((SECONDS - T0)) s ($(basename "$REPAIRED"))"
+    exit 0
+fi
 env -i HOME="$WORK" PATH="$NOCC_PATH" LANG=C.UTF-8 CI="${CI:-}" HOTCACHE_WHEEL_TEST=1 \
     "$WENV/python" -m pytest tests -x -q -p no:cacheprovider -rs 2>&1 | tee "$WORK/pytest.log" | tail -n 15
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "wheel test suite FAILED"; exit 1; }
@@ -122,22 +194,7 @@ SENV="$WORK/sdistenv/bin"
 quiet_pip "$SENV/python" -m pip install -q --disable-pip-version-check "$SDIST"
 cd "$WORK"
 "$SENV/python" -c "import hotcache, hotcache._core"
-"$SENV/python" - <<'EOF'
-import pickle
-import hotcache, hotcache._core
-c = hotcache.LRUCache(maxsize=2)
-assert any(k.__module__ == hotcache._core.__name__ for k in type(c).__mro__), type(c).__mro__
-c["a"] = 1; c["b"] = 2; c["a"]; c["c"] = 3          # "b" is the least recently used
-assert sorted(c) == ["a", "c"], list(c)
-t = hotcache.TTLCache(maxsize=10, ttl=60)
-t["k"] = "v"
-assert t.get("k") == "v" and pickle.loads(pickle.dumps(t))["k"] == "v"
-m = hotcache.LFUCache(maxsize=1000, maxmemory="64KB")
-for i in range(5000):
-    m[i] = i
-assert m.memory_used <= 64000 and len(m) > 0
-print("sdist install smoke test: ok (hotcache %s, %s)" % (hotcache.__version__, hotcache._core.__file__))
-EOF
+smoke "$SENV/python"
 cd "$ROOT"
 
 step "cibuildwheel --print-build-identifiers --platform linux"

@@ -155,40 +155,72 @@ def is_nan(x):
     return isinstance(x, float) and math.isnan(x)
 
 
+# -- Python 3.9: a current event loop in the main thread, as a program has before asyncio.run() ---
+
+if sys.version_info < (3, 10):
+    import asyncio
+
+    @pytest.fixture(autouse=True)
+    def _main_thread_event_loop():
+        """On 3.9 an asyncio primitive made outside a running loop binds the main thread's
+        current event loop (redis-py's asyncio client makes an ``asyncio.Lock`` in its
+        constructor), and there is none left once an earlier test's ``asyncio.run()`` has
+        finished: it sets it to None, and 3.9 then raises "There is no current event loop"
+        instead of making one. Each test starts as a 3.9 program does before its first
+        ``asyncio.run()``: with a current, not running, loop of its own."""
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        yield
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+# -- notes printed at the end of the run ----------------------------------------------------------
+
+NOTES = []  # lines a test adds to say what it chose (e.g. which cachetools suite ran, and how)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if NOTES:
+        terminalreporter.section("hotcache test notes")
+        for line in NOTES:
+            terminalreporter.write_line(line)
+
+
 # -- asynchronous exceptions, injected deterministically ------------------------------------------
 
 class AsyncInterrupt(BaseException):
     """Stands for an asynchronous exception (a signal handler's KeyboardInterrupt, an exception
-    raised from SIGALRM): raised by ``raise_at`` at one chosen instruction."""
+    raised from SIGALRM): raised by ``raise_at`` at one named line."""
 
 
-def offsets(code, name, after_call=False):
-    """Bytecode offsets in ``code`` of every instruction naming ``name`` (an attribute, global,
-    local or closure variable) or, with ``after_call``, of the instruction right after the call
-    that follows each of them (where an asynchronous exception lands once that call returned).
-    A ``finally`` body is compiled once per way out of its ``try``: every copy is included."""
+def interrupt_point(code, name):
+    """The lines of ``code`` (not of functions nested in it) whose source ends in the comment
+    ``interrupt point: NAME``: places the product names for these tests (see hotcache._flight's
+    HOW IT WORKS). A line-trace event fires as such a line starts on every CPython version,
+    whatever bytecode it compiles to (the lines of a ``finally`` body compiled once per way out
+    of its ``try`` are still one line)."""
     import dis
+    import linecache
+    import re
 
-    ins = list(dis.get_instructions(code))
-    found = set()
-    for i, x in enumerate(ins):
-        if x.argval != name:
-            continue
-        if not after_call:
-            found.add(x.offset)
-            continue
-        for y, z in zip(ins[i:], ins[i + 1:]):
-            if y.opname.startswith("CALL"):
-                found.add(z.offset)
-                break
-    assert found, "%s not found in %s" % (name, code.co_name)
+    marker = re.compile(r"#.*\binterrupt point: %s\s*$" % re.escape(name))
+    source = linecache.getlines(code.co_filename)
+    lines = {line for _, line in dis.findlinestarts(code) if line is not None}
+    found = {line for line in lines if line <= len(source) and marker.search(source[line - 1])}
+    assert found, "no line marked 'interrupt point: %s' in %s (%s)" % (name, code.co_name, code.co_filename)
     return found
 
 
 class raise_at:
-    """Context manager: the first time the current thread runs ``code`` at one of ``where``
-    (bytecode offsets; None: on entering the function), raise ``AsyncInterrupt`` there, as a
-    signal handler would. ``fired`` tells whether it did."""
+    """Context manager: the first time the current thread starts one of the lines ``where`` of
+    ``code`` (line numbers, from ``interrupt_point``; None: on entering the function), raise
+    ``AsyncInterrupt`` there, as a signal handler would. ``fired`` tells whether it did.
+
+    Line and call events only, never opcode events: on CPython 3.12 and 3.13 (``sys.settrace``
+    rebuilt on PEP 669 monitoring) opcode events requested from a frame's call event start only
+    with the next run of that code object (measured on 3.12.1 and 3.13.0; CPython gh-103615,
+    gh-114480), so an injection by bytecode offset silently never fired on a first run."""
 
     def __init__(self, code, where=None):
         self.code = code
@@ -196,9 +228,9 @@ class raise_at:
         self.fired = False
 
     def _local(self, frame, event, arg):
-        if not self.fired and event == "opcode" and frame.f_lasti in self.where:
+        if not self.fired and event == "line" and frame.f_lineno in self.where:
             self.fired = True
-            raise AsyncInterrupt("injected at %s+%d" % (self.code.co_name, frame.f_lasti))
+            raise AsyncInterrupt("injected at %s:%d" % (self.code.co_name, frame.f_lineno))
         return self._local
 
     def _global(self, frame, event, arg):
@@ -207,8 +239,6 @@ class raise_at:
         if self.where is None:
             self.fired = True
             raise AsyncInterrupt("injected entering %s" % self.code.co_name)
-        frame.f_trace_lines = False
-        frame.f_trace_opcodes = True
         return self._local
 
     def __enter__(self):

@@ -20,7 +20,7 @@ import weakref
 import pytest
 
 import hotcache
-from conftest import AsyncInterrupt, FakeTimer, classes, offsets, raise_at
+from conftest import AsyncInterrupt, FakeTimer, classes, interrupt_point, raise_at
 from hotcache import _flight, cached, cachedmethod, decorators, keys
 from hotcache._load import _Loader
 from hotcache._pure_call import CachedCall as TwinCall
@@ -418,7 +418,7 @@ def test_interrupt_right_after_registration_does_not_leak_the_flight(call_impl):
     def f(x):
         return x * 2
 
-    with raise_at(_MISS_CODE, offsets(_MISS_CODE, "setdefault", after_call=True)) as inject:
+    with raise_at(_MISS_CODE, interrupt_point(_MISS_CODE, "registered")) as inject:
         with pytest.raises(AsyncInterrupt):
             f(1)
     assert inject.fired

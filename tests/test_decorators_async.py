@@ -9,13 +9,14 @@ import asyncio
 import functools
 import gc
 import inspect
+import sys
 import threading
 import weakref
 
 import pytest
 
 import hotcache
-from conftest import AsyncInterrupt, FakeTimer, classes, offsets, raise_at
+from conftest import AsyncInterrupt, FakeTimer, classes, interrupt_point, raise_at
 from hotcache import cached, cachedmethod, keys
 from hotcache._flight import SingleFlight
 
@@ -205,8 +206,7 @@ def test_interrupted_leader_hand_off_does_not_wedge(point):
     its ``finally`` before it resolved the future the waiters wait on: the waiters still get an
     outcome (retrying if the leader left none) and later callers do not hang."""
     code = SingleFlight.ado.__code__
-    where = (offsets(code, "setdefault", after_call=True) if point == "after registering"
-             else offsets(code, "set_result"))
+    where = interrupt_point(code, "registered" if point == "after registering" else "unregistered")
 
     async def main():
         gate = asyncio.Event()
@@ -391,6 +391,11 @@ def test_cachedmethod_cachetools_form_async():
 
     s = Svc()
     assert asyncio.iscoroutinefunction(s.get)
+    if sys.version_info >= (3, 12):  # inspect.markcoroutinefunction exists from 3.12 on
+        assert inspect.iscoroutinefunction(s.get)
+    # the instances are marked, not their class (calling the class makes no coroutine)
+    assert not inspect.iscoroutinefunction(type(s.get))
+    assert not asyncio.iscoroutinefunction(type(s.get))
 
     async def main():
         results = await asyncio.gather(*[s.get(2) for _ in range(50)])

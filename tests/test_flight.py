@@ -10,7 +10,7 @@ import sys
 import threading
 
 import pytest
-from conftest import AsyncInterrupt, offsets, raise_at
+from conftest import AsyncInterrupt, interrupt_point, raise_at
 
 from hotcache import _flight
 from hotcache._flight import SingleFlight
@@ -290,7 +290,7 @@ def test_interrupt_right_after_registration_does_not_leak_the_flight():
     the leader's ``try`` used to begin) unregisters it: later callers do not wait forever."""
     flight = SingleFlight()
     code = SingleFlight.do.__code__
-    with raise_at(code, offsets(code, "setdefault", after_call=True)) as inject:
+    with raise_at(code, interrupt_point(code, "registered")) as inject:
         with pytest.raises(AsyncInterrupt):
             flight.do("k", lambda: "never")
     assert inject.fired
@@ -304,7 +304,7 @@ def _finish_points():
     code = _flight._finish.__code__
     return {
         "entering _finish": (code, None),
-        "after unregistering": (code, offsets(code, "finished")),
+        "after unregistering": (code, interrupt_point(code, "unregistered")),
         "waking the waiters": (threading.Event.set.__code__, None),
     }
 
@@ -510,7 +510,7 @@ def test_async_interrupt_right_after_registration_does_not_leak_the_flight():
 
     async def main():
         flight = SingleFlight()
-        with raise_at(code, offsets(code, "setdefault", after_call=True)) as inject:
+        with raise_at(code, interrupt_point(code, "registered")) as inject:
             with pytest.raises(AsyncInterrupt):
                 await flight.ado("k", lambda: "never")
         assert inject.fired
@@ -537,7 +537,7 @@ def test_async_interrupted_finish_still_resolves_the_future(outcome):
                 raise error
             return "value"
 
-        with raise_at(code, offsets(code, "set_result")) as inject:
+        with raise_at(code, interrupt_point(code, "unregistered")) as inject:
             leader = asyncio.create_task(flight.ado("k", fn))
             await asyncio.sleep(0)
             waiters = [asyncio.create_task(flight.ado("k", fn)) for _ in range(3)]

@@ -23,6 +23,7 @@ Nothing here is hard-coded: every number printed is measured in this process, th
 
 import bisect
 import gc
+import importlib
 import itertools
 import json
 import platform
@@ -192,8 +193,10 @@ def load_hotcache():
         classes = _policy_classes(hotcache)
         if "LRU" in classes:
             mod = getattr(classes["LRU"], "__module__", "?")
-            core = ("C core %s" % getattr(sys.modules["hotcache._core"], "__file__", "")
-                    if "hotcache._core" in sys.modules else "NO C core loaded")
+            native = sys.modules.get("hotcache._core")
+            core = ("C core %s, decorator call path %s"
+                    % (getattr(native, "__file__", ""), getattr(native, "CALL_PATH", "?"))
+                    if native is not None else "NO C core loaded")
             return Lib("hotcache", classes, "hotcache %s (%s; %s)" % (
                 getattr(hotcache, "__version__", _version("hotcache")), mod, core))
         why = "hotcache has no LRUCache"
@@ -216,6 +219,33 @@ def load_hotcache():
         return None
 
 
+def _load_peer(name, dist, load, missing):
+    """(Lib or None, note or None) for one peer library: ``load()`` imports it and returns its
+    policy -> constructor map. Whatever is installed on this interpreter is used: a peer that is
+    absent, fails to import, or whose classes fail a tiny store/lookup (an older API) is left
+    out, or only those policies are, with a note saying why; the run goes on."""
+    try:
+        classes = load()
+    except ImportError:
+        return None, missing
+    except Exception as e:  # a broken install: never stops the bench
+        return None, "%s failed to import (%s: %s): skipped" % (name, type(e).__name__, e)
+    broken = []
+    for pol, make in sorted(classes.items()):
+        try:
+            c = make(4)
+            c[1] = 1
+            if c[1] != 1:
+                raise AssertionError("stored 1, read %r" % (c[1],))
+        except Exception as e:
+            broken.append("%s (%s: %s)" % (pol, type(e).__name__, e))
+            del classes[pol]
+    note = ("%s: %s failed a store/lookup, left out" % (name, ", ".join(broken))) if broken else None
+    if not classes:
+        return None, note
+    return Lib(name, classes, "%s %s" % (name, _version(dist))), note
+
+
 def load_contenders():
     """(libs, notes): dict first, then hotcache, then whichever peers are installed."""
     notes = []
@@ -230,23 +260,21 @@ def load_contenders():
         libs.append(hc)
         if hc.note.startswith("STAND-IN"):
             notes.append(hc.note)
-    try:
-        import cachebox
-        libs.append(Lib("cachebox", _policy_classes(cachebox),
-                        "cachebox %s" % _version("cachebox")))
-    except ImportError:
-        notes.append("cachebox not installed (skipped)")
-    try:
-        import cachetools
-        libs.append(Lib("cachetools", _policy_classes(cachetools),
-                        "cachetools %s" % _version("cachetools")))
-    except ImportError:
-        notes.append("cachetools not installed (skipped)")
-    try:
-        from lru import LRU
-        libs.append(Lib("lru-dict", {"LRU": LRU}, "lru-dict %s" % _version("lru-dict")))
-    except ImportError:
-        notes.append("lru-dict not installed (skipped)")
+    cachebox_missing = "cachebox not installed (skipped)"
+    if sys.version_info < (3, 10):
+        cachebox_missing = ("cachebox not installed (skipped; hotcache's test extra installs it on "
+                            "Python >= 3.10 only: on 3.9 it builds from Rust sources)")
+    for name, dist, load, missing in (
+            ("cachebox", "cachebox", lambda: _policy_classes(importlib.import_module("cachebox")), cachebox_missing),
+            ("cachetools", "cachetools", lambda: _policy_classes(importlib.import_module("cachetools")),
+             "cachetools not installed (skipped)"),
+            ("lru-dict", "lru-dict", lambda: {"LRU": importlib.import_module("lru").LRU},
+             "lru-dict not installed (skipped)")):
+        lib, note = _load_peer(name, dist, load, missing)
+        if lib is not None:
+            libs.append(lib)
+        if note:
+            notes.append(note)
     return libs, notes
 
 
@@ -595,7 +623,7 @@ def run(quick=False, rounds=None, json_file=None, out=None):
         step("decorators: a cached call vs functools.lru_cache")
         from hotcache._bench_decorators import run_decorators
 
-        dec_rows, dec_errors = run_decorators(rounds=5 if quick else 9)
+        dec_rows, dec_errors = run_decorators(rounds=5 if quick else 9, notes=notes)
         _progress("        %.1f s" % (time.perf_counter() - t0))
     wall = time.perf_counter() - t_start
 

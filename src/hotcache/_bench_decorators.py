@@ -23,7 +23,12 @@ MISS_KEYS = 8_192       # fresh keys per miss round (the cache is full: every ca
 Make = Callable[[Callable[[Any], Any]], Callable[[Any], Any]]
 
 
-def _contenders() -> List[Tuple[str, Make]]:
+def _contenders(notes: Optional[List[str]] = None) -> List[Tuple[str, Make]]:
+    """hotcache's and functools' decorators, then the peers' that are installed. A peer whose
+    decorator cannot be built or called (a broken install, an older API) is left out, with a
+    note in ``notes`` when given (an absent peer is noted by the caller's library list)."""
+    import importlib
+
     import hotcache
 
     out: List[Tuple[str, Make]] = [
@@ -31,19 +36,19 @@ def _contenders() -> List[Tuple[str, Make]]:
         ("hotcache.lru_cache", lambda f: hotcache.lru_cache(maxsize=MAXSIZE)(f)),
         ("hotcache.cached", lambda f: hotcache.cached(hotcache.LRUCache(MAXSIZE))(f)),
     ]
-    try:
-        import cachetools
-
-        out.append(("cachetools.cached",
-                    lambda f: cachetools.cached(cachetools.LRUCache(MAXSIZE))(f)))
-    except ImportError:
-        pass
-    try:
-        import cachebox
-
-        out.append(("cachebox.cached", lambda f: cachebox.cached(cachebox.LRUCache(MAXSIZE))(f)))
-    except ImportError:
-        pass
+    for name in ("cachetools", "cachebox"):
+        try:
+            mod = importlib.import_module(name)
+            make: Make = (lambda mod: lambda f: mod.cached(mod.LRUCache(MAXSIZE))(f))(mod)
+            if make(lambda x: x + 1)(1) != 2:
+                raise AssertionError("a cached call returned a wrong result")
+        except ImportError:
+            continue
+        except Exception as e:  # never stops the bench
+            if notes is not None:
+                notes.append("decorators: %s.cached left out (%s: %s)" % (name, type(e).__name__, e))
+            continue
+        out.append(("%s.cached" % name, make))
     return out
 
 
@@ -54,17 +59,20 @@ def _loop(f: Callable[[Any], Any], keys: List[int]) -> int:
     return time.perf_counter_ns() - t0
 
 
-def run_decorators(rounds: int = 9, seed: int = 4321) -> Tuple[List[Dict[str, Any]], List[str]]:
-    """Rows {scenario, library, best_ns, vs_lru_cache} and error notes (failed checks)."""
+def run_decorators(rounds: int = 9, seed: int = 4321,
+                   notes: Optional[List[str]] = None) -> Tuple[List[Dict[str, Any]], List[str]]:
+    """Rows {scenario, library, best_ns, vs_lru_cache} and error notes (failed checks); why a
+    peer was left out goes to ``notes`` when given."""
     rng = random.Random(seed)
     hot = rng.sample(range(10**9), HOT_KEYS)
     hit_keys = hot * 5
     rng.shuffle(hit_keys)
     errors: List[str] = []
     rows: List[Dict[str, Any]] = []
+    contenders = _contenders(notes)
     for scenario in ("hit 1 arg", "miss 1 arg"):
         runners = []
-        for name, make in _contenders():
+        for name, make in contenders:
             calls = [0]
 
             def func(x: Any, calls: List[int] = calls) -> Any:

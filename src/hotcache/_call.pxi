@@ -170,7 +170,7 @@ cdef class CachedCall:
 
 
 cdef inline object _functools_key(tuple args, dict kwargs, bint typed):
-    """functools._make_key: a lone int/str argument is its own key; else a flat tuple."""
+    """functools.lru_cache's key rule: a lone int/str argument is its own key; else a flat tuple."""
     cdef Py_ssize_t n = PyTuple_GET_SIZE(args)
     if kwargs is None:
         if not typed:
@@ -208,9 +208,30 @@ cdef bint _unhashable(key):
 # (~10 ns, a quarter of a functools.lru_cache hit). The type's tp_call goes straight to _call;
 # the __call__ slot wrapper is pointed at it too, because a Python subclass takes its tp_call from
 # that wrapper (typeobject.c update_one_slot), not from the base's slot.
+#
+# Two CPython implementation details are relied on, each checked at import before anything is
+# changed, with a slower but equal path when a check fails:
+#   (a) the layout of the __call__ slot wrapper: PyWrapperDescrObject.d_wrapped, a field of the
+#       non-limited C API (Include/cpython/descrobject.h, 3.9 to at least 3.14). Build time: the
+#       field is only named where the header is known to have it (CPython, not the limited API,
+#       PY_VERSION_HEX below 3.15); import time: the field must hold this type's own tp_call.
+#   (b) typeobject.c taking a Python subclass's tp_call from that field: a probe subclass, made
+#       after the change, must get _cached_call_slot as its tp_call (else everything is undone).
+# The fallback is Cython's own tp_call (-> def __call__ -> _call): the same calls and results,
+# the keyword dict allocated per call. HOTCACHE_GENERIC_CALL=1 in the environment at import
+# forces it (the tests run the decorator suites that way too). CALL_PATH tells which is in use:
+# "native", or "generic: <why>".
+cdef extern from *:
+    """
+    #if !defined(Py_LIMITED_API) && !defined(PYPY_VERSION) && PY_VERSION_HEX < 0x030F0000
+    #define HC_WRAPPER_DESCR_WRAPPED(descr) (&((PyWrapperDescrObject *)(descr))->d_wrapped)
+    #else
+    #define HC_WRAPPER_DESCR_WRAPPED(descr) ((void **)NULL)
+    #endif
+    """
+    void **HC_WRAPPER_DESCR_WRAPPED(PyObject *descr)
+
 cdef extern from "Python.h":
-    ctypedef struct PyWrapperDescrObject:
-        void *d_wrapped
     void PyType_Modified(PyTypeObject *t)
 
 
@@ -220,7 +241,40 @@ cdef object _cached_call_slot(object self, object args, PyObject *kwds):
     return (<CachedCall>self)._call(<tuple>args, None)
 
 
-(<PyTypeObject *>CachedCall).tp_call = <ternaryfunc><void *>_cached_call_slot
-(<PyWrapperDescrObject *><PyObject *>CachedCall.__dict__["__call__"]).d_wrapped = \
-    <void *>_cached_call_slot
-PyType_Modified(<PyTypeObject *>CachedCall)
+def _has_native_call(cls):
+    """True if instances of the type ``cls`` are called through the native tp_call."""
+    if not isinstance(cls, type):
+        raise TypeError("a type is required")
+    return (<PyTypeObject *>cls).tp_call == <ternaryfunc><void *>_cached_call_slot
+
+
+cdef str _install_call_slot():
+    """Point CachedCall's tp_call and its __call__ slot wrapper at _cached_call_slot after the
+    checks above; returns CALL_PATH. Changes nothing unless every check passes (a failed probe
+    restores both fields)."""
+    import os
+    if os.environ.get("HOTCACHE_GENERIC_CALL", "") not in ("", "0"):
+        return "generic: HOTCACHE_GENERIC_CALL is set"
+    cdef PyTypeObject *tp = <PyTypeObject *>CachedCall
+    cdef ternaryfunc generic = tp.tp_call
+    descr = CachedCall.__dict__.get("__call__")
+    if type(descr) is not type(type.__call__):   # the slot wrapper type ("wrapper_descriptor")
+        return "generic: CachedCall.__call__ is a %s, not a slot wrapper" % type(descr).__name__
+    cdef void **wrapped = HC_WRAPPER_DESCR_WRAPPED(<PyObject *>descr)
+    if wrapped == NULL:
+        return "generic: the slot wrapper's layout is not known for this Python build"
+    if generic == NULL or wrapped[0] != <void *>generic:
+        return "generic: the slot wrapper does not hold CachedCall's tp_call"
+    tp.tp_call = <ternaryfunc><void *>_cached_call_slot
+    wrapped[0] = <void *>_cached_call_slot
+    PyType_Modified(tp)
+    probe = type("_CallProbe", (CachedCall,), {"__slots__": ()})
+    if _has_native_call(probe):
+        return "native"
+    tp.tp_call = generic
+    wrapped[0] = <void *>generic
+    PyType_Modified(tp)
+    return "generic: a Python subclass does not inherit the replaced tp_call"
+
+
+CALL_PATH = _install_call_slot()

@@ -46,7 +46,11 @@ Rules, and why:
   runs it again to the end and the first exception is then re-raised, so waiters are woken and
   the key is unregistered whatever arrives. (Only a second asynchronous exception landing on
   the entry of that recovery call itself, nanoseconds after the first, can still escape: pure
-  Python cannot close that last window.)
+  Python cannot close that last window.) The places that matter carry a comment
+  ``# interrupt point: NAME`` (``registered``: the first line run once the flight is visible;
+  ``unregistered``: the step after the flight left the table, before its waiters are woken):
+  the tests raise an asynchronous exception as such a line starts (a line-trace event, the same
+  on every CPython version), so they hit these points whatever bytecode the compiler emits.
 * An async flight records its leader task by ``id()`` only (for the recursion check): a
   leader task abandoned on an event loop that was closed without cancelling it is collected
   like any garbage, and closing its coroutine runs the ``finally`` that unregisters the flight,
@@ -103,7 +107,7 @@ def _finish(calls: Dict[Hashable, _Call], key: Hashable, call: _Call) -> None:
     ``__eq__`` does, or an asynchronous exception arrives: see ``_finish_again``)."""
     if calls.get(key) is call:  # only the leader removes its call
         del calls[key]
-    call.finished = True
+    call.finished = True  # interrupt point: unregistered
     if call:
         call[0].set()
 
@@ -214,7 +218,7 @@ class SingleFlight:
             new.finished = False
             try:  # registration inside the try: the finally ends whatever became visible
                 call = calls.setdefault(key, new)
-                if call is new:  # lead
+                if call is new:  # lead; interrupt point: registered
                     result = fn()
                     new.result = result
                     new.state = _OK
@@ -261,7 +265,7 @@ class SingleFlight:
                 new = _ACall(None if task is None else id(task), loop.create_future())
                 try:  # registration inside the try: the finally ends whatever became visible
                     call = calls.setdefault(fkey, new)
-                    if call is new:  # lead
+                    if call is new:  # lead; interrupt point: registered
                         result = fn()
                         if inspect.isawaitable(result):
                             result = await result
@@ -280,7 +284,7 @@ class SingleFlight:
                         if calls.get(fkey) is new:  # only a flight ``new`` registered
                             del calls[fkey]
                         if not new.done.done():
-                            new.done.set_result(None)
+                            new.done.set_result(None)  # interrupt point: unregistered
                     except BaseException as exc:
                         _finish_again(_afinish, calls, fkey, new)
                         if not _closed_loop_error(exc, new):

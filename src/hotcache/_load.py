@@ -292,7 +292,9 @@ class _Loader:
             call.owner = get_ident()
             call.finished = False
             try:  # registration inside the try: the finally ends whatever became visible
-                if setdefault(key, call) is not call:  # in flight: wait, or recursion
+                registered = setdefault(key, call)
+                if registered is not call:  # interrupt point: registered
+                    # in flight: wait, or recursion
                     return do(key, functools.partial(lead, key, args, kwargs))
                 value = lead(key, args, kwargs)
             except Exception as exc:

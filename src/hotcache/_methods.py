@@ -211,7 +211,12 @@ class _BoundMethodInfo(_PyInfoMixin, _BoundMethod):
 
 class _AsyncBoundMethod(_BoundMethod):
     """A cachetools-style cached ``async def`` method bound to one instance: caches the awaited
-    result; single-flight without a lock, cachetools' lock protocol with one."""
+    result; single-flight without a lock, cachetools' lock protocol with one. Each instance is
+    marked as a coroutine function (``_mark_coroutine``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _mark_coroutine(self)
 
     async def __call__(self, /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         key = self.cache_key(*args, **kwargs)
@@ -223,19 +228,29 @@ class _AsyncBoundMethodInfo(_PyInfoMixin, _AsyncBoundMethod):
     pass
 
 
-def _mark_coroutine(cls: type) -> None:
-    """Let ``inspect``/``asyncio.iscoroutinefunction`` see the async bound wrappers' instances."""
-    mark = getattr(inspect, "markcoroutinefunction", None)
-    if mark is not None:  # Python >= 3.12: the marker is read from the instance's class too
-        cls._is_coroutine_marker = inspect._is_coroutine_mark  # type: ignore[attr-defined]
+# Marking a callable object as a coroutine function. Python >= 3.12 has a public API for it,
+# inspect.markcoroutinefunction (what it stores, and under which name, differs between 3.12 and
+# 3.13: only the function itself is used). Python 3.9-3.11 have none: there
+# asyncio.iscoroutinefunction also accepts an object whose ``_is_coroutine`` attribute is
+# asyncio.coroutines._is_coroutine, a private name, read with a default (absent: no marker, and
+# only asyncio.iscoroutinefunction's answer changes; the wrapper is awaited as ever).
+_markcoroutinefunction: Optional[Callable[[Any], Any]] = getattr(inspect, "markcoroutinefunction", None)
+if _markcoroutinefunction is None:  # Python < 3.12
     import asyncio.coroutines
 
-    marker = getattr(asyncio.coroutines, "_is_coroutine", None)
-    if marker is not None:
-        cls._is_coroutine = marker  # type: ignore[attr-defined]
+    _asyncio_marker: Any = getattr(asyncio.coroutines, "_is_coroutine", None)
+else:
+    _asyncio_marker = None  # asyncio.iscoroutinefunction asks inspect.iscoroutinefunction first
 
 
-_mark_coroutine(_AsyncBoundMethod)
+def _mark_coroutine(wrapper: Any) -> None:
+    """Let ``inspect.iscoroutinefunction`` (Python >= 3.12) and ``asyncio.iscoroutinefunction``
+    (every version) see ``wrapper``, an instance whose ``__call__`` is ``async def``: instances,
+    not the class, are marked (calling the class does not return a coroutine)."""
+    if _markcoroutinefunction is not None:
+        _markcoroutinefunction(wrapper)
+    elif _asyncio_marker is not None:
+        wrapper._is_coroutine = _asyncio_marker
 
 
 # -- cachedmethod (per-instance caches) --------------------------------------------------------

@@ -10,8 +10,8 @@ returns (decorators.py subclasses it; the subclass adds attributes, never ``__ca
       key = mode 0: args if not kwargs else key(*args, **kwargs)   (cachetools' hashkey: an
                     args tuple equals and hashes like hashkey(*args))
             mode 1: key(*args, **kwargs)                           (any key function)
-            mode 2: functools._make_key(args, kwargs, typed=False) (functools.lru_cache keys)
-            mode 3: functools._make_key(args, kwargs, typed=True)
+            mode 2: _make_key(args, kwargs, typed=False)   (functools.lru_cache's keys)
+            mode 3: _make_key(args, kwargs, typed=True)
       value = cache[key]            a hotcache cache never calls __missing__ here unless a
                                     subclass defines one (then, like any other mapping, it is
                                     called: KeyError from it is a miss)
@@ -32,7 +32,6 @@ works) and is weak-referenceable; ``__get__`` binds like a function.
 """
 from __future__ import annotations
 
-import functools
 import time
 import types
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -41,7 +40,44 @@ from ._load import _unhashable, _unhashable_error  # the wrappers' messages, sha
 
 __all__ = ["CachedCall"]
 
-_make_key = functools._make_key  # type: ignore[attr-defined]
+
+class _HashedKey(list):  # type: ignore[type-arg]
+    """A flat key of several arguments that hashes them once: the hash is taken when the key is
+    made and stored (a cache may hash a key several times per call)."""
+
+    __slots__ = ("hashvalue",)
+
+    def __init__(self, items: Tuple[Any, ...]) -> None:
+        self[:] = items
+        self.hashvalue = hash(items)
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return self.hashvalue
+
+
+_KWD_MARK = (object(),)  # separates positional from keyword arguments
+_FAST_TYPES = frozenset((int, str))
+
+
+def _make_key(args: Tuple[Any, ...], kwargs: Dict[str, Any], typed: bool) -> Any:
+    """functools.lru_cache's key rule (CPython's own helper for it is private, so it is written
+    out here; the native type's ``_functools_key`` is the same rule): the positional arguments,
+    then a marker and the keyword items in call order, then with ``typed`` the type of every
+    argument; a lone untyped int or str argument is its own key. Hashes each argument once.
+    Raises TypeError for an unhashable argument."""
+    key = args
+    if kwargs:
+        key += _KWD_MARK
+        for item in kwargs.items():
+            key += item
+    if typed:
+        key += tuple([type(v) for v in args])
+        if kwargs:
+            key += tuple([type(v) for v in kwargs.values()])
+    elif len(key) == 1 and type(key[0]) in _FAST_TYPES:
+        return key[0]
+    return _HashedKey(key)
+
 
 Miss = Callable[[Any, Tuple[Any, ...], Dict[str, Any]], Any]
 

@@ -41,7 +41,8 @@ __all__ = ["_FunctionMixin", "_LoadingFunction", "_LoadingFunctionInfo", "_Locke
            "_LockedFunctionInfo", "_PyInfoMixin", "_PyWrapper", "_async_tiered_wrapper",
            "_async_wrapper", "_call_classes"]
 
-_LRUInfo = functools._CacheInfo  # type: ignore[attr-defined]
+# functools' CacheInfo named tuple, through its public cache_info() (functools._CacheInfo is private)
+_LRUInfo = type(functools.lru_cache(maxsize=0)(lambda: None).cache_info())
 
 
 # -- shared by every function wrapper -------------------------------------------------------
