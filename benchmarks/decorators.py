@@ -234,8 +234,8 @@ def contenders():
 
 
 def native_note(wrapped):
-    """Whether a hotcache wrapper runs on the native hit path (hotcache._core.CachedCall)."""
-    core = sys.modules.get("hotcache._core")
+    """Whether a hotcache wrapper runs on the native hit path (hotcache._native.core.CachedCall)."""
+    core = sys.modules.get("hotcache._native.core")
     native = getattr(core, "CachedCall", None) if core else None
     if native is not None and isinstance(wrapped, native):
         return "native hit path"

@@ -1,7 +1,7 @@
 """Shared fixtures for the hotcache test suite.
 
 Every behavioural test runs twice: against "core" (the public ``hotcache`` classes, backed by the
-C extension ``hotcache._core``) and against "pure" (``hotcache._pure``, the pure-Python twin and
+C extension ``hotcache._native.core``) and against "pure" (``hotcache._pure``, the pure-Python twin and
 test oracle).  The "core" parameter FAILS, never skips, when the extension cannot be imported:
 in CI the extension is always built, so a missing extension is a bug.
 """
@@ -71,9 +71,9 @@ def _load(impl):
     if impl == "pure":
         return importlib.import_module("hotcache._pure")
     try:
-        core = importlib.import_module("hotcache._core")
+        core = importlib.import_module("hotcache._native.core")
     except ImportError as exc:  # FAIL, never skip: CI always builds the extension
-        pytest.fail("hotcache._core (the C extension) cannot be imported: %r" % (exc,), pytrace=False)
+        pytest.fail("hotcache._native.core (the C extension) cannot be imported: %r" % (exc,), pytrace=False)
     public = importlib.import_module("hotcache")
     for name in CLASS_NAMES:
         cls = getattr(public, name)

@@ -5,7 +5,7 @@ checked against a pinned sha256), unpacked into a temp dir, and its tests run in
 where ``import cachetools`` (and ``cachetools.keys``, ``cachetools.func``) finds a shim package
 that re-exports hotcache's classes, ``cached``, ``cachedmethod``, ``keys`` and ``func``:
 
-    "pure" -> hotcache as it runs without its extension: the shim blocks ``hotcache._core``
+    "pure" -> hotcache as it runs without its extension: the shim blocks ``hotcache._native.core``
               before importing hotcache, so the classes are hotcache._pure's (the pure-Python
               twin) and the decorators run on hotcache._pure_call.CachedCall
     "core" -> hotcache       (the public, C-backed classes; the native CachedCall)
@@ -178,18 +178,18 @@ _SHIM_HEADER = {
     "core": """\
         # shim: cachetools' tests import hotcache (C-backed classes, native CachedCall) through this
         import hotcache
-        import hotcache._core
+        import hotcache._native.core
         import hotcache.decorators
 
-        assert hotcache.decorators._CallBase is hotcache._core.CachedCall
+        assert hotcache.decorators._CallBase is hotcache._native.core.CachedCall
         """,
     "pure": """\
         # shim: cachetools' tests import hotcache WITHOUT its extension through this: blocking
-        # hotcache._core makes hotcache fall back to its pure-Python classes and CachedCall twin
+        # hotcache._native.core makes hotcache fall back to its pure-Python classes and CachedCall twin
         import sys
         import warnings
 
-        sys.modules["hotcache._core"] = None
+        sys.modules["hotcache._native.core"] = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             import hotcache

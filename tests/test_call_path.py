@@ -1,4 +1,4 @@
-"""Which call path the decorators' native type uses (hotcache._core.CALL_PATH), and that the
+"""Which call path the decorators' native type uses (hotcache._native.core.CALL_PATH), and that the
 slower generic path, taken where a CPython detail it relies on is missing, is equally correct.
 
 The native path replaces CachedCall's tp_call and its ``__call__`` slot wrapper's ``d_wrapped``
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import hotcache
-from hotcache import _core
+from hotcache._native import core as _core
 from hotcache.decorators import cached, cachedmethod, lru_cache
 
 __all__: list = []

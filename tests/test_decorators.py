@@ -2,7 +2,7 @@
 ttl=/unless=/invalidate, the short form, per-instance method caches, refresh-ahead.
 
 Every test that builds a CachedCall-based wrapper runs against both hit-path implementations
-(the native ``hotcache._core.CachedCall`` when the extension has it, and the Python twin
+(the native ``hotcache._native.core.CachedCall`` when the extension has it, and the Python twin
 ``hotcache._pure_call.CachedCall``), and the cache-agnostic ones against both cache
 implementations (C-backed and pure). No timing asserts: events, barriers and fake clocks.
 """
@@ -26,7 +26,7 @@ from hotcache._load import _Loader
 from hotcache._pure_call import CachedCall as TwinCall
 
 try:
-    from hotcache import _core
+    from hotcache._native import core as _core
 except ImportError:  # pragma: no cover - pure fallback
     _core = None
 
@@ -118,7 +118,7 @@ class Holder:
 def test_native_cachedcall_is_used_when_the_extension_has_it():
     if _core is None:
         pytest.skip("pure fallback: no extension")
-    assert NATIVE is not None, "hotcache._core loads but has no CachedCall"
+    assert NATIVE is not None, "hotcache._native.core loads but has no CachedCall"
     importlib_default = decorators._NativeCall
     assert importlib_default is NATIVE
 

@@ -20,7 +20,7 @@ from hotcache import decorators
 from hotcache._pure_call import CachedCall as TwinCall
 
 try:
-    from hotcache import _core
+    from hotcache._native import core as _core
 except ImportError:  # pragma: no cover - pure fallback
     _core = None
 

@@ -188,7 +188,7 @@ def test_free_threaded_interpreter_reenables_the_gil():
             "assert not sys._is_gil_enabled()\n"
             "with warnings.catch_warnings(record=True) as w:\n"
             "    warnings.simplefilter('always')\n"
-            "    import hotcache._core\n"
+            "    import hotcache._native.core\n"
             "assert sys._is_gil_enabled(), 'the GIL stayed off'\n"
             "print([str(x.message) for x in w])\n")
     env = dict(os.environ)
@@ -200,7 +200,7 @@ def test_free_threaded_interpreter_reenables_the_gil():
 
 
 def _generated_c():
-    path = ROOT / "src" / "hotcache" / "_core.c"
+    path = ROOT / "src" / "hotcache" / "_native" / "core.c"
     return path if path.is_file() else None
 
 
@@ -213,7 +213,7 @@ def test_generated_module_declares_gil_used_on_free_threaded_builds():
     Py_MOD_GIL_NOT_USED."""
     source = _generated_c()
     if source is None:
-        pytest.skip("src/hotcache/_core.c not generated (an installed package, not a source build)")
+        pytest.skip("src/hotcache/_native/core.c not generated (an installed package, not a source build)")
     cc = shutil.which(sysconfig.get_config_var("CC").split()[0] if sysconfig.get_config_var("CC") else "cc") \
         or shutil.which("cc") or shutil.which("gcc")
     if cc is None:

@@ -12,7 +12,7 @@ from .stats import CacheStats
 try:
     from .cache import Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer
 except ImportError as _exc:  # the C extension could not load: same API, pure Python
-    if "_core" not in str(_exc):
+    if "_native" not in str(_exc):
         raise
     import warnings as _warnings
 

@@ -193,7 +193,7 @@ def load_hotcache():
         classes = _policy_classes(hotcache)
         if "LRU" in classes:
             mod = getattr(classes["LRU"], "__module__", "?")
-            native = sys.modules.get("hotcache._core")
+            native = sys.modules.get("hotcache._native.core")
             core = ("C core %s, decorator call path %s"
                     % (getattr(native, "__file__", ""), getattr(native, "CALL_PATH", "?"))
                     if native is not None else "NO C core loaded")

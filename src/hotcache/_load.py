@@ -90,7 +90,7 @@ def _is_peekable(cls: type) -> bool:
 
         bases: Tuple[type, ...] = (_pure.Cache,)
         try:
-            from ._core import Core
+            from ._native.core import Core
         except ImportError:
             pass
         else:

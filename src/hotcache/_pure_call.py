@@ -90,7 +90,7 @@ def _is_hotcache_cache(cache: Any) -> bool:
     if isinstance(cache, _pure.Cache):
         return True
     try:
-        from ._core import Core
+        from ._native.core import Core
     except ImportError:
         return False
     return isinstance(cache, Core)

@@ -10,7 +10,7 @@ import time
 from typing import Any, Callable, ClassVar, Optional, Tuple, TypeVar, Union
 
 from ._config import _patterns
-from ._core import Core, Timer, _type_flags_of
+from ._native.core import Core, Timer, _type_flags_of
 
 __all__ = ["Cache", "FIFOCache", "LFUCache", "LRUCache", "RRCache", "TLRUCache", "TTLCache", "Timer"]
 

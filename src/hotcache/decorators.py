@@ -48,7 +48,7 @@ from ._wrappers import (_async_tiered_wrapper, _async_wrapper, _call_classes, _L
                         _LoadingFunctionInfo, _LockedFunction, _LockedFunctionInfo)
 
 try:
-    from ._core import CachedCall as _NativeCall  # type: ignore[attr-defined]
+    from ._native.core import CachedCall as _NativeCall  # type: ignore[attr-defined]
 except ImportError:  # no extension (or an older one): the twin is the hit path
     _NativeCall = None
 

@@ -14,7 +14,7 @@ from ._tier_state import _AUTO, _MISSING, MISS, _live, _Tiered, _ids, popped
 from .stats import CacheStats
 
 try:
-    from ._core import ReadThrough  # type: ignore[attr-defined]
+    from ._native.core import ReadThrough  # type: ignore[attr-defined]
 except ImportError:  # the extension could not load: the pure twin
     from ._pure_front import ReadThrough  # type: ignore[assignment]
 

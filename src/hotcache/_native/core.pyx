@@ -9,7 +9,7 @@ Reentrancy rules (after CPython's _functoolsmodule.c). User code can run at exac
   (1) ``hash(key)``, (2) ``key == other`` while probing, (3) ``getsizeof``/``sizeof``/``ttu``/the
   timer, (4) a key's or value's ``__del__`` when its last reference goes, (5) ``on_evict``,
   (6) ``choice``, overridden ``__missing__``/``__setitem__``/``getsizeof`` of subclasses, and every
-  hook of a subclass that overrides cachetools' hooks (_subclass.pxi: those paths call back into
+  hook of a subclass that overrides cachetools' hooks (subclass.pxi: those paths call back into
   Python between steps, exactly where cachetools does, and re-find their slots afterwards).
 Rule A: (1)-(3) run before any structural change of an operation; after (2) the probe is restarted
         when the core's version changed.
@@ -26,7 +26,7 @@ from libc.math cimport INFINITY, NAN, floor, isnan
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
-from hotcache._hc cimport *
+from hotcache._native.hc cimport *
 
 cdef extern from "Python.h":
     ctypedef int (*visitproc)(PyObject *, void *)
@@ -1499,6 +1499,6 @@ cdef class _CoreIter:
 _abc.MutableMapping.register(Core)
 
 
-include "_subclass.pxi"
-include "_call.pxi"
-include "_front.pxi"
+include "subclass.pxi"
+include "call.pxi"
+include "front.pxi"

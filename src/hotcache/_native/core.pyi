@@ -4,7 +4,7 @@ from typing import (
     Tuple, TypeVar, Union, ValuesView, overload,
 )
 
-from .stats import CacheStats
+from ..stats import CacheStats
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
