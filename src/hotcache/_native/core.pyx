@@ -1,9 +1,10 @@
 # cython: language_level=3
-"""Thin binding of the C core: one extension type that owns the key/value references.
+"""Thin binding of the C core: one extension type, Core, that owns the key/value references.
 
 The C core (csrc/) keeps hashes, sizes, policy order and expiry per slot; this type keeps the key
-and value objects in two Python lists indexed by slot (so the garbage collector sees them), hashes
-each key once, compares keys (identity first, then ``==``) and decides nothing about policy.
+and value objects as the two payload words of each C record (a hit reads one record; the garbage
+collector is shown them by gc.pxi), hashes each key once, compares keys (identity first, then
+``==``) and decides nothing about policy.
 
 Reentrancy rules (after CPython's _functoolsmodule.c). User code can run at exactly these points:
   (1) ``hash(key)``, (2) ``key == other`` while probing, (3) ``getsizeof``/``sizeof``/``ttu``/the
@@ -13,8 +14,22 @@ Reentrancy rules (after CPython's _functoolsmodule.c). User code can run at exac
   Python between steps, exactly where cachetools does, and re-find their slots afterwards).
 Rule A: (1)-(3) run before any structural change of an operation; after (2) the probe is restarted
         when the core's version changed.
-Rule B: objects leaving the cache are moved out of the lists into locals first and released,
-        (4) and (5), only once the C core and the lists agree again.
+Rule B: objects leaving the cache are moved out of the records into the operation's outbox first
+        and released, (4) and (5), only once the C core and the records agree again.
+
+The module is this file plus the files it includes, one concern each (the pure twin in
+hotcache._spec mirrors them where a Python twin makes sense):
+  outbox.pxi    payload moves and the outbox (rule B)    _spec/outbox.py
+  timer.pxi     the cache's clock                         _spec/timer.py
+  core.pyx      Core: the mapping API, lookups, stores    _spec/cache.py
+  hotpath.pxi   probe, use, plain store (every hit)       _spec/cache.py
+  config.pxi    constructor, per-class paths, resize      _spec/cache.py
+  pickle.pxi    copy, deepcopy, pickle                    _spec/cache.py
+  gc.pxi        bulk references, tp_traverse/tp_clear     (none: Python's own)
+  check.pxi     the invariant checker of the tests        Cache._check in _spec/cache.py
+  subclass.pxi  cachetools' call graph for subclasses     _spec/cache.py (the hooked paths)
+  call.pxi      CachedCall, the decorators' hit path      _spec/call.py
+  front.pxi     ReadThrough, a tier's native L1 front     _spec/front.py
 """
 from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ
 from cpython.ref cimport Py_INCREF, Py_DECREF
@@ -127,165 +142,13 @@ cdef double _to_f(object t) except? -1.0:
     raise TypeError("the timer must return a number or a datetime, not %s" % type(t).__name__)
 
 
-cdef inline object _take_k(Core self, Py_ssize_t slot):
-    """Move the key out of slot's record (it gets NULL); the caller owns it."""
-    cdef hc_entry *e = hc_entry_at(self.c, <uint32_t>slot)
-    cdef object r = <object>e.key
-    e.key = NULL
-    Py_DECREF(r)          # the record's former reference; r keeps its own
-    return r
-
-
-cdef inline object _take_v(Core self, Py_ssize_t slot):
-    """Move the value out of slot's record (it gets NULL); the caller owns it."""
-    cdef hc_entry *e = hc_entry_at(self.c, <uint32_t>slot)
-    cdef object r = <object>e.val
-    e.val = NULL
-    Py_DECREF(r)
-    return r
-
-
-cdef inline void _put_k(Core self, Py_ssize_t slot, object k):
-    """Store k in slot's record, whose key word is NULL (no user code runs)."""
-    Py_INCREF(k)
-    hc_entry_at(self.c, <uint32_t>slot).key = <void *>k
-
-
-cdef inline void _put_v(Core self, Py_ssize_t slot, object v):
-    Py_INCREF(v)
-    hc_entry_at(self.c, <uint32_t>slot).val = <void *>v
-
-
-# ---- the outbox: entries that left the core during one operation ----
-# Rule B needs more than "release after": between a core call that frees a slot and the moment its
-# key/value leave the record, nothing may allocate a Python object, because an allocation can run
-# the garbage collector, hence gc callbacks, __del__ methods and other threads, one of which could
-# insert into the freed slot. So payloads are moved into this C buffer (raw memory: no collection)
-# right after each core call, and turned into Python-visible things only afterwards.
-cdef struct _Outbox:
-    size_t n, cap
-    PyObject **kv          # 2 * cap: key, value of each entry (owned references)
-    int *cause             # cap
-    double *exp            # cap: the expiry a policy victim had (+inf: none), for the spill hook
-    PyObject *kv0[16]
-    int cause0[8]
-    double exp0[8]
-
-
-cdef inline void _out_init(_Outbox *o) noexcept:
-    o.n = 0
-    o.cap = 8
-    o.kv = o.kv0
-    o.cause = o.cause0
-    o.exp = o.exp0
-
-
-cdef int _out_grow(_Outbox *o) except -1:
-    cdef size_t cap = o.cap * 2
-    cdef PyObject **kv = <PyObject **>malloc(2 * cap * sizeof(PyObject *))
-    cdef int *cause = <int *>malloc(cap * sizeof(int))
-    cdef double *exp = <double *>malloc(cap * sizeof(double))
-    if kv == NULL or cause == NULL or exp == NULL:
-        free(kv)
-        free(cause)
-        free(exp)
-        raise MemoryError()
-    memcpy(kv, o.kv, 2 * o.n * sizeof(PyObject *))
-    memcpy(cause, o.cause, o.n * sizeof(int))
-    memcpy(exp, o.exp, o.n * sizeof(double))
-    if o.kv != o.kv0:
-        free(o.kv)
-        free(o.cause)
-        free(o.exp)
-    o.kv = kv
-    o.cause = cause
-    o.exp = exp
-    o.cap = cap
-    return 0
-
-
-cdef inline void _out_push(Core self, _Outbox *o, uint32_t slot, int cause) noexcept:
-    """Move slot's key and value (its record was just freed, or is being removed) into o.
-    Room must exist (_out_room)."""
-    cdef hc_entry *e = hc_entry_at(self.c, slot)
-    o.kv[2 * o.n] = <PyObject *>e.key
-    o.kv[2 * o.n + 1] = <PyObject *>e.val
-    o.cause[o.n] = cause
-    o.exp[o.n] = INFINITY
-    o.n += 1
-    e.key = NULL
-    e.val = NULL
-
-
-cdef inline int _out_room(_Outbox *o, size_t k) except -1:
-    """Make room for k more entries (C memory only: no collection can run)."""
-    while o.n + k > o.cap:
-        _out_grow(o)
-    return 0
-
-
-cdef class Timer:
-    """The cache's view of its timer: ``timer()`` reads it; ``with timer as t`` freezes it."""
-    cdef object _fn
-    cdef object _time
-    cdef int _nesting
-    cdef bint _native     # the default time.monotonic, read in C where that is the same clock
-
-    def __init__(self, timer):
-        self._fn = timer
-        self._nesting = 0
-        self._native = timer is _MONOTONIC and not isnan(hc_clock_monotonic())
-
-    cdef inline object read(self):
-        if self._nesting:
-            return self._time
-        return self._fn()
-
-    cdef inline double read_f(self) except? -1.0:
-        """The time as a double, without a Python call for the default clock."""
-        if self._nesting:
-            return _to_f(self._time)
-        if self._native:
-            return hc_clock_monotonic()
-        return _to_f(self._fn())
-
-    def __call__(self):
-        return self.read()
-
-    def __enter__(self):
-        if self._nesting == 0:
-            self._time = self._fn()
-        self._nesting += 1
-        return self._time
-
-    def __exit__(self, *exc):
-        self._nesting -= 1
-
-    def __copy__(self):
-        return Timer(self._fn)
-
-    def __deepcopy__(self, memo):
-        import copy
-        return Timer(copy.deepcopy(self._fn, memo))
-
-    def __reduce__(self):
-        return Timer, (self._fn,)
-
-    def __getattr__(self, name):
-        return getattr(self._fn, name)
-
-    def __repr__(self):
-        return "Timer(%r)" % (self._fn,)
+include "outbox.pxi"
+include "timer.pxi"
 
 
 def _unit_size(value):
     """The default getsizeof: every value counts 1."""
     return 1
-
-
-def _new_instance(cls):
-    """Pickle helper: an instance without running __init__ (state follows)."""
-    return cls.__new__(cls)
 
 
 cdef class Core:
@@ -335,73 +198,8 @@ cdef class Core:
     def __init__(self, maxsize, getsizeof=None, *, policy="lru", ttl=None, ttu=None,
                  timer=_MONOTONIC, maxmemory=None, sizeof_fn=None, on_evict=None,
                  choice=_RANDOM_CHOICE, seed=None):
-        cdef hc_config cfg
-        cdef hc_cache *nc
-        maxsize, bound = _parse_maxsize(maxsize)
-        mem = _parse_memory(maxmemory)
-        if policy not in _POLICIES:
-            raise ValueError("unknown policy %r (expected one of %s)" % (policy, ", ".join(_POLICIES)))
-        if timer is None or not callable(timer):
-            raise TypeError("timer must be a callable returning the current time")
-        if on_evict is not None and not callable(on_evict):
-            raise TypeError("on_evict must be callable or None")
-        if sizeof_fn is not None and not callable(sizeof_fn):
-            raise TypeError("sizeof must be callable or None")
-        if getsizeof is not None and not callable(getsizeof):
-            raise TypeError("getsizeof must be callable or None")
-        if seed is None:
-            seed = _random.getrandbits(64)
-        cfg.policy = _POLICIES[policy]
-        cfg.max_size = HC_UNBOUNDED if bound is None else <uint64_t>bound
-        cfg.max_bytes = HC_UNBOUNDED if mem is None else <uint64_t>mem
-        cfg.seed = <uint64_t>(seed & 0xFFFFFFFFFFFFFFFF)
-        cfg.tick = 0.0
-        nc = hc_new(&cfg)
-        if nc == NULL:
-            raise MemoryError()
-        old = self._detach_all()        # a second __init__: the old entries go, after (4)
-        hc_free(self.c)
-        self.c = nc
-        self._policy = cfg.policy
-        self._maxsize = maxsize
-        self._maxmemory = mem
-        self._bytes_on = mem is not None
-        self._sizeof = sizeof_fn
-        self._on_evict = on_evict
-        self._timer = Timer(timer)
-        self._ttl = ttl
-        self._ttu = ttu
-        self._choice = choice
-        self._seed = seed
-        self._given_sizer = getsizeof
-        d = getattr(self, "__dict__", None)
-        if getsizeof is not None and d is not None:
-            d["getsizeof"] = getsizeof   # as cachetools: an instance attribute, when there is a dict
-        self._configure_type()
-        del old
-
-    cdef _configure_type(self):
-        """Copy the paths the class needs (decided once per class, _type_flags) into the
-        instance, with what the constructor adds (getsizeof, a custom choice); never per call."""
-        cls = type(self)
-        flags, kind = _type_flags(cls)
-        d = getattr(self, "__dict__", None)
-        inst_sizer = d.get("getsizeof") if d is not None else None
-        if inst_sizer is not None:
-            self._sizer = inst_sizer
-        elif self._given_sizer is not None:
-            self._sizer = self._given_sizer
-        elif flags & _OVERRIDES_GETSIZEOF:
-            self._sizer = self.getsizeof
-        else:
-            self._sizer = None
-        self._hooked = (flags & _OVERRIDES_HOOK) != 0
-        self._kind = kind
-        self._slow_evict = self._hooked or (
-            self._policy == HC_POLICY_RANDOM and self._choice is not _RANDOM_CHOICE)
-        self._has_missing = (flags & _OVERRIDES_MISSING) != 0
-        self._fast = (self._sizer is None and not self._bytes_on and not self._slow_evict
-                      and self._ttl is None and self._ttu is None and self._maxsize >= 1)
+        _configure(self, maxsize, getsizeof, policy, ttl, ttu, timer, maxmemory, sizeof_fn,
+                   on_evict, choice, seed)
 
     # ---------------------------------------------------------- hooked subclasses
     # The paths of classes that override cachetools' hooks (_subclass.pxi). Called as methods,
@@ -610,7 +408,7 @@ cdef class Core:
         finally:
             # (4)(5): the core and the records agree again; now objects may go, callbacks run
             if out.n:
-                self._out_release(&out)
+                _out_release(self, &out)
 
     cdef list _detach_all(self):
         """Move every stored key and value out of the records into a list (for the caller to
@@ -641,69 +439,6 @@ cdef class Core:
             if cause != HC_CAUSE_EXPIRED:
                 out.exp[out.n - 1] = hc_victim_expire_at(self.c)
 
-    cdef int _out_release(self, _Outbox *o) except -1:
-        """(5) then (4): on_evict for each entry in o that was evicted or expired, then drop
-        the references. Every callback runs; the first exception is raised afterwards."""
-        cdef size_t i
-        cb = self._on_evict
-        err = None
-        try:
-            if cb is not None:
-                for i in range(o.n):
-                    if o.cause[i] == HC_CAUSE_NONE:
-                        continue
-                    try:
-                        cb(<object>o.kv[2 * i], <object>o.kv[2 * i + 1], _CAUSES[o.cause[i]])
-                    except BaseException as e:
-                        if err is None:
-                            err = e
-            if self._spill is not None:
-                self._spill_out(o)
-        finally:
-            n = o.n
-            o.n = 0
-            for i in range(2 * n):
-                Py_XDECREF(o.kv[i])
-            if o.kv != o.kv0:
-                free(o.kv)
-                free(o.cause)
-                free(o.exp)
-                _out_init(o)
-        if err is not None:
-            raise err
-        return 0
-
-    cdef int _spill_out(self, _Outbox *o) except -1:
-        """The tier hook for each policy victim in o, with the seconds it had left (None: no
-        expiry). The hook must not raise; its errors are swallowed so a tier never breaks L1."""
-        cdef size_t i
-        cdef double now = -INFINITY
-        for i in range(o.n):
-            if o.cause[i] != HC_CAUSE_SIZE and o.cause[i] != HC_CAUSE_MEMORY:
-                continue
-            left = None
-            if o.exp[i] != INFINITY:
-                if now == -INFINITY:
-                    try:
-                        now = self._timer.read_f()
-                    except Exception:
-                        now = NAN
-                if not isnan(now):
-                    left = o.exp[i] - now
-            try:
-                self._spill(<object>o.kv[2 * i], <object>o.kv[2 * i + 1], _CAUSES[o.cause[i]],
-                            left)
-            except Exception:
-                pass
-        return 0
-
-    cdef void _spill_one(self, object k, object v, int cause) noexcept:
-        """The tier hook for one victim that had no expiry (the fast and popitem() paths)."""
-        try:
-            self._spill(k, v, _CAUSES[cause], None)
-        except BaseException:
-            pass
-
     # ------------------------------------------------------------------ removing
     def __delitem__(self, key):
         if not self._remove_key(key):
@@ -722,7 +457,7 @@ cdef class Core:
         if hc_expired(self.c, <uint32_t>slot, now):
             hc_expire_slot(self.c, <uint32_t>slot)
             _out_push(self, &out, <uint32_t>slot, HC_CAUSE_EXPIRED)
-            self._out_release(&out)
+            _out_release(self, &out)
             return False
         hc_remove(self.c, <uint32_t>slot)
         k = _take_k(self, slot)     # the freed record keeps its words until the next insert
@@ -803,7 +538,7 @@ cdef class Core:
             return [(<object>out.kv[2 * i], <object>out.kv[2 * i + 1]) for i in range(out.n)]
         finally:
             if out.n:
-                self._out_release(&out)
+                _out_release(self, &out)
 
     def expire(self, time=None):
         """Remove expired entries and return their (key, value) pairs in expiry order."""
@@ -815,71 +550,7 @@ cdef class Core:
 
     def resize(self, maxsize=None, maxmemory=None):
         """Change the bounds (None keeps one) and evict per policy until the cache fits."""
-        cdef int pressure
-        cdef double now_f = -INFINITY
-        cdef list victims = []
-        cdef _Outbox out
-        maxsize, bound = _parse_maxsize(self._maxsize if maxsize is None else maxsize)
-        if maxmemory is not None:
-            mem = _parse_memory(maxmemory)
-        else:
-            mem = self._maxmemory
-        if hc_timed(self.c):
-            now_f = self._now()
-        if mem is not None and not self._bytes_on:
-            self._charge_all()          # start bounding memory: charge every entry now
-        self._maxsize = maxsize
-        self._maxmemory = mem
-        self._bytes_on = mem is not None
-        self._configure_type()
-        hc_set_limits(self.c, HC_UNBOUNDED if bound is None else <uint64_t>bound,
-                      HC_UNBOUNDED if mem is None else <uint64_t>mem)
-        if self._slow_evict:            # through self.popitem(), as cachetools' stores evict
-            try:
-                while True:
-                    pressure = hc_over(self.c, 0, 0)
-                    if pressure == HC_CAUSE_NONE:
-                        break
-                    _evict_via_popitem(self, pressure, victims)
-            except BaseException:
-                _deliver_victims(self, victims, False)
-                raise
-            _deliver_victims(self, victims, True)
-            return
-        _out_init(&out)
-        try:
-            self._evict_until_fits(&out, 0, 0, now_f, HC_NIL)
-        finally:
-            if out.n:
-                self._out_release(&out)
-
-    cdef int _charge_all(self) except -1:
-        """Give every entry its byte charge. sizeof is user code: it runs for every entry first
-        (on references the call holds), then the core is set with nothing in between; if sizeof
-        changed the cache, RuntimeError and nothing is charged."""
-        cdef uint32_t s
-        cdef Py_ssize_t i
-        cdef list slots = [], pairs = [], charges = []
-        cdef uint64_t ver = hc_version(self.c)
-        cdef hc_entry *e
-        sizeof_fn = self._sizeof if self._sizeof is not None else _default_sizeof
-        s = hc_order_first(self.c)
-        while s != HC_NIL:
-            e = hc_entry_at(self.c, s)
-            slots.append(s)
-            pairs.append((<object>e.key, <object>e.val))
-            s = hc_order_next(self.c, s)
-        for k, v in pairs:
-            b = _index(sizeof_fn(k, v), "sizeof()")
-            if b < 0:
-                raise ValueError("sizeof() must return a non-negative int")
-            charges.append(b + _ENTRY_OVERHEAD)
-        if hc_version(self.c) != ver:
-            raise RuntimeError("the cache changed while sizeof() ran during resize()")
-        for i in range(len(slots)):
-            if hc_set_bytes(self.c, <uint32_t>slots[i], <uint64_t>charges[i]) < 0:
-                raise MemoryError()
-        return 0
+        _resize(self, maxsize, maxmemory)
 
     # ------------------------------------------------------------------ size and iteration
     cdef inline void _settle(self) except *:
@@ -1060,412 +731,29 @@ cdef class Core:
         return hc_overhead_bytes(self.c)
 
     def _check(self):
-        """Raise AssertionError if an internal invariant is broken (for tests)."""
-        cdef char msg[256]
-        cdef uint32_t s
-        cdef Py_ssize_t i, live = 0
-        if hc_check(self.c, msg, sizeof(msg)) != 0:
-            raise AssertionError("hc_check: " + msg.decode("utf-8", "replace"))
-        s = hc_order_first(self.c)
-        while s != HC_NIL:
-            live += 1
-            if hc_entry_at(self.c, s).key == NULL or hc_entry_at(self.c, s).val == NULL:
-                raise AssertionError("live slot %d holds no key or no value" % s)
-            s = hc_order_next(self.c, s)
-        if live != <Py_ssize_t>hc_len(self.c):
-            raise AssertionError("insertion order has %d entries, core says %d" % (live, hc_len(self.c)))
+        """Raise AssertionError if an internal invariant is broken (for tests; check.pxi)."""
+        _check_core(self)
 
     def _policy_order(self):
-        """Keys in the policy's eviction order, next victim first (for tests)."""
-        cdef size_t n = hc_len(self.c)
-        cdef uint32_t *buf = <uint32_t *>malloc((n + 1) * sizeof(uint32_t))
-        if buf == NULL:
-            raise MemoryError()
-        try:
-            n = hc_policy_order(self.c, buf, NULL)
-            return [<object>hc_entry_at(self.c, buf[i]).key for i in range(n)]
-        finally:
-            free(buf)
+        """Keys in the policy's eviction order, next victim first (for tests; subclass.pxi)."""
+        return _policy_keys(self)
 
-    # ------------------------------------------------------------------ copy and pickle
+    # ------------------------------------------------------------------ copy and pickle (pickle.pxi)
     def __copy__(self):
-        cls = type(self)
-        cdef Core new = cls.__new__(cls)
-        cdef hc_cache *nc = hc_clone(self.c)
-        if nc == NULL:
-            raise MemoryError()
-        d = getattr(self, "__dict__", None)
-        if d:
-            new.__dict__.update(d)
-        hc_free(new.c)
-        new.c = nc
-        _own_payloads(nc)               # the clone's records hold references of their own
-        new._copy_config(self)
-        new._timer = self._timer.__copy__()
-        return new
+        return _copy(self)
 
     def copy(self):
         """A shallow copy with the same items and the same policy state."""
         return self.__copy__()
 
-    cdef _copy_config(self, Core src):
-        self._policy = src._policy
-        self._maxsize = src._maxsize
-        self._maxmemory = src._maxmemory
-        self._bytes_on = src._bytes_on
-        self._sizeof = src._sizeof
-        self._given_sizer = src._given_sizer
-        self._on_evict = src._on_evict
-        self._timer = src._timer
-        self._ttl = src._ttl
-        self._ttu = src._ttu
-        self._choice = src._choice
-        self._seed = src._seed
-        self._configure_type()
-
     def __reduce__(self):
         return (_new_instance, (type(self),), self.__getstate__())
 
     def __getstate__(self):
-        cdef size_t n = hc_len(self.c), i
-        cdef uint32_t s
-        cdef uint32_t *buf
-        cdef uint64_t *aux
-        cdef const hc_stats *st
-        cdef dict pos = {}
-        keys, vals, sizes, nbytes, expires = [], [], [], [], []
-        s = hc_order_first(self.c)
-        while s != HC_NIL:
-            pos[s] = len(keys)
-            keys.append(<object>hc_entry_at(self.c, s).key)
-            vals.append(<object>hc_entry_at(self.c, s).val)
-            sizes.append(hc_entry_size(self.c, s))
-            nbytes.append(hc_entry_bytes(self.c, s))
-            expires.append(hc_expire_at(self.c, s))
-            s = hc_order_next(self.c, s)
-        buf = <uint32_t *>malloc((n + 1) * sizeof(uint32_t))
-        aux = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
-        if buf == NULL or aux == NULL:
-            free(buf)
-            free(aux)
-            raise MemoryError()
-        try:
-            n = hc_policy_order(self.c, buf, aux)
-            order = [pos[buf[i]] for i in range(n)]
-            counts = [aux[i] for i in range(n)]
-        finally:
-            free(buf)
-            free(aux)
-        st = hc_stats_of(self.c)
-        stats = (st.hits, st.misses, st.inserts, st.updates, st.deletes,
-                 st.evictions_size, st.evictions_memory, st.expirations)
-        # random.choice is kept by reference (deepcopy would make a new Random around it and
-        # turn the native PRNG off): None stands for it
-        choice = None if self._choice is _RANDOM_CHOICE else self._choice
-        config = (self._policy, self._maxsize, self._maxmemory, self._sizeof, self._on_evict,
-                  self._timer, self._ttl, self._ttu, choice, self._seed, self._given_sizer)
-        d = getattr(self, "__dict__", None)
-        return (1, dict(d) if d else None, config, keys, vals, sizes, nbytes, expires, order, counts,
-                hc_rng_state(self.c), stats)
+        return _getstate(self)
 
     def __setstate__(self, state):
-        cdef hc_config cfg
-        cdef hc_cache *nc
-        cdef uint32_t s
-        cdef size_t n, i
-        cdef uint32_t *buf
-        cdef uint64_t *aux
-        (version, d, config, keys, vals, sizes, nbytes, expires, order, counts, rng,
-         stats) = state
-        if version != 1:
-            raise ValueError("unsupported hotcache pickle version %r" % (version,))
-        (policy, maxsize, maxmemory, sizeof_fn, on_evict, timer, ttl, ttu, choice, seed,
-         given_sizer) = config
-        if d:
-            self.__dict__.update(d)
-        _, bound = _parse_maxsize(maxsize)
-        cfg.policy = policy
-        cfg.max_size = HC_UNBOUNDED if bound is None else <uint64_t>bound
-        cfg.max_bytes = HC_UNBOUNDED if maxmemory is None else <uint64_t>maxmemory
-        cfg.seed = 0
-        cfg.tick = 0.0
-        nc = hc_new(&cfg)
-        if nc == NULL:
-            raise MemoryError()
-        old = self._detach_all()
-        hc_free(self.c)
-        self.c = nc
-        del old
-        self._policy = policy
-        self._maxsize = maxsize
-        self._maxmemory = maxmemory
-        self._bytes_on = maxmemory is not None
-        self._sizeof = sizeof_fn
-        self._given_sizer = given_sizer
-        self._on_evict = on_evict
-        self._timer = timer
-        self._ttl = ttl
-        self._ttu = ttu
-        self._choice = _RANDOM_CHOICE if choice is None else choice
-        self._seed = seed
-        self._configure_type()
-        slots = []
-        for i in range(len(keys)):
-            k = keys[i]
-            s = hc_insert(self.c, <uint64_t>hash(k), sizes[i], nbytes[i], INFINITY)
-            if s == HC_NIL:
-                raise MemoryError()
-            _put_k(self, s, k)
-            _put_v(self, s, vals[i])
-            slots.append(s)
-        n = len(order)
-        buf = <uint32_t *>malloc((n + 1) * sizeof(uint32_t))
-        aux = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
-        if buf == NULL or aux == NULL:
-            free(buf)
-            free(aux)
-            raise MemoryError()
-        try:
-            for i in range(n):
-                buf[i] = slots[order[i]]
-                aux[i] = counts[i]
-            if hc_policy_restore(self.c, buf, aux, n) != 0:
-                raise ValueError("corrupt hotcache pickle: bad policy order")
-        finally:
-            free(buf)
-            free(aux)
-        # expiries scheduled in policy order, so equal expiry times expire in that order: as
-        # cachetools' TTLCache.__setstate__, which re-sorts its expiry list stably from LRU order
-        for i in range(n):
-            j = order[i]
-            if expires[j] != INFINITY:
-                if hc_prepare_update(self.c, sizes[j], nbytes[j], expires[j]) < 0:
-                    raise MemoryError()
-                hc_set_expire(self.c, <uint32_t>slots[j], expires[j])
-        hc_rng_set_state(self.c, rng)
-        hc_stats_restore(self.c, stats[0], stats[1], stats[2], stats[3], stats[4], stats[5],
-                         stats[6], stats[7])
-        if self._hooked and self._kind == _KIND_TTL:
-            self.expire(self._timer.read())     # cachetools' TTLCache.__setstate__ does
-
-
-cdef int _store_fast_h(Core self, object key, object value, Py_hash_t h) except -1:
-    """Core._store_fast with the hash already computed (hash(key) == h; the decorators' hit
-    path hashes each key once per call, as functools.lru_cache does)."""
-    cdef Py_ssize_t slot
-    cdef uint32_t s, v
-    cdef int cause
-    cdef PyObject *old
-    cdef hc_entry *e
-    cdef object vk = None, vv = None
-    if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
-        # full: start loading what evicting the next victim touches (its index bucket and
-        # its key/value pair) while the probe below waits for this key's bucket
-        hc_prefetch_victim(self.c)
-    slot = _find(self, key, h)      # (2): the last user code before the structural work
-    if slot >= 0:
-        hc_update(self.c, <uint32_t>slot, 1, 0, INFINITY)
-        e = hc_entry_at(self.c, <uint32_t>slot)
-        old = <PyObject *>e.val
-        Py_INCREF(value)
-        e.val = <void *>value
-        Py_DECREF(<object>old)      # consistent again: the old value may go now (4)
-        return 0
-    if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
-        v = hc_evict(self.c, -INFINITY, HC_CAUSE_SIZE, &cause)
-        if v != HC_NIL:
-            vk = _take_k(self, v)
-            vv = _take_v(self, v)
-    s = hc_insert(self.c, <uint64_t>h, 1, 0, INFINITY)
-    if s == HC_NIL:
-        raise MemoryError("hotcache: out of slots or memory")
-    _put_k(self, s, key)
-    _put_v(self, s, value)
-    if vk is not None:
-        if self._on_evict is not None:
-            try:
-                self._on_evict(vk, vv, "size")      # (5)
-            finally:
-                if self._spill is not None:
-                    self._spill_one(vk, vv, HC_CAUSE_SIZE)
-        elif self._spill is not None:
-            self._spill_one(vk, vv, HC_CAUSE_SIZE)
-    return 0
-
-
-cdef inline Py_ssize_t _use(Core self, object key) except -2:
-    """The lookup of [] and get(): the slot of a live key (counted as a hit and a use), or -1
-    after counting a miss. Shared by Core and ReadThrough (TieredCache)."""
-    cdef Py_hash_t h = hash(key)
-    cdef double now = _now_if_timed(self)
-    cdef Py_ssize_t slot = _find(self, key, h)
-    if slot >= 0 and not hc_expired(self.c, <uint32_t>slot, now):
-        hc_touch(self.c, <uint32_t>slot)
-        return slot
-    hc_count_miss(self.c)
-    return -1
-
-
-cdef inline Py_ssize_t _find(Core self, object key, Py_hash_t h) except -2:
-    """Slot of key (live or expired), or -1. Restarts when user __eq__ changed the cache."""
-    return _find_impl(self, key, h, False)
-
-
-cdef inline Py_ssize_t _find_tuple(Core self, tuple key, Py_hash_t h) except -2:
-    """_find for a tuple key (the decorators' argument tuples): a stored tuple whose items are
-    the very same objects is equal without calling ==, which a tuple == would do per item."""
-    return _find_impl(self, key, h, True)
-
-
-cdef inline bint _same_items(PyObject *stored, object key) noexcept:
-    """stored is an exact tuple with key's length whose items are identical to key's."""
-    cdef Py_ssize_t i, n = PyTuple_GET_SIZE(key)
-    if type(<object>stored) is not tuple or PyTuple_GET_SIZE(<object>stored) != n:
-        return False
-    for i in range(n):
-        if PyTuple_GET_ITEM(<object>stored, i) != PyTuple_GET_ITEM(key, i):
-            return False
-    return True
-
-
-cdef inline Py_ssize_t _find_impl(Core self, object key, Py_hash_t h, bint tuple_key) except -2:
-    cdef hc_probe p
-    cdef uint32_t slot
-    cdef PyObject *k
-    cdef uint64_t ver
-    cdef bint restart
-    cdef int eq
-    while True:
-        restart = False
-        hc_probe_init(self.c, <uint64_t>h, &p)
-        slot = hc_probe_next(self.c, &p)
-        while slot != HC_NIL:
-            k = <PyObject *>hc_entry_at(self.c, slot).key
-            if k == <PyObject *>key:
-                return slot
-            if hc_hash_at(self.c, slot) != <uint64_t>h:   # same fragment, other hash
-                slot = hc_probe_next(self.c, &p)
-                continue
-            if tuple_key and _same_items(k, key):
-                return slot
-            ver = hc_version(self.c)
-            other = <object>k
-            eq = PyObject_RichCompareBool(other, key, Py_EQ)
-            if hc_version(self.c) != ver:
-                restart = True
-                break
-            if eq:
-                return slot
-            slot = hc_probe_next(self.c, &p)
-        if not restart:
-            return -1
-
-
-cdef inline object _ttl_arg(object ttl):
-    """parse_ttl for a per-call ttl: a finite positive float or int is taken as is (the common
-    case, without parse_ttl's ABC checks, ~300 ns); anything else goes through parse_ttl for
-    its None/inf handling and its errors."""
-    cdef double d
-    if type(ttl) is float:
-        d = PyFloat_AS_DOUBLE(ttl)
-        if d > 0 and d != INFINITY:
-            return ttl
-    elif type(ttl) is int:
-        d = ttl
-        if d > 0 and d != INFINITY:
-            return float(d)
-    return _parse_ttl(ttl)
-
-
-cdef inline double _now_if_timed(Core self) except? -1.0:
-    """The time if any entry is timed, else -inf (then nothing counts as expired)."""
-    if hc_timed(self.c):
-        return self._timer.read_f()
-    return -INFINITY
-
-
-cdef void _own_payloads(hc_cache *c) noexcept:
-    """INCREF every key and value held by c's live records (after hc_clone)."""
-    cdef uint32_t s = hc_order_first(c)
-    cdef hc_entry *e
-    while s != HC_NIL:
-        e = hc_entry_at(c, s)
-        Py_XINCREF(<PyObject *>e.key)
-        Py_XINCREF(<PyObject *>e.val)
-        s = hc_order_next(c, s)
-
-
-cdef void _drop_payloads(hc_cache *c) noexcept:
-    """Release every key and value of c's live records and empty the core (dealloc, tp_clear).
-    The pointers are moved out first, so a __del__ they trigger sees an empty cache."""
-    cdef size_t n = hc_len(c), i = 0
-    cdef PyObject **objs = <PyObject **>malloc((2 * n + 1) * sizeof(PyObject *))
-    cdef uint32_t s = hc_order_first(c)
-    cdef hc_entry *e
-    while s != HC_NIL:
-        e = hc_entry_at(c, s)
-        if objs != NULL:
-            objs[i] = <PyObject *>e.key
-            objs[i + 1] = <PyObject *>e.val
-            i += 2
-        else:                            # out of memory: release in place
-            Py_XDECREF(<PyObject *>e.key)
-            Py_XDECREF(<PyObject *>e.val)
-        e.key = NULL
-        e.val = NULL
-        s = hc_order_next(c, s)
-    hc_clear(c)
-    if objs != NULL:
-        while i > 0:
-            i -= 1
-            Py_XDECREF(objs[i])
-        free(objs)
-
-
-# The keys and values live in the C records, so the garbage collector must be told about them:
-# Core's tp_traverse / tp_clear are wrapped once at import (before any subclass exists; CPython's
-# subtype_traverse/subtype_clear of Python subclasses call these).
-cdef traverseproc _base_traverse = (<PyTypeObject *>Core).tp_traverse
-cdef inquiry _base_clear = (<PyTypeObject *>Core).tp_clear
-
-
-cdef int _core_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
-    cdef int r
-    cdef hc_cache *c = (<Core>o).c
-    cdef uint32_t s
-    cdef hc_entry *e
-    if _base_traverse != NULL:
-        r = _base_traverse(o, visit, arg)
-        if r:
-            return r
-    if c == NULL:
-        return 0
-    s = hc_order_first(c)
-    while s != HC_NIL:
-        e = hc_entry_at(c, s)
-        if e.key != NULL:
-            r = visit(<PyObject *>e.key, arg)
-            if r:
-                return r
-        if e.val != NULL:
-            r = visit(<PyObject *>e.val, arg)
-            if r:
-                return r
-        s = hc_order_next(c, s)
-    return 0
-
-
-cdef int _core_clear(PyObject *o) noexcept:
-    cdef hc_cache *c = (<Core>o).c
-    if c != NULL:
-        _drop_payloads(c)
-    if _base_clear != NULL:
-        return _base_clear(o)
-    return 0
-
-
-(<PyTypeObject *>Core).tp_traverse = <traverseproc>_core_traverse
-(<PyTypeObject *>Core).tp_clear = <inquiry>_core_clear
+        _setstate(self, state)
 
 
 cdef class _CoreIter:
@@ -1499,6 +787,11 @@ cdef class _CoreIter:
 _abc.MutableMapping.register(Core)
 
 
+include "hotpath.pxi"
+include "config.pxi"
+include "pickle.pxi"
+include "gc.pxi"
+include "check.pxi"
 include "subclass.pxi"
 include "call.pxi"
 include "front.pxi"

@@ -345,7 +345,7 @@ cdef int _deliver_victims(Core self, list victims, bint raise_errors) except -1:
                     err = e
     if self._spill is not None:
         for k, v, pressure in victims:
-            self._spill_one(k, v, pressure)
+            _spill_one(self, k, v, pressure)
     del victims[:]
     if err is not None and raise_errors:
         raise err
