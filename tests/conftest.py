@@ -1,7 +1,7 @@
 """Shared fixtures for the hotcache test suite.
 
 Every behavioural test runs twice: against "core" (the public ``hotcache`` classes, backed by the
-C extension ``hotcache._native.core``) and against "pure" (``hotcache._pure``, the pure-Python twin and
+C extension ``hotcache._native.core``) and against "pure" (``hotcache._spec``, the pure-Python twin and
 test oracle).  The "core" parameter FAILS, never skips, when the extension cannot be imported:
 in CI the extension is always built, so a missing extension is a bug.
 """
@@ -69,7 +69,7 @@ class FakeTimer:
 
 def _load(impl):
     if impl == "pure":
-        return importlib.import_module("hotcache._pure")
+        return importlib.import_module("hotcache._spec")
     try:
         core = importlib.import_module("hotcache._native.core")
     except ImportError as exc:  # FAIL, never skip: CI always builds the extension

@@ -1,5 +1,5 @@
 """The native decorator hit path (hotcache._native.core.CachedCall) against its Python twin
-(hotcache._pure_call.CachedCall), op for op, plus what only the native type can get wrong:
+(hotcache._spec.call.CachedCall), op for op, plus what only the native type can get wrong:
 its replaced tp_call (Python subclasses, explicit ``__call__``, keyword dicts), re-entrant
 ``__eq__``/``__hash__`` during the lookup, and references (no leaks, cycles collected).
 """
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import hotcache
 import hotcache.keys as hkeys
 from hotcache._native import core as _core
-from hotcache._pure_call import CachedCall as PyCachedCall
+from hotcache._spec.call import CachedCall as PyCachedCall
 
 __all__: list = []
 

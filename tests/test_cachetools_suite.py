@@ -6,8 +6,8 @@ where ``import cachetools`` (and ``cachetools.keys``, ``cachetools.func``) finds
 that re-exports hotcache's classes, ``cached``, ``cachedmethod``, ``keys`` and ``func``:
 
     "pure" -> hotcache as it runs without its extension: the shim blocks ``hotcache._native.core``
-              before importing hotcache, so the classes are hotcache._pure's (the pure-Python
-              twin) and the decorators run on hotcache._pure_call.CachedCall
+              before importing hotcache, so the classes are hotcache._spec's (the pure-Python
+              twin) and the decorators run on hotcache._spec.call.CachedCall
     "core" -> hotcache       (the public, C-backed classes; the native CachedCall)
 
 A failed download FAILS the test (PyPI is reachable in CI); it never skips, except under
@@ -193,12 +193,12 @@ _SHIM_HEADER = {
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             import hotcache
-        import hotcache._pure
-        import hotcache._pure_call
+        import hotcache._spec
+        import hotcache._spec.call
         import hotcache.decorators
 
-        assert hotcache.LRUCache is hotcache._pure.LRUCache
-        assert hotcache.decorators._CallBase is hotcache._pure_call.CachedCall
+        assert hotcache.LRUCache is hotcache._spec.LRUCache
+        assert hotcache.decorators._CallBase is hotcache._spec.call.CachedCall
         """,
 }
 

@@ -3,7 +3,7 @@ ttl=/unless=/invalidate, the short form, per-instance method caches, refresh-ahe
 
 Every test that builds a CachedCall-based wrapper runs against both hit-path implementations
 (the native ``hotcache._native.core.CachedCall`` when the extension has it, and the Python twin
-``hotcache._pure_call.CachedCall``), and the cache-agnostic ones against both cache
+``hotcache._spec.call.CachedCall``), and the cache-agnostic ones against both cache
 implementations (C-backed and pure). No timing asserts: events, barriers and fake clocks.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import hotcache
 from conftest import AsyncInterrupt, FakeTimer, classes, interrupt_point, raise_at
 from hotcache import _flight, cached, cachedmethod, decorators, keys
 from hotcache._load import _Loader
-from hotcache._pure_call import CachedCall as TwinCall
+from hotcache._spec.call import CachedCall as TwinCall
 
 try:
     from hotcache._native import core as _core

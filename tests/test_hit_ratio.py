@@ -55,7 +55,7 @@ def pure_trace():
 def _policy_classes(impl, rr_seeded=False):
     """policy -> constructor(capacity), mirroring hit_ratio.classes_of but for either impl.
 
-    (hit_ratio.classes_of("hotcache._pure") cannot be used: it calls __import__, which returns
+    (hit_ratio.classes_of("hotcache._spec") cannot be used: it calls __import__, which returns
     the top-level package, i.e. the C-backed classes.)"""
     cl = classes(impl)  # for "core" also asserts the classes are backed by the C extension
     if rr_seeded:

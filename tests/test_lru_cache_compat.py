@@ -17,7 +17,7 @@ import pytest
 
 import hotcache
 from hotcache import decorators
-from hotcache._pure_call import CachedCall as TwinCall
+from hotcache._spec.call import CachedCall as TwinCall
 
 try:
     from hotcache._native import core as _core

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import hotcache
-from hotcache import _pure_call
+from hotcache._spec import call as _pure_call
 
 __all__: list = []
 

@@ -1,4 +1,4 @@
-"""Direct tests of the extension behaviours on the pure-Python twin (hotcache._pure).
+"""Direct tests of the extension behaviours on the pure-Python twin (hotcache._spec).
 
 These pin down the resolutions the C core must follow too (see the _pure module docstring):
 purge points, dead-on-arrival stores, the re-assigned key never being its own victim, on_evict
@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from hotcache import _pure
+from hotcache import _spec as _pure
 from hotcache._config import (
     ENTRY_OVERHEAD,
     EVICT_CAUSES,

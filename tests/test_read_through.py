@@ -1,4 +1,4 @@
-"""ReadThrough, the native front of TieredCache (hotcache._native.core) and its twin (hotcache._pure_front):
+"""ReadThrough, the native front of TieredCache (hotcache._native.core) and its twin (hotcache._spec.front):
 hits come from the L1 (counted there), misses go to ``type(self)._load(self, key, default)``.
 """
 from __future__ import annotations
@@ -9,9 +9,9 @@ import weakref
 import pytest
 
 import hotcache
-import hotcache._pure as pure
+import hotcache._spec as pure
 from hotcache._native import core as _core
-from hotcache._pure_front import ReadThrough as PyReadThrough
+from hotcache._spec.front import ReadThrough as PyReadThrough
 
 __all__: list = []
 

@@ -13,7 +13,7 @@ import weakref
 import pytest
 
 import hotcache
-import hotcache._pure as pure
+import hotcache._spec as pure
 from conftest import FakeTimer
 from hotcache.breaker import CircuitBreaker
 from hotcache.redis_tier import RedisTier, TieredCache, TieredStats

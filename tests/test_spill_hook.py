@@ -17,7 +17,7 @@ __all__: list = []
 
 def _mod(impl):
     import hotcache
-    import hotcache._pure as pure
+    import hotcache._spec as pure
 
     return hotcache if impl == "core" else pure
 

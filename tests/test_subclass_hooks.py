@@ -380,7 +380,7 @@ def test_shelved_cache_eviction(impl):
 @needs_cachetools8
 def test_issue_reproduction():
     """The issue's example: eviction, pop and popitem all reach the subclass's __delitem__."""
-    for mod in (cachetools, hotcache, hotcache._pure):
+    for mod in (cachetools, hotcache, hotcache._spec):
         class C(mod.LRUCache):
             seen = []
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import hotcache
-import hotcache._pure as pure
+import hotcache._spec as pure
 from hotcache import _invalidate
 from hotcache._tier_state import TOUCH_LIMIT
 from hotcache.breaker import CircuitBreaker

@@ -22,7 +22,7 @@ except ImportError as _exc:  # the C extension could not load: same API, pure Py
         RuntimeWarning,
         stacklevel=2,
     )
-    from ._pure import (  # type: ignore[assignment]
+    from ._spec import (  # type: ignore[assignment]
         Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer,
     )
 

@@ -187,7 +187,7 @@ def _version(dist):
 
 
 def load_hotcache():
-    """hotcache's public classes; until they exist, hotcache._pure, then cachetools, labelled."""
+    """hotcache's public classes; until they exist, hotcache._spec (the pure twin), then cachetools, labelled."""
     try:
         import hotcache
         classes = _policy_classes(hotcache)
@@ -203,11 +203,11 @@ def load_hotcache():
     except ImportError as e:
         why = "import hotcache failed: %s" % e
     try:
-        from hotcache import _pure
-        classes = _policy_classes(_pure)
+        from hotcache import _spec
+        classes = _policy_classes(_spec)
         if "LRU" in classes:
-            return Lib("hotcache[_pure]", classes,
-                       "STAND-IN: %s; timing hotcache._pure" % why)
+            return Lib("hotcache[_spec]", classes,
+                       "STAND-IN: %s; timing hotcache._spec" % why)
     except ImportError:
         pass
     try:

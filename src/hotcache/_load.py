@@ -35,6 +35,7 @@ import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from ._flight import _ERROR, _OK, _RETRY, SingleFlight, _Call, _finish, _finish_again
+from ._spec.call import _name_of, _unhashable, _unhashable_error  # the twin CachedCall's message
 
 __all__ = ["CacheInfo", "Miss", "_MISSING", "_Counts", "_Loader", "_acall", "_check_ttl",
            "_lookup", "_make_info", "_name_of", "_perf", "_pop", "_unhashable", "_unhashable_error"]
@@ -50,23 +51,6 @@ _perf = time.perf_counter
 
 
 # -- lookups -----------------------------------------------------------------------------------
-
-def _name_of(func: Any) -> str:
-    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
-
-
-def _unhashable(key: Any) -> bool:
-    try:
-        hash(key)
-    except TypeError:
-        return True
-    return False
-
-
-def _unhashable_error(func: Any, exc: BaseException) -> TypeError:
-    """The TypeError for an unhashable argument of ``func`` (raise it ``from None``)."""
-    return TypeError("%s: unhashable argument: %s" % (_name_of(func), exc))
-
 
 def _lookup(cache: Any, key: Any, func: Any) -> Any:
     """``cache[key]``, or _MISSING on KeyError; an unhashable key -> TypeError naming ``func``."""
@@ -86,9 +70,9 @@ _PEEKABLE: Dict[type, bool] = {}  # cache type -> is a hotcache cache (has a sta
 def _is_peekable(cls: type) -> bool:
     found = _PEEKABLE.get(cls)
     if found is None:
-        from . import _pure
+        from ._spec.cache import Cache
 
-        bases: Tuple[type, ...] = (_pure.Cache,)
+        bases: Tuple[type, ...] = (Cache,)
         try:
             from ._native.core import Core
         except ImportError:

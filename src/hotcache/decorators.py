@@ -43,7 +43,7 @@ from . import keys
 from ._load import CacheInfo, _check_ttl, _Loader
 from ._methods import (_AsyncBoundMethod, _AsyncBoundMethodInfo, _BoundMethod, _BoundMethodInfo,
                        _MethodDescriptor, _PerInstanceMethod)
-from ._pure_call import CachedCall as _TwinCall
+from ._spec.call import CachedCall as _TwinCall
 from ._wrappers import (_async_tiered_wrapper, _async_wrapper, _call_classes, _LoadingFunction,
                         _LoadingFunctionInfo, _LockedFunction, _LockedFunctionInfo)
 

@@ -16,7 +16,7 @@ from .stats import CacheStats
 try:
     from ._native.core import ReadThrough  # type: ignore[attr-defined]
 except ImportError:  # the extension could not load: the pure twin
-    from ._pure_front import ReadThrough  # type: ignore[assignment]
+    from ._spec.front import ReadThrough  # type: ignore[assignment]
 
 __all__ = ["Tier", "TieredCache", "TieredStats"]
 

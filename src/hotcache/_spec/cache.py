@@ -73,8 +73,8 @@ import time
 import types
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
-from ._config import ENTRY_OVERHEAD, _patterns, default_sizeof, parse_maxsize, parse_memory, parse_ttl
-from .stats import CacheStats
+from .._config import ENTRY_OVERHEAD, _patterns, default_sizeof, parse_maxsize, parse_memory, parse_ttl
+from ..stats import CacheStats
 
 __all__ = [
     "ENTRY_OVERHEAD",

@@ -36,9 +36,26 @@ import time
 import types
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from ._load import _unhashable, _unhashable_error  # the wrappers' messages, shared
-
 __all__ = ["CachedCall"]
+
+
+# -- the unhashable-argument error every decorator raises (hotcache.memo.load re-uses these) ----
+
+def _name_of(func: Any) -> str:
+    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+
+
+def _unhashable(key: Any) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return True
+    return False
+
+
+def _unhashable_error(func: Any, exc: BaseException) -> TypeError:
+    """The TypeError for an unhashable argument of ``func`` (raise it ``from None``)."""
+    return TypeError("%s: unhashable argument: %s" % (_name_of(func), exc))
 
 
 class _HashedKey(list):  # type: ignore[type-arg]
@@ -85,12 +102,12 @@ _MISS: Any = object()  # a lookup that raised KeyError
 
 
 def _is_hotcache_cache(cache: Any) -> bool:
-    from . import _pure
+    from .cache import Cache
 
-    if isinstance(cache, _pure.Cache):
+    if isinstance(cache, Cache):
         return True
     try:
-        from ._native.core import Core
+        from .._native.core import Core
     except ImportError:
         return False
     return isinstance(cache, Core)
