@@ -70,7 +70,7 @@ _PEEKABLE: Dict[type, bool] = {}  # cache type -> is a hotcache cache (has a sta
 def _is_peekable(cls: type) -> bool:
     found = _PEEKABLE.get(cls)
     if found is None:
-        from ._spec.cache import Cache
+        from ._spec.core import Cache
 
         bases: Tuple[type, ...] = (Cache,)
         try:

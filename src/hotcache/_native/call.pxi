@@ -1,5 +1,5 @@
 # The decorators' hit path: one native call from the caller's arguments to the cached value.
-# Included by _core.pyx (so the lookup inlines _find and the LRU touch); decorators.py subclasses it.
+# Included by core.pyx (so the lookup inlines _find and the LRU touch); hotcache.memo.wrappers subclasses it.
 #
 # HOW IT WORKS
 #   wrapper(*args, **kwargs)            a CachedCall (or a Python subclass: tp_call stays native)
@@ -21,7 +21,7 @@ cdef object _KWD_MARK = object()   # separates positional from keyword arguments
 
 cdef class CachedCall:
     """``CachedCall(func, cache, miss, key=None, mode=0)``: the native hit path of hotcache's
-    decorators (see hotcache._pure_call.CachedCall, its Python twin and specification)."""
+    decorators (see hotcache._spec.call.CachedCall, its Python twin and specification)."""
 
     cdef object _func
     cdef object _cache

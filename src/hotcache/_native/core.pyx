@@ -21,13 +21,13 @@ The module is this file plus the files it includes, one concern each (the pure t
 hotcache._spec mirrors them where a Python twin makes sense):
   outbox.pxi    payload moves and the outbox (rule B)    _spec/outbox.py
   timer.pxi     the cache's clock                         _spec/timer.py
-  core.pyx      Core: the mapping API, lookups, stores    _spec/cache.py
-  hotpath.pxi   probe, use, plain store (every hit)       _spec/cache.py
-  config.pxi    constructor, per-class paths, resize      _spec/cache.py
-  pickle.pxi    copy, deepcopy, pickle                    _spec/cache.py
+  core.pyx      Core: the mapping API, lookups, stores    _spec/core.py
+  hotpath.pxi   probe, use, plain store (every hit)       _spec/core.py
+  config.pxi    constructor, per-class paths, resize      _spec/core.py
+  pickle.pxi    copy, deepcopy, pickle                    _spec/core.py
   gc.pxi        bulk references, tp_traverse/tp_clear     (none: Python's own)
-  check.pxi     the invariant checker of the tests        Cache._check in _spec/cache.py
-  subclass.pxi  cachetools' call graph for subclasses     _spec/cache.py (the hooked paths)
+  check.pxi     the invariant checker of the tests        Cache._check in _spec/core.py
+  subclass.pxi  cachetools' call graph for subclasses     _spec/core.py (the hooked paths)
   call.pxi      CachedCall, the decorators' hit path      _spec/call.py
   front.pxi     ReadThrough, a tier's native L1 front     _spec/front.py
 """

@@ -1,5 +1,5 @@
 # A native read-through front: L1 hits at the L1's own speed, misses handed to Python.
-# Included by _core.pyx; hotcache.tiers.TieredCache subclasses it (and hotcache._pure_front is its twin).
+# Included by core.pyx; hotcache.tiers.TieredCache subclasses it (and hotcache._spec.front is its twin).
 #
 # A Python mapping that wraps a cache pays one Python frame per hit (about 2.4x a bare c[k]).
 # ReadThrough's __getitem__/get are C slots that a Python subclass inherits as they are

@@ -1,4 +1,4 @@
-# Declarations of csrc/hc.h used by _core.pyx (mirrors the header; only what is used).
+# Declarations of csrc/hc.h used by core.pyx (mirrors the header; only what is used).
 from libc.stdint cimport uint32_t, uint64_t
 
 cdef extern from "hc.h" nogil:

@@ -1,5 +1,5 @@
-# cachetools' call graph for Python subclasses that override its hooks. Included by _core.pyx.
-# The pure twin's counterpart is the "hooked" part of hotcache._pure; docs/compat-subclassing.md
+# cachetools' call graph for Python subclasses that override its hooks. Included by core.pyx.
+# The pure twin's counterpart is the "hooked" part of hotcache._spec.core; docs/compat.md
 # is the contract (which method calls which, per class) that both follow.
 #
 # A subclass of a cachetools class observes which of its own methods the base calls, and in what

@@ -11,9 +11,10 @@ import fallback when the extension cannot load. One module per concern, mirrorin
     policy_order.py   insertion, FIFO and LRU order              csrc/hc_policy_{insertion,fifo,lru}.c
     policy_lfu.py     LFU with frequency buckets                 csrc/hc_policy_lfu.c
     policy_random.py  random replacement                         csrc/hc_policy_random.c
-    cache.py          the cache classes                          _native/core.pyx and the .pxi
-                                                                 it includes (hooked subclasses,
-                                                                 config, pickle, check)
+    core.py           Cache: the mapping, its store and eviction _native/core.pyx and the .pxi
+                      rules, hooked subclasses, copy/pickle,     it includes (+ hotcache.cache's
+                      the invariant checker                      Cache)
+    cache.py          the classes by policy                      hotcache/cache.py
     call.py           CachedCall, the decorators' hit path       _native/call.pxi
     front.py          ReadThrough, a tier's L1 front             _native/front.pxi
 
@@ -21,10 +22,9 @@ A new eviction policy's twin is one new ``policy_*.py`` here (plus the line nami
 class that uses it). Only the foundations (``hotcache._config``, ``hotcache.stats``) and, for an
 ``isinstance`` test, ``hotcache._native.core`` are imported.
 """
-from .cache import (
-    ENTRY_OVERHEAD, Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer,
-)
+from .cache import FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache
 from .call import CachedCall
+from .core import ENTRY_OVERHEAD, Cache, Timer
 from .front import ReadThrough
 
 __all__ = [

@@ -102,7 +102,7 @@ _MISS: Any = object()  # a lookup that raised KeyError
 
 
 def _is_hotcache_cache(cache: Any) -> bool:
-    from .cache import Cache
+    from .core import Cache
 
     if isinstance(cache, Cache):
         return True
