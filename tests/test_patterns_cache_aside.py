@@ -14,7 +14,7 @@ import weakref
 import pytest
 
 from conftest import FakeTimer, classes
-from hotcache import patterns
+from hotcache import _flight
 from hotcache.patterns import aget_or_set, get_or_set
 
 HANG = 20.0  # hang guard only: no assertion depends on how long anything takes
@@ -35,7 +35,7 @@ def wait_until(predicate, what, timeout=HANG):
 
 def sync_waiters(cache, key):
     """Threads parked on the flight of (cache, key) (its Event exists once someone waits)."""
-    call = patterns._FLIGHT._calls.get((id(cache), key))
+    call = _flight._ASIDE._calls.get((id(cache), key))
     done = getattr(call, "done", None)
     return 0 if done is None else len(done._cond._waiters)
 
@@ -65,7 +65,7 @@ def test_miss_loads_stores_and_returns(cache):
 
 def test_hit_does_not_touch_flight(cache, monkeypatch):
     cache["k"] = 1
-    monkeypatch.setattr(patterns, "_FLIGHT", NoFlight())
+    monkeypatch.setattr(_flight, "_ASIDE", NoFlight())
     assert get_or_set(cache, "k", lambda: 2) == 1
     assert asyncio.run(aget_or_set(cache, "k", lambda: 2)) == 1
 
@@ -152,7 +152,7 @@ def test_registry_does_not_leak_and_caches_are_collectable(impl):
     with pytest.raises(RuntimeError):
         get_or_set(cache, "e", lambda: (_ for _ in ()).throw(RuntimeError()))
     asyncio.run(aget_or_set(cache, "a", lambda: 1))
-    assert patterns._FLIGHT.in_flight() == 0
+    assert _flight._ASIDE.in_flight() == 0
     del cache
     gc.collect()
     assert ref() is None
@@ -193,7 +193,7 @@ def test_single_flight_16_threads(cache):
     assert len(calls) == 1
     assert all(r is results[0] for r in results) and results[0] is not None
     assert cache["k"] is results[0]
-    assert patterns._FLIGHT.in_flight() == 0
+    assert _flight._ASIDE.in_flight() == 0
 
 
 def test_exception_reaches_all_16_threads(cache):

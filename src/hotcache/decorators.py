@@ -39,7 +39,7 @@ import inspect
 import math
 from typing import Any, Callable, Dict, Optional
 
-from . import keys
+from . import _classes, keys
 from ._load import CacheInfo, _check_ttl, _Loader
 from ._methods import (_AsyncBoundMethod, _AsyncBoundMethodInfo, _BoundMethod, _BoundMethodInfo,
                        _MethodDescriptor, _PerInstanceMethod)
@@ -99,8 +99,6 @@ def _tiered(l1: Any, tier: Any, is_async: bool) -> Any:
 def _build_cache(maxsize: Any, policy: Optional[str], ttl: Optional[float], maxmemory: Any,
                  timer: Any) -> Any:
     """The short form's cache: ``policy`` class with ``maxsize`` (None = unbounded)."""
-    import hotcache
-
     name = _POLICIES.get(policy or "lru")
     if name is None:
         raise ValueError("policy must be one of 'lru', 'lfu', 'fifo', 'random', not %r" % (policy,))
@@ -111,7 +109,7 @@ def _build_cache(maxsize: Any, policy: Optional[str], ttl: Optional[float], maxm
         kwargs["maxmemory"] = maxmemory
     if timer is not None:
         kwargs["timer"] = timer
-    return getattr(hotcache, name)(math.inf if maxsize is None else maxsize, **kwargs)
+    return getattr(_classes, name)(math.inf if maxsize is None else maxsize, **kwargs)
 
 
 # -- cached ------------------------------------------------------------------------------------
@@ -340,7 +338,5 @@ def lru_cache(maxsize: Any = 128, typed: bool = False) -> Any:
 
 
 def _lru_wrapper(func: Callable[..., Any], maxsize: Optional[int], typed: bool) -> Any:
-    import hotcache
-
-    cache = hotcache.Cache(math.inf) if maxsize is None else hotcache.LRUCache(maxsize)
+    cache = _classes.Cache(math.inf) if maxsize is None else _classes.LRUCache(maxsize)
     return _call_classes(_CallBase)["lru0" if maxsize == 0 else "lru"](func, cache, maxsize, bool(typed))

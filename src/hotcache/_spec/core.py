@@ -76,7 +76,8 @@ import time
 import types
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
-from .._config import ENTRY_OVERHEAD, _patterns, default_sizeof, parse_maxsize, parse_memory, parse_ttl
+from .._config import ENTRY_OVERHEAD, default_sizeof, parse_maxsize, parse_memory, parse_ttl
+from .._flight import aget_or_set as _aget_or_set, get_or_set as _get_or_set
 from ..stats import CacheStats
 from .entries import OnEvict, _Entry, _Key, _State
 from .outbox import _Pending
@@ -669,11 +670,11 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
 
     def get_or_set(self, key: Any, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
         """Cache-aside with single-flight (see hotcache.patterns.get_or_set)."""
-        return _patterns().get_or_set(self, key, loader, ttl=ttl)
+        return _get_or_set(self, key, loader, ttl=ttl)
 
     async def aget_or_set(self, key: Any, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
         """Async cache-aside with single-flight (see hotcache.patterns.aget_or_set)."""
-        return await _patterns().aget_or_set(self, key, loader, ttl=ttl)
+        return await _aget_or_set(self, key, loader, ttl=ttl)
 
     def peek(self, key: Any, default: Any = None) -> Any:
         """The value of `key` without a policy update or a stats change (expired -> default)."""

@@ -1,133 +1,21 @@
-"""The caching patterns: cache-aside with single-flight, write-through, write-behind, refresh-ahead.
+"""Write-through: ``WriteThroughCache``, whose writes reach the backing store before the cache.
 
-Works on any hotcache cache (and, where noted, on any mutable mapping). Write-behind lives in
-``_pattern_writebehind.py`` and refresh-ahead (``LoadingCache``) in ``_pattern_loading.py``.
-
-Cache-aside (``get_or_set``) shares one :class:`~hotcache._flight.SingleFlight` between all
-caches, keyed by ``(id(cache), key)``. The flight table only holds a key while its load runs,
-and the running leader holds a reference to the cache, so an ``id`` cannot be reused by another
-cache while a flight keyed by it exists: nothing is registered per cache and nothing leaks.
+Part of ``hotcache.patterns`` (import ``WriteThroughCache`` from there). Works on any mutable
+mapping as the cache; a ``ttl=`` needs a hotcache cache (``set(key, value, ttl=)``).
 """
 from __future__ import annotations
 
-import inspect
 import threading
-from typing import (
-    Any, Awaitable, Callable, Dict, Hashable, Iterator, List, MutableMapping, Optional, TypeVar,
-    Union,
-)
+from typing import Any, Callable, Dict, Hashable, Iterator, List, MutableMapping, Optional, TypeVar
 
-from ._config import parse_ttl
-from ._flight import SingleFlight
-from ._pattern_loading import LoadingCache
-from ._pattern_writebehind import WriteBehindCache, WriteBehindFull
+from .._flight import _check_ttl
 
-__all__ = [
-    "LoadingCache",
-    "WriteBehindCache",
-    "WriteBehindFull",
-    "WriteThroughCache",
-    "aget_or_set",
-    "get_or_set",
-]
+__all__ = ["WriteThroughCache"]
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 _MISSING: Any = object()
-
-# one flight table for every cache: keys are (id(cache), key) and exist only while loading
-_FLIGHT = SingleFlight()
-
-
-def _peek(cache: Any) -> Callable[[Any, Any], Any]:
-    """The cheapest stats-neutral lookup the cache offers (hotcache's ``peek``, else ``get``)."""
-    peek = getattr(cache, "peek", None)
-    return peek if callable(peek) else cache.get  # type: ignore[no-any-return]
-
-
-def _check_ttl(cache: Any, ttl: Any) -> Optional[float]:
-    """Validate ``ttl`` before any load runs: a bad ttl must not be mistaken for a store that
-    did not fit (both raise ValueError from the cache)."""
-    if ttl is None:
-        return None
-    seconds = parse_ttl(ttl)
-    if not callable(getattr(cache, "set", None)):
-        raise TypeError("ttl= needs a cache with set(key, value, ttl=) (a hotcache cache), not %s"
-                        % type(cache).__name__)
-    return seconds
-
-
-def _store(cache: Any, key: Any, value: Any, ttl: Any) -> None:
-    """Store ``value``; a value too large for the cache (ValueError) is simply not cached."""
-    try:
-        if ttl is None:
-            cache[key] = value
-        else:
-            cache.set(key, value, ttl=ttl)
-    except ValueError:
-        pass
-
-
-def get_or_set(cache: MutableMapping[K, V], key: K, loader: Callable[[], V],
-               ttl: Optional[float] = None) -> V:
-    """Cache-aside: return ``cache[key]``, or load it with ``loader()``, store it and return it.
-
-    A hit is one ``cache.get`` and touches no lock. On a miss, concurrent callers for the same
-    ``(cache, key)`` (threads) share one ``loader()`` call: the first one runs it with no lock
-    held, the others wait and get the same value, or the same exception object. Exceptions are
-    not cached. Different keys never wait on each other. ``ttl`` (seconds) is the stored entry's
-    own time to live (``cache.set(key, value, ttl=ttl)``); None stores with ``cache[key] = value``
-    (the cache's default ttl, if any). A value too large for the cache is returned uncached.
-    ``None`` is a value like any other and is cached.
-
-    Raises TypeError for an unhashable key (from the cache), ValueError/TypeError for a bad
-    ``ttl`` (before loading), and whatever ``loader`` raises.
-    """
-    value = cache.get(key, _MISSING)
-    if value is not _MISSING:
-        return value
-    ttl = _check_ttl(cache, ttl)
-    peek = _peek(cache)
-
-    def load() -> V:
-        # double-check as leader: a flight that finished between our miss and now stored it
-        found = peek(key, _MISSING)
-        if found is not _MISSING:
-            return found  # type: ignore[no-any-return]
-        loaded = loader()
-        _store(cache, key, loaded, ttl)
-        return loaded
-
-    return _FLIGHT.do((id(cache), key), load)
-
-
-async def aget_or_set(cache: MutableMapping[K, V], key: K,
-                      loader: Callable[[], Union[Awaitable[V], V]],
-                      ttl: Optional[float] = None) -> V:
-    """Async cache-aside: like :func:`get_or_set`, shared among asyncio tasks of one event loop.
-
-    ``loader`` may be an ``async def`` function (awaited) or a plain function (called on the
-    event loop thread: wrap blocking I/O in ``asyncio.to_thread`` yourself). If the leading task
-    is cancelled, one of its waiters takes over the load; the others are not cancelled.
-    """
-    value = cache.get(key, _MISSING)
-    if value is not _MISSING:
-        return value
-    ttl = _check_ttl(cache, ttl)
-    peek = _peek(cache)
-
-    async def load() -> V:
-        found = peek(key, _MISSING)
-        if found is not _MISSING:
-            return found  # type: ignore[no-any-return]
-        loaded = loader()
-        if inspect.isawaitable(loaded):
-            loaded = await loaded  # type: ignore[misc]
-        _store(cache, key, loaded, ttl)
-        return loaded  # type: ignore[return-value]
-
-    return await _FLIGHT.ado((id(cache), key), load)
 
 
 class _KeyLocks:

@@ -50,8 +50,8 @@ from typing import (
     Union,
 )
 
-from ._config import parse_ttl
-from ._flight import SingleFlight
+from .._config import parse_ttl
+from .._flight import SingleFlight
 
 __all__ = ["LoadingCache"]
 

@@ -40,7 +40,7 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterator, List, MutableMapping, Optional, Set, Tuple, TypeVar
 
-from ._config import parse_ttl
+from .._config import parse_ttl
 
 __all__ = ["WriteBehindCache", "WriteBehindFull"]
 
