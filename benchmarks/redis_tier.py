@@ -52,7 +52,7 @@ from redis.backoff import NoBackoff  # noqa: E402
 from redis.retry import Retry  # noqa: E402
 
 import hotcache  # noqa: E402
-from hotcache.redis_tier import RedisTier, TieredCache  # noqa: E402
+from hotcache.tiers import RedisTier, TieredCache  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
 
 SECRET = b"benchmark-secret-0123456789abcdef"

@@ -696,7 +696,7 @@ def test_real_write_behind_cache(registry):
 
 
 def test_real_tiered_cache(registry, redis_client):
-    from hotcache.redis_tier import RedisTier, TieredCache
+    from hotcache.tiers import RedisTier, TieredCache
 
     l1 = module("core").LRUCache(2)
     t = TieredCache(l1, RedisTier(client=redis_client, namespace="hc-metrics-test"))

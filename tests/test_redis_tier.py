@@ -16,7 +16,7 @@ import hotcache
 import hotcache._spec as pure
 from conftest import FakeTimer
 from hotcache.breaker import CircuitBreaker
-from hotcache.redis_tier import RedisTier, TieredCache, TieredStats
+from hotcache.tiers import RedisTier, TieredCache, TieredStats
 from hotcache.stats import CacheStats
 
 
@@ -700,7 +700,7 @@ def test_flush_is_false_while_an_invalidation_is_a_tomb(url, redis_client):
 
 
 def test_a_closed_queue_keeps_its_queued_invalidation():
-    from hotcache._spill import DELETE, SpillQueue
+    from hotcache.tiers.redis_spill import DELETE, SpillQueue
 
     q = SpillQueue(max_pending=10, tomb_limit=10)
     q.put_delete(b"k")
@@ -736,9 +736,9 @@ def test_an_interrupted_half_open_probe_gives_its_slot_back(url, redis_client):
 
 
 def test_an_interrupted_write_gives_the_probe_slot_back():
-    from hotcache._tier_io import Counters, Writer
-    from hotcache._spill import SPILL, SpillQueue
-    from hotcache._serial import make_codec
+    from hotcache.tiers.redis_io import Counters, Writer
+    from hotcache.tiers.redis_spill import SPILL, SpillQueue
+    from hotcache.tiers.redis_codec import make_codec
 
     clock = FakeTimer()
     breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=10, clock=clock)
@@ -763,8 +763,8 @@ def test_an_interrupted_write_gives_the_probe_slot_back():
 def test_read_only_replies_count_as_outage_failures():
     from redis.exceptions import ReadOnlyError, ResponseError
 
-    from hotcache._tier_io import settle_replies
-    from hotcache.redis_tier import default_breaker
+    from hotcache.tiers.redis_io import settle_replies
+    from hotcache.tiers.redis_base import default_breaker
 
     b = default_breaker()
     for _ in range(4):

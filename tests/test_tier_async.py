@@ -14,7 +14,8 @@ import pytest
 import hotcache
 from conftest import FakeTimer
 from hotcache.breaker import CircuitBreaker
-from hotcache.redis_tier import AsyncRedisTier, AsyncTieredCache, default_breaker
+from hotcache.tiers import AsyncRedisTier, AsyncTieredCache
+from hotcache.tiers.redis_base import default_breaker
 
 
 @pytest.fixture
@@ -182,7 +183,7 @@ def test_aclose_from_another_event_loop_does_not_hang(url):
 
 def test_cached_async_function_over_a_tiered_cache(url):
     from hotcache.decorators import cached
-    from hotcache.redis_tier import RedisTier, TieredCache
+    from hotcache.tiers import RedisTier, TieredCache
 
     t = TieredCache(hotcache.LRUCache(1), RedisTier(url, namespace="as:deco", ttl=60))
     calls = []
@@ -430,7 +431,7 @@ def test_cached_with_an_async_tier_shares_results_and_never_blocks_the_loop(fres
 
 def test_cached_rejects_mismatched_tiers(url):
     from hotcache import cached
-    from hotcache.redis_tier import RedisTier
+    from hotcache.tiers import RedisTier
 
     with pytest.raises(TypeError):
         @cached(maxsize=4, tier=RedisTier(url, namespace="as:mis", ttl=60))
@@ -453,9 +454,9 @@ def test_a_url_tier_built_before_any_loop_builds_its_client_at_first_use(url, mo
     the tier then builds its client at its first use, inside the loop."""
     import types
 
-    from hotcache import _tier_async
+    from hotcache.tiers import redis_async
 
-    real = _tier_async.client_from_url
+    real = redis_async.client_from_url
     calls = []
 
     def no_loop_yet(*args):
@@ -464,8 +465,8 @@ def test_a_url_tier_built_before_any_loop_builds_its_client_at_first_use(url, mo
             raise RuntimeError("There is no current event loop in thread 'MainThread'.")
         return real(*args)
 
-    monkeypatch.setattr(_tier_async, "client_from_url", no_loop_yet)
-    monkeypatch.setattr(_tier_async, "sys", types.SimpleNamespace(version_info=(3, 9, 18)))
+    monkeypatch.setattr(redis_async, "client_from_url", no_loop_yet)
+    monkeypatch.setattr(redis_async, "sys", types.SimpleNamespace(version_info=(3, 9, 18)))
     tier = AsyncRedisTier(url, namespace="as:late", ttl=60)
     assert tier.client is None
     c = AsyncTieredCache(hotcache.LRUCache(4), tier, mode="shared")

@@ -13,7 +13,8 @@ import pytest
 import hotcache
 from conftest import FakeTimer
 from hotcache.breaker import CircuitBreaker, CircuitOpenError
-from hotcache.redis_tier import RedisTier, TieredCache, default_breaker
+from hotcache.tiers import RedisTier, TieredCache
+from hotcache.tiers.redis_base import default_breaker
 
 TIMEOUT = 0.05
 SLACK = 0.5          # per call: the timeout plus scheduling noise on a busy 2-core box

@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 import hotcache
-from hotcache.redis_tier import AsyncRedisTier, AsyncTieredCache, RedisTier, TieredCache
+from hotcache.tiers import AsyncRedisTier, AsyncTieredCache, RedisTier, TieredCache
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import sys
 import pytest
 
 import hotcache
-from hotcache._serial import Rejected, encode_key, make_codec, namespace_prefix
-from hotcache.redis_tier import RedisTier, TieredCache
+from hotcache.tiers.redis_codec import Rejected, encode_key, make_codec, namespace_prefix
+from hotcache.tiers import RedisTier, TieredCache
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 OTHER = b"fedcba9876543210fedcba9876543210"
@@ -74,7 +74,7 @@ _CHILD = r"""
 import json, sys
 sys.path[:0] = json.loads(sys.argv[1])
 import hotcache
-from hotcache._serial import encode_key
+from hotcache.tiers.redis_codec import encode_key
 keys = [None, True, False, 0, 1, -1, 2**70, -(2**70), 2**13000, 1.5, -0.25, 1e300, float("inf"),
         float("-inf"), float("nan"), "", "1", "é€😀", "a:b#c*?[]", "\ud800", b"", b"1", b"\x00\xff",
         (), (1,), ("1",), (b"1",), (1, (2, (3, "x"))), ((), ()), (None, True, 1.5, "s", b"b"),
@@ -165,7 +165,7 @@ def test_sealing_binds_the_key_and_rotates():
 
 
 def test_sealed_values_carry_a_per_sealer_salt_and_rotate_it():
-    from hotcache._serial import _SALT, _Sealer
+    from hotcache.tiers.redis_codec import _SALT, _Sealer
 
     a, b = _Sealer([SECRET], rotate_after=3), _Sealer([SECRET])
     assert a.salt != b.salt and len(a.salt) == _SALT     # each tier instance: its own key
@@ -195,7 +195,7 @@ def test_version_1_values_are_rejected_as_foreign():
 
 
 def test_decryption_keys_are_cached_per_salt_and_bounded():
-    from hotcache._serial import _SALT_CACHE, _Sealer
+    from hotcache.tiers.redis_codec import _SALT_CACHE, _Sealer
 
     reader = _Sealer([SECRET, OTHER])
     writers = [_Sealer([SECRET]) for _ in range(_SALT_CACHE + 5)]
@@ -224,7 +224,7 @@ def test_types_whose_name_does_not_identify_them_are_rejected():
         encode_key(type("Row", (), {}))                  # not held by this module under "Row"
     assert encode_key(int) == "ybuiltins:int"
     assert encode_key(_KwMark) == "yhotcache.keys:_KwMark"  # hashkey/typedkey's marker
-    assert encode_key(Rejected) == "yhotcache._serial:Rejected"
+    assert encode_key(Rejected) == "yhotcache.tiers.redis_codec:Rejected"
     assert encode_key(hotcache.LRUCache) == "y%s:%s" % (hotcache.LRUCache.__module__,
                                                        hotcache.LRUCache.__qualname__)
 
@@ -331,18 +331,18 @@ def test_sealed_round_trip_and_ttl(url, redis_client):
 
 
 def test_px_is_rounded_up_with_a_1_ms_minimum_and_expired_spills_are_not_written(monkeypatch):
-    from hotcache import _tier_io
-    from hotcache._spill import SPILL, SpillQueue
+    from hotcache.tiers import redis_io
+    from hotcache.tiers.redis_spill import SPILL, SpillQueue
 
     now = 1000.0
-    monkeypatch.setattr(_tier_io.time, "monotonic", lambda: now)
+    monkeypatch.setattr(redis_io.time, "monotonic", lambda: now)
     q = SpillQueue(10, 10)
     batch = [(b"a", [SPILL, 1, now + 1.0001, False, 1]),
              (b"b", [SPILL, 1, now + 1e-7, False, 2]),
              (b"c", [SPILL, 1, now - 1.0, False, 3]),     # expired: not written
              (b"d", [SPILL, 1, now, True, 4])]            # expired but owes an invalidation
-    pack = _tier_io._Generic
-    commands, index, kinds, outcomes = _tier_io.plan_batch(batch, make_codec(), q, pack.pack_set,
+    pack = redis_io._Generic
+    commands, index, kinds, outcomes = redis_io.plan_batch(batch, make_codec(), q, pack.pack_set,
                                                            pack.pack_unlink)
     assert [c[0] for c in commands] == ["SET", "SET", "UNLINK"]
     assert commands[0][4] == 1001

@@ -12,10 +12,10 @@ import pytest
 
 import hotcache
 import hotcache._spec as pure
-from hotcache import _invalidate
-from hotcache._tier_state import TOUCH_LIMIT
+from hotcache.tiers import redis_invalidate
+from hotcache.tiers.state import TOUCH_LIMIT
 from hotcache.breaker import CircuitBreaker
-from hotcache.redis_tier import RedisTier, TieredCache
+from hotcache.tiers import RedisTier, TieredCache
 
 
 @pytest.fixture
@@ -301,9 +301,9 @@ def test_a_malformed_message_clears_the_l1(url, redis_client):
 
 
 def test_messages_round_trip():
-    ch = _invalidate.Channel(b"ns:#", sharded=False)
+    ch = redis_invalidate.Channel(b"ns:#", sharded=False)
     keys = [b"ns:#a", b"ns:#", b"ns:#\x00\xff" * 100]
-    other = _invalidate.Channel(b"ns:#", sharded=False)
+    other = redis_invalidate.Channel(b"ns:#", sharded=False)
     assert other.decode(ch.keys_message(keys)) == (b"K", keys)
     assert ch.decode(ch.keys_message(keys)) is None        # our own
     assert other.decode(ch.clear_message()) == (b"C", [])
@@ -379,7 +379,7 @@ def test_a_stalled_redis_counts_as_lost_within_the_heartbeat(fresh_redis):
     try:
         t0 = time.monotonic()
         assert wait_for(lambda: b.stats().invalidation_state == "lost", timeout=15)
-        assert time.monotonic() - t0 < _invalidate.HEARTBEAT + _invalidate.PONG_WAIT + 5
+        assert time.monotonic() - t0 < redis_invalidate.HEARTBEAT + redis_invalidate.PONG_WAIT + 5
         t1 = time.monotonic()
         assert b.get("k") is None                     # cleared; the read is bounded
         assert time.monotonic() - t1 < 2
@@ -456,13 +456,13 @@ def test_a_forked_child_subscribes_on_its_own(url):
 
 @pytest.mark.parametrize("fast", [True, False], ids=["hiredis-reader", "read_response"])
 def test_error_replies_fail_only_their_own_writes(fresh_redis, monkeypatch, fast):
-    from hotcache import _tier_io
+    from hotcache.tiers import redis_io
 
     client = fresh_redis.client()
     conn = client.connection_pool.get_connection()
     try:
         conn.connect()
-        has_fast = _tier_io._fast_replies(conn) is not None
+        has_fast = redis_io._fast_replies(conn) is not None
     finally:
         client.connection_pool.release(conn)
     if fast:
@@ -472,7 +472,7 @@ def test_error_replies_fail_only_their_own_writes(fresh_redis, monkeypatch, fast
             pytest.skip("hiredis is not installed: the flusher reads replies with read_response()")
         assert has_fast, "hiredis is installed but the flusher's reply reader was not found"
     if not fast:
-        monkeypatch.setattr(_tier_io, "_fast_replies", lambda conn: None)
+        monkeypatch.setattr(redis_io, "_fast_replies", lambda conn: None)
     a = shared(fresh_redis.url, invalidation=None)
     a["ok"] = 0
     assert a.flush(timeout=10)
@@ -494,7 +494,7 @@ def test_a_cluster_without_sharded_pubsub_falls_back_to_classic_pubsub():
     """Redis < 7 answers SSUBSCRIBE/SPUBLISH with "unknown command": the channel downgrades."""
     from redis.exceptions import ResponseError
 
-    ch = _invalidate.Channel(b"ns:#", sharded=True)
+    ch = redis_invalidate.Channel(b"ns:#", sharded=True)
     assert ch.downgrade(ResponseError("WRONGTYPE")) is False and ch.sharded
     assert ch.downgrade(ResponseError("unknown command 'SPUBLISH', with args beginning with: ")) is True
     assert (ch.publish, ch.subscribe, ch.sharded) == ("PUBLISH", "SUBSCRIBE", False)
@@ -523,9 +523,9 @@ def test_a_cluster_without_sharded_pubsub_falls_back_to_classic_pubsub():
         def disconnect(self):
             pass
 
-    ch2 = _invalidate.Channel(b"ns:#", sharded=True)
+    ch2 = redis_invalidate.Channel(b"ns:#", sharded=True)
     sink = Sink()
-    sub = _invalidate.Subscriber(Conn, ch2, sink, "test-sub")
+    sub = redis_invalidate.Subscriber(Conn, ch2, sink, "test-sub")
     sub._run()
     assert sent == ["SSUBSCRIBE", "SUBSCRIBE"] and Sink.states == [True] and not ch2.sharded
 

@@ -28,7 +28,8 @@ __all__ = ["run_fleet"]
 def _make_cache(target: Any, namespace: str, l1_size: int) -> Any:
     import hotcache
     from hotcache.breaker import CircuitBreaker
-    from hotcache.redis_tier import OUTAGE, RedisTier, TieredCache
+    from hotcache.tiers import RedisTier, TieredCache
+    from hotcache.tiers.redis_io import OUTAGE
 
     breaker = CircuitBreaker(failure_threshold=3, recovery_timeout=0.3, expected_exceptions=OUTAGE)
     if isinstance(target, str):

@@ -91,7 +91,7 @@ def _tiered(l1: Any, tier: Any, is_async: bool) -> Any:
             raise TypeError("an async function needs an AsyncRedisTier as tier= (a RedisTier "
                             "would block the event loop on Redis)")
         raise TypeError("a sync function needs a RedisTier as tier=, not an AsyncRedisTier")
-    from .redis_tier import AsyncTieredCache, TieredCache
+    from .tiers import AsyncTieredCache, TieredCache
 
     return (AsyncTieredCache if is_async else TieredCache)(l1, tier, mode="shared")
 

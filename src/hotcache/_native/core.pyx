@@ -608,7 +608,7 @@ cdef class Core:
     def _set_spill_hook(self, fn):
         """Install (None: remove) ``fn(key, value, cause, ttl_left)``, called for entries evicted
         for "size" or "memory" only, after on_evict, with the seconds they had left (None: no
-        expiry). For a second tier (hotcache.redis_tier); errors are swallowed; not copied or
+        expiry). For a second tier (hotcache.tiers); errors are swallowed; not copied or
         pickled."""
         if fn is not None and not callable(fn):
             raise TypeError("the spill hook must be callable or None")

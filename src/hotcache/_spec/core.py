@@ -614,7 +614,7 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
     def _set_spill_hook(self, fn: Optional[Callable[..., Any]]) -> None:
         """Install (None: remove) ``fn(key, value, cause, ttl_left)``, called for entries evicted
         for "size" or "memory" only, after on_evict, with the seconds they had left (None: no
-        expiry). For a second tier (hotcache.redis_tier); not copied or pickled."""
+        expiry). For a second tier (hotcache.tiers); not copied or pickled."""
         if fn is not None and not callable(fn):
             raise TypeError("the spill hook must be callable or None")
         self.__st.spill = fn

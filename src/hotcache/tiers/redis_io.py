@@ -13,8 +13,8 @@ import time
 import weakref
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-from ._serial import Codec
-from ._spill import NEEDS_DEL, SPILL, W_DELETED, W_FAILED, W_NOOP, W_SET, Batch, SpillQueue
+from .redis_codec import Codec
+from .redis_spill import NEEDS_DEL, SPILL, W_DELETED, W_FAILED, W_NOOP, W_SET, Batch, SpillQueue
 
 __all__ = ["OUTAGE", "READ_LUA", "Counters", "Writer", "abandon", "announced", "fail_all",
            "is_cluster", "make_transport", "plan_batch", "record_replies", "scan_unlink",
@@ -371,7 +371,7 @@ def unannounced(outcomes: List[int], notify: List[int], counters: Counters) -> N
 
 class Writer:
     """The flusher's write path for the sync tier: plan, ask the breaker, send, report.
-    ``channel`` (an hotcache._invalidate.Channel, set by a cache that invalidates other
+    ``channel`` (an hotcache.tiers.redis_invalidate.Channel, set by a cache that invalidates other
     processes' L1s) makes every batch announce the keys it set or deleted."""
 
     def __init__(self, transport: Any, codec: Codec, breaker: Any, counters: Counters,

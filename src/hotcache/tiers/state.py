@@ -348,7 +348,7 @@ class _Tiered:
         with self._lock:
             self._wipe()
 
-    # -- the invalidation sink (called by hotcache._invalidate's subscriber) ----------------------
+    # -- the invalidation sink (called by hotcache.tiers.redis_invalidate's subscriber) ----------------------
     def _inv_keys(self, rkeys: List[bytes]) -> None:
         with self._lock:
             pop, l1 = self._index.pop, self._l1
