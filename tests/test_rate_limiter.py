@@ -1,4 +1,4 @@
-"""hotcache.redis_patterns.RateLimiter / AsyncRateLimiter against a real redis-server and a 3-master cluster.
+"""hotcache.redis.RateLimiter / AsyncRateLimiter against a real redis-server and a 3-master cluster.
 
 Accuracy under concurrency is exact (long windows, so nothing refills or slides during a test).
 """
@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from hotcache.redis_patterns import ALGORITHMS, AsyncRateLimiter, RateLimiter, RateLimitResult
+from hotcache.redis import ALGORITHMS, AsyncRateLimiter, RateLimiter, RateLimitResult
 
 HANG = 30
 LONG = 1e6  # a window no test outlives: a token bucket refills 1e-4 of a token per second at limit 100

@@ -1,4 +1,4 @@
-"""hotcache.redis_patterns.RedisLock / AsyncRedisLock against a real redis-server (and a 3-master cluster).
+"""hotcache.redis.RedisLock / AsyncRedisLock against a real redis-server (and a 3-master cluster).
 
 Exclusion is proven with non-atomic read-modify-write counters (8 threads, 8 tasks, 2 processes).
 """
@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from hotcache.redis_patterns import (
+from hotcache.redis import (
     AsyncRedisLock,
     LockError,
     LockNotOwnedError,
@@ -261,7 +261,7 @@ def test_exclusion_8_threads(redis_client, shared):
 _CHILD = textwrap.dedent(
     """
     import sys, time, redis
-    from hotcache.redis_patterns import RedisLock
+    from hotcache.redis import RedisLock
     port, rounds = int(sys.argv[1]), int(sys.argv[2])
     r = redis.Redis(host="127.0.0.1", port=port)
     lock = RedisLock(r, "lock:procs", 10, retry_interval=0.002)

@@ -1,12 +1,12 @@
-"""hotcache.redis_patterns: coordination patterns on Redis: a token-safe lock and server-side rate limiters.
+"""hotcache.redis_patterns: the Redis lock and rate limiters under their first name.
 
-The implementations live in hotcache._redis_lock and hotcache._ratelimit; this module is the public face.
+Kept so that ``from hotcache.redis_patterns import RedisLock`` keeps working; the code lives in
+``hotcache.redis`` (docs/redis.md), which is the name to use.
 """
-
-from __future__ import annotations
-
-from ._ratelimit import ALGORITHMS, AsyncRateLimiter, RateLimiter, RateLimitResult
-from ._redis_lock import AsyncRedisLock, LockError, LockNotOwnedError, LockTimeoutError, RedisLock
+from .redis import (
+    ALGORITHMS, AsyncRateLimiter, AsyncRedisLock, LockError, LockNotOwnedError, LockTimeoutError,
+    RateLimiter, RateLimitResult, RedisLock,
+)
 
 __all__ = [
     "RedisLock",

@@ -1,6 +1,6 @@
-"""hotcache._ratelimit: Redis rate limiters (fixed window, sliding log, token bucket), one Lua script each.
+"""hotcache.redis.ratelimit: Redis rate limiters (fixed window, sliding log, token bucket), one Lua script each.
 
-Public names are re-exported by hotcache.redis_patterns; sync (redis.Redis / RedisCluster) and asyncio flavours.
+Public names are re-exported by hotcache.redis; sync (redis.Redis / RedisCluster) and asyncio flavours.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""hotcache._redis_lock: a single-instance Redis lock (SET NX PX + token-checked Lua release/extend).
+"""hotcache.redis.lock: a single-instance Redis lock (SET NX PX + token-checked Lua release/extend).
 
-Public names are re-exported by hotcache.redis_patterns; sync (redis.Redis / RedisCluster) and asyncio flavours.
+Public names are re-exported by hotcache.redis; sync (redis.Redis / RedisCluster) and asyncio flavours.
 """
 
 from __future__ import annotations
