@@ -171,7 +171,7 @@ def _hotcache_decorators():
     mod = hotcache if hasattr(hotcache, "cached") else None
     if mod is None:
         try:
-            from hotcache import decorators as mod
+            from hotcache import memo as mod
         except ImportError as exc:
             return None, "hotcache has no decorators yet (%s)" % exc
     return mod, "hotcache %s" % getattr(hotcache, "__version__", "?")

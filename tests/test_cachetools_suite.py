@@ -179,9 +179,9 @@ _SHIM_HEADER = {
         # shim: cachetools' tests import hotcache (C-backed classes, native CachedCall) through this
         import hotcache
         import hotcache._native.core
-        import hotcache.decorators
+        import hotcache.memo.decorators
 
-        assert hotcache.decorators._CallBase is hotcache._native.core.CachedCall
+        assert hotcache.memo.decorators._CallBase is hotcache._native.core.CachedCall
         """,
     "pure": """\
         # shim: cachetools' tests import hotcache WITHOUT its extension through this: blocking
@@ -195,10 +195,10 @@ _SHIM_HEADER = {
             import hotcache
         import hotcache._spec
         import hotcache._spec.call
-        import hotcache.decorators
+        import hotcache.memo.decorators
 
         assert hotcache.LRUCache is hotcache._spec.LRUCache
-        assert hotcache.decorators._CallBase is hotcache._spec.call.CachedCall
+        assert hotcache.memo.decorators._CallBase is hotcache._spec.call.CachedCall
         """,
 }
 
@@ -213,7 +213,7 @@ def _shim(directory: Path, impl: str) -> Path:
             """\
             from hotcache import {names}
             from hotcache import func, keys
-            from hotcache.decorators import CacheInfo
+            from hotcache.memo import CacheInfo
 
             __all__ = {all!r}
             """

@@ -18,7 +18,7 @@ import pytest
 
 import hotcache
 from hotcache._native import core as _core
-from hotcache.decorators import cached, cachedmethod, lru_cache
+from hotcache.memo import cached, cachedmethod, lru_cache
 
 __all__: list = []
 

@@ -21,8 +21,9 @@ import pytest
 
 import hotcache
 from conftest import AsyncInterrupt, FakeTimer, classes, interrupt_point, raise_at
-from hotcache import _flight, cached, cachedmethod, decorators, keys
-from hotcache._load import _Loader
+from hotcache import _flight, cached, cachedmethod, keys
+from hotcache.memo import decorators
+from hotcache.memo.load import _Loader
 from hotcache._spec.call import CachedCall as TwinCall
 
 try:

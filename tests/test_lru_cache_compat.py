@@ -16,7 +16,7 @@ import weakref
 import pytest
 
 import hotcache
-from hotcache import decorators
+from hotcache.memo import decorators
 from hotcache._spec.call import CachedCall as TwinCall
 
 try:

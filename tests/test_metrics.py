@@ -556,7 +556,7 @@ def assert_exports(registry, name, st):
 
 
 def test_real_cached_function(registry):
-    from hotcache.decorators import cached
+    from hotcache.memo import cached
     core = module("core")
 
     @metrics.register("square", registry=registry)
@@ -590,7 +590,7 @@ def test_real_cached_function(registry):
 
 
 def test_real_lru_cache(registry):
-    from hotcache.decorators import lru_cache
+    from hotcache.memo import lru_cache
 
     @lru_cache(maxsize=2)
     def ident(x):
@@ -610,7 +610,7 @@ def test_real_lru_cache(registry):
 def test_real_async_cached_function(registry):
     import asyncio
 
-    from hotcache.decorators import cached
+    from hotcache.memo import cached
 
     @cached(maxsize=10)
     async def double(x):
@@ -630,7 +630,7 @@ def test_real_async_cached_function(registry):
 
 
 def test_decorated_function_disappears_with_it(registry):
-    from hotcache.decorators import cached
+    from hotcache.memo import cached
 
     def make():
         @cached(maxsize=4)
@@ -728,7 +728,7 @@ def test_real_tiered_cache(registry, redis_client):
 def test_real_per_instance_method_cache(registry):
     """A per-instance cachedmethod bound to one instance: its cache is exported while the
     instance lives, and exporting it does not keep the instance alive."""
-    from hotcache.decorators import cachedmethod
+    from hotcache.memo import cachedmethod
 
     class Repo:
         @cachedmethod(maxsize=10)

@@ -523,7 +523,7 @@ def test_concurrent_readers_and_writers_never_see_stale_values(url):
 
 
 def test_works_as_the_cache_of_cached(url):
-    decorators = pytest.importorskip("hotcache.decorators")
+    decorators = pytest.importorskip("hotcache.memo")
     t = tiered(url, maxsize=2, namespace="deco")
     calls = []
 
@@ -543,7 +543,7 @@ def test_works_as_the_cache_of_cached(url):
 
 
 def test_cached_with_a_ttl_carries_it_to_redis(url, redis_client):
-    decorators = pytest.importorskip("hotcache.decorators")
+    decorators = pytest.importorskip("hotcache.memo")
     t = tiered(url, maxsize=1, namespace="deco:ttl", ttl=600)
 
     @decorators.cached(cache=t, ttl=30)

@@ -488,7 +488,7 @@ def test_cachetools_public_names():
     info = hotcache.CacheInfo(1, 2, 3, 4)
     assert info == cachetools.CacheInfo(1, 2, 3, 4)
     assert info._fields == cachetools.CacheInfo._fields
-    assert hotcache.CacheInfo is hotcache.decorators.CacheInfo
+    assert hotcache.CacheInfo is hotcache.memo.CacheInfo
 
 
 @pytest.mark.parametrize("impl", ["core", "pure"])

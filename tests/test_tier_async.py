@@ -182,7 +182,7 @@ def test_aclose_from_another_event_loop_does_not_hang(url):
 
 
 def test_cached_async_function_over_a_tiered_cache(url):
-    from hotcache.decorators import cached
+    from hotcache.memo import cached
     from hotcache.tiers import RedisTier, TieredCache
 
     t = TieredCache(hotcache.LRUCache(1), RedisTier(url, namespace="as:deco", ttl=60))

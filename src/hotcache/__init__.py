@@ -10,7 +10,7 @@ from ._config import ENTRY_OVERHEAD
 from ._version import __version__
 from .stats import CacheStats
 from . import keys
-from .decorators import CacheInfo, cached, cachedmethod, lru_cache
+from .memo import CacheInfo, cached, cachedmethod, lru_cache
 from . import func
 
 __all__ = [

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Optional
 
 from . import keys
 from ._classes import FIFOCache, LFUCache, LRUCache, RRCache, TTLCache
-from .decorators import cached
+from .memo import cached
 
 __all__ = ["fifo_cache", "lfu_cache", "lru_cache", "rr_cache", "ttl_cache"]
 

@@ -1,7 +1,7 @@
 """The decorators' miss path: load, store and count a result that was not in the cache.
 
 ``_Loader`` (single-flight, ttl=/unless=, storing), ``_Counts`` (a wrapper's counters) and the
-lookup helpers every wrapper in ``hotcache.decorators`` shares.
+lookup helpers every wrapper in ``hotcache.memo`` shares.
 
 HOW IT WORKS. A flight leader re-checks the cache (a flight that ended between our lookup and
 our flight may have stored the value: this is what makes "exactly one call per key" hold in
@@ -34,15 +34,15 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from ._flight import _ERROR, _OK, _RETRY, SingleFlight, _Call, _finish, _finish_again
-from ._spec.call import _name_of, _unhashable, _unhashable_error  # the twin CachedCall's message
+from .._flight import _ERROR, _OK, _RETRY, SingleFlight, _Call, _finish, _finish_again
+from .._spec.call import _name_of, _unhashable, _unhashable_error  # the twin CachedCall's message
 
 __all__ = ["CacheInfo", "Miss", "_MISSING", "_Counts", "_Loader", "_acall", "_check_ttl",
            "_lookup", "_make_info", "_name_of", "_perf", "_pop", "_unhashable", "_unhashable_error"]
 
-# cachetools' CacheInfo; public as hotcache.decorators.CacheInfo (pickled under that name)
-CacheInfo = collections.namedtuple("CacheInfo", "hits misses maxsize currsize",
-                                   module="hotcache.decorators")
+# cachetools' CacheInfo; public as hotcache.CacheInfo (pickled under that name; also
+# hotcache.memo.CacheInfo and, as before, hotcache.decorators.CacheInfo)
+CacheInfo = collections.namedtuple("CacheInfo", "hits misses maxsize currsize", module="hotcache")
 
 Miss = Callable[[Any, Tuple[Any, ...], Dict[str, Any]], Any]  # CachedCall's miss(key, args, kwargs)
 
@@ -70,11 +70,11 @@ _PEEKABLE: Dict[type, bool] = {}  # cache type -> is a hotcache cache (has a sta
 def _is_peekable(cls: type) -> bool:
     found = _PEEKABLE.get(cls)
     if found is None:
-        from ._spec.core import Cache
+        from .._spec.core import Cache
 
         bases: Tuple[type, ...] = (Cache,)
         try:
-            from ._native.core import Core
+            from .._native.core import Core
         except ImportError:
             pass
         else:
@@ -143,7 +143,7 @@ def _check_ttl(ttl: Any) -> Tuple[Optional[float], Optional[Callable[[Any], Any]
         return None, None
     if callable(ttl):
         return None, ttl
-    from ._config import parse_ttl
+    from .._config import parse_ttl
 
     return parse_ttl(ttl), None
 

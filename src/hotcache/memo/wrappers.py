@@ -1,9 +1,9 @@
 """The function wrappers ``cached`` and ``lru_cache`` return, one class (or closure) per variant;
-``hotcache.decorators`` picks the variant once, at decoration time.
+``hotcache.memo.decorators`` picks the variant once, at decoration time.
 
     _CachedFunction[Info]   cached(...)(f), f sync, no lock/condition: a CachedCall subclass. A
                             hit is one native call (key, lookup, count); the miss is
-                            ``_Loader.miss_path`` (single-flight load, hotcache._load)
+                            ``_Loader.miss_path`` (single-flight load, hotcache.memo.load)
     _LockedFunction[Info]   cached(..., lock=/condition=)(f): cachetools' protocols, exactly
     _LoadingFunction[Info]  cached(..., refresh_ahead=/stale_if_error=): reads through a
                             patterns.LoadingCache
@@ -15,11 +15,11 @@
     _LRUUncached            lru_cache(0): builds no key at all
 
 ``_call_classes(base)`` builds the CachedCall-based classes on a CachedCall class, once per base:
-``hotcache.decorators`` passes its ``_CallBase`` at decoration time (the tests switch it between
+``hotcache.memo.decorators`` passes its ``_CallBase`` at decoration time (the tests switch it between
 the native type and the pure twin), so no class here names a CachedCall of its own. Their
 mixins add attributes and methods, never ``__call__`` (except ``lru_cache(0)``): a hit stays one
 native call. ``_PyWrapper`` (the Python call path) also runs the cachetools-style bound methods
-of ``hotcache._methods``.
+of ``hotcache.memo.methods``.
 
 The async wrapper's hit is one ``cache[key]`` in the wrapper's own coroutine (no second
 coroutine, no flight): 0.44 us -> 0.21 us per ``await f(k)`` (``python benchmarks/decorators.py
@@ -33,8 +33,8 @@ import threading
 import types
 from typing import Any, Callable, Dict, Optional
 
-from . import keys
-from ._load import (_MISSING, CacheInfo, _acall, _Counts, _Loader, _lookup, _make_info, _perf,
+from .. import keys
+from .load import (_MISSING, CacheInfo, _acall, _Counts, _Loader, _lookup, _make_info, _perf,
                     _pop, _unhashable, _unhashable_error)
 
 __all__ = ["_FunctionMixin", "_LoadingFunction", "_LoadingFunctionInfo", "_LockedFunction",

@@ -2,7 +2,7 @@
 kept in the instance ``__dict__``) and per-instance caches (``cachedmethod(maxsize=...)``).
 
 ``_MethodDescriptor`` -> ``_BoundMethod[Info]`` / ``_AsyncBoundMethod[Info]`` (the Python call
-path of ``hotcache._wrappers._PyWrapper``: cachetools' lock/condition protocols, or single-flight
+path of ``hotcache.memo.wrappers._PyWrapper``: cachetools' lock/condition protocols, or single-flight
 per (cache, key)); ``_Unbound`` is its class access. ``_PerInstanceMethod`` holds one ``cached``
 wrapper per instance.
 
@@ -36,8 +36,8 @@ import types
 import weakref
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from ._load import _acall, _Counts, _Loader
-from ._wrappers import _PyInfoMixin, _PyWrapper
+from .load import _acall, _Counts, _Loader
+from .wrappers import _PyInfoMixin, _PyWrapper
 
 __all__ = ["_AsyncBoundMethod", "_AsyncBoundMethodInfo", "_BoundMethod", "_BoundMethodInfo",
            "_MethodDescriptor", "_PerInstanceMethod", "_Unbound"]
@@ -120,11 +120,6 @@ class _MethodDescriptor:
                              % (type(obj).__name__, self.__attrname))
         return TypeError("The '__dict__' attribute on %r instance does not support item assignment "
                          "for caching %r" % (type(obj).__name__, self.__attrname))
-
-
-# pickles name the descriptor's reducer as they did before the decorators were split into
-# modules (hotcache.decorators imports _MethodDescriptor, so the name resolves there)
-_MethodDescriptor._lookup.__module__ = "hotcache.decorators"
 
 
 class _Unbound:
