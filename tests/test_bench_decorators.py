@@ -2,7 +2,7 @@
 really caches: a hit round calls the function never, a miss round once per key) and reports rows."""
 from __future__ import annotations
 
-from hotcache._bench_decorators import format_decorators, run_decorators
+from hotcache.bench.decorators import format_decorators, run_decorators
 
 __all__: list = []
 

@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from hotcache import _bench, _bench_decorators
+from hotcache.bench import caches as _bench, decorators as _bench_decorators
 
 __all__: list = []
 

@@ -34,7 +34,7 @@ hr = _load_hit_ratio()
 
 
 def _trace(requests, nkeys):
-    from hotcache._bench import zipf_trace
+    from hotcache.bench.caches import zipf_trace
 
     trace = zipf_trace(requests, nkeys=nkeys)
     assert len(trace) == requests

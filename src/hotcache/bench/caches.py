@@ -1,4 +1,4 @@
-"""hotcache._bench -- `python -m hotcache bench`: hotcache beside dict and the peer caches.
+"""hotcache.bench.caches -- `python -m hotcache bench`: hotcache beside dict and the peer caches.
 
 Every contender runs the very same loop, written as a user would write it, timed with
 time.perf_counter_ns() around the whole loop with the garbage collector disabled:
@@ -621,7 +621,7 @@ def run(quick=False, rounds=None, json_file=None, out=None):
     if hc is not None and not standin:
         t0 = time.perf_counter()
         step("decorators: a cached call vs functools.lru_cache")
-        from hotcache._bench_decorators import run_decorators
+        from .decorators import run_decorators
 
         dec_rows, dec_errors = run_decorators(rounds=5 if quick else 9, notes=notes)
         _progress("        %.1f s" % (time.perf_counter() - t0))
@@ -650,7 +650,7 @@ def run(quick=False, rounds=None, json_file=None, out=None):
                 t["scenario"], t["vs"], t["stat"], t["limit"],
                 "%.2fx" % t["ratio"] if t["ratio"] is not None else "  -  ", t["verdict"]))
     if dec_rows:
-        from hotcache._bench_decorators import format_decorators
+        from .decorators import format_decorators
 
         w("\ndecorators (2,000 cached int keys / fresh keys on a full cache of 4,096; best of "
           "interleaved rounds; every round checked; more rows: benchmarks/decorators.py):\n")
