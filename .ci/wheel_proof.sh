@@ -92,7 +92,7 @@ else
     echo "sdist: $(basename "$SDIST")"
     echo "wheel: $(basename "$WHEEL")"
     tar -tzf "$SDIST" >"$WORK/sdist.list"
-    for needed in csrc/hc_core.h csrc/Makefile src/hotcache/_core.pyx tests/conftest.py benchmarks/hit_ratio.py CHANGELOG.md; do
+    for needed in csrc/hc_core.h csrc/Makefile src/hotcache/_native/core.pyx src/hotcache/_native/subclass.pxi tests/conftest.py tests/helpers.py benchmarks/hit_ratio.py docs/index.md mkdocs.yml CHANGELOG.md; do
         grep -q "^hotcache-[^/]*/$needed\$" "$WORK/sdist.list" || { echo "sdist lacks $needed"; exit 1; }
     done
     if grep -E '\.(so|pyd|o)$' "$WORK/sdist.list"; then echo "sdist contains binaries (above)"; exit 1; fi
@@ -142,10 +142,11 @@ else
     quiet_pip "$WENV/python" -m pip install -q --disable-pip-version-check "$REPAIRED"
 fi
 # the suite comes from the sdist (what users get), unpacked away from the source tree (README.md
-# too: tests/test_readme_examples.py runs its examples); wheel-only: an empty directory
+# and docs/ too: tests/docs/test_examples.py runs their examples); wheel-only: an empty directory
 mkdir -p "$WORK/suite"
 if [ "$MODE" = full ]; then
-    tar -xzf "$SDIST" -C "$WORK/suite" --strip-components=1 --wildcards '*/tests/*' '*/benchmarks/*' '*/README.md'
+    tar -xzf "$SDIST" -C "$WORK/suite" --strip-components=1 --wildcards '*/tests/*' '*/benchmarks/*' '*/README.md' \
+        '*/docs/*' '*/mkdocs.yml'
 fi
 # PATH: the venv's bin plus a dir holding only the non-compiler tools the suite may call
 mkdir -p "$WORK/nocc"
