@@ -1,7 +1,7 @@
 """benchmarks/decorators.py -- cost of a cached call: hotcache's decorators beside functools.lru_cache,
 cachetools.cached and cachebox.cached, hits and misses, in one run.
 
-    python benchmarks/decorators.py              # about 35 s: the numbers for the README
+    python benchmarks/decorators.py              # about 35 s: the numbers in docs/benchmarks.md
     python benchmarks/decorators.py --quick      # about 8 s
     python benchmarks/decorators.py --rounds 30  # exactly 30 rounds per scenario, no time budget
     python benchmarks/decorators.py --json out.json

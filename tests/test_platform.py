@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import hotcache
-from hotcache._spec import call as _pure_call
+from hotcache._spec import call as spec_call
 
 __all__: list = []
 
@@ -143,7 +143,7 @@ def test_make_key_partitions_calls_like_functools(typed):
 
     keys = []
     for args, kwargs in _CALLS:
-        keys.append(_pure_call._make_key(args, kwargs, typed))
+        keys.append(spec_call._make_key(args, kwargs, typed))
         hits.append(ref(*args, **kwargs))
     for i in range(len(_CALLS)):
         for j in range(len(_CALLS)):
@@ -153,13 +153,13 @@ def test_make_key_partitions_calls_like_functools(typed):
 
 def test_make_key_hashes_each_argument_once():
     a, b = _Counted(1), _Counted(2)
-    key = _pure_call._make_key((a,), {"k": b}, False)
+    key = spec_call._make_key((a,), {"k": b}, False)
     for _ in range(3):
         hash(key)
     assert (a.hashes, b.hashes) == (1, 1)
-    assert _pure_call._make_key((7,), {}, False) == 7 and _pure_call._make_key(("s",), {}, False) == "s"
+    assert spec_call._make_key((7,), {}, False) == 7 and spec_call._make_key(("s",), {}, False) == "s"
     with pytest.raises(TypeError):
-        _pure_call._make_key(([],), {}, False)
+        spec_call._make_key(([],), {}, False)
 
 
 def test_cache_info_is_functools_named_tuple():

@@ -89,7 +89,7 @@ class _Call(list["threading.Event"]):
     A list subclass with no ``__init__``, so that registering an uncontended flight costs one
     C-level allocation (a third of a Python ``__init__``): make one as ``call = _Call();
     call.owner = me; call.finished = False`` (``SingleFlight.do``; the decorators' inlined
-    leader in ``hotcache._load``), end it with ``_finish``."""
+    leader in ``hotcache.memo.load``), end it with ``_finish``."""
 
     __slots__ = ("owner", "finished", "state", "result", "exc")
     owner: int

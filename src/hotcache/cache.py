@@ -38,7 +38,7 @@ class Cache(Core[K, V]):  # type: ignore[misc]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Decided once per class: which paths its instances take. A class that overrides one of
-        # the methods cachetools calls on self (docs/compat-subclassing.md) gets cachetools' call
+        # the methods cachetools calls on self (docs/compat.md) gets cachetools' call
         # graph; one that overrides none keeps the native paths.
         super().__init_subclass__(**kwargs)
         cls._hc_flags = _type_flags_of(cls)

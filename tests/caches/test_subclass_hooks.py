@@ -5,9 +5,9 @@ records its call and its result, and calls ``super()``) runs one random operatio
 cachetools 8, on hotcache's C-backed class and on the pure twin. After every operation the
 recorded calls (with their nesting: each call and each return is an event), the operation's
 result (or exception type and arguments) and the contents must be identical across the three.
-The contract is docs/compat-subclassing.md.
+The contract is docs/compat.md.
 
-Deliberate exclusions, each kept out of the sequences on purpose (docs/compat-subclassing.md,
+Deliberate exclusions, each kept out of the sequences on purpose (docs/compat.md,
 "What is not the same"):
 - RR_NATIVE_PRNG: RRCache's default ``choice=random.choice`` draws victims from a native PRNG in
   hotcache; every RRCache here gets a deterministic choice that depends on the order of the keys

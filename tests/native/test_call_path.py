@@ -2,7 +2,7 @@
 slower generic path, taken where a CPython detail it relies on is missing, is equally correct.
 
 The native path replaces CachedCall's tp_call and its ``__call__`` slot wrapper's ``d_wrapped``
-(src/hotcache/_call.pxi) after checking both at import; HOTCACHE_GENERIC_CALL=1 forces the
+(src/hotcache/_native/call.pxi) after checking both at import; HOTCACHE_GENERIC_CALL=1 forces the
 generic path (Cython's own tp_call). The decorator suites are run once more under it, in a
 subprocess, so both paths are tested on every interpreter.
 """
@@ -24,7 +24,7 @@ __all__: list = []
 
 TESTS = Path(__file__).resolve().parents[1]
 FORCED = os.environ.get("HOTCACHE_GENERIC_CALL", "") not in ("", "0")
-# where the native path is expected: CPython whose header is known to have the field (see _call.pxi)
+# where the native path is expected: CPython whose header is known to have the field (see _native/call.pxi)
 KNOWN = platform.python_implementation() == "CPython" and sys.version_info < (3, 15)
 
 

@@ -1,6 +1,6 @@
 """Direct tests of the extension behaviours on the pure-Python twin (hotcache._spec).
 
-These pin down the resolutions the C core must follow too (see the _pure module docstring):
+These pin down the resolutions the C core must follow too (see hotcache._spec.core's docstring):
 purge points, dead-on-arrival stores, the re-assigned key never being its own victim, on_evict
 ordering and error handling, ttl=/set(ttl=)/ttl_left/peek/resize/expire/stats, and the
 validation helpers in hotcache._config.
@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from hotcache import _spec as _pure
+from hotcache import _spec as spec
 from hotcache._config import (
     ENTRY_OVERHEAD,
     EVICT_CAUSES,
@@ -52,7 +52,7 @@ def recorder():
 
 
 def test_constants():
-    assert ENTRY_OVERHEAD == 64 and _pure.ENTRY_OVERHEAD == 64
+    assert ENTRY_OVERHEAD == 64 and spec.ENTRY_OVERHEAD == 64
     assert EVICT_CAUSES == ("size", "memory", "expired")
     assert default_sizeof("k", 1) == sys.getsizeof("k") + sys.getsizeof(1)
 
@@ -126,15 +126,15 @@ def test_parse_maxsize():
 
 def test_constructor_validation():
     with pytest.raises(ValueError):
-        _pure.LRUCache(10, maxmemory="64XB")
+        spec.LRUCache(10, maxmemory="64XB")
     with pytest.raises(ValueError):
-        _pure.LRUCache(10, ttl=0)
+        spec.LRUCache(10, ttl=0)
     with pytest.raises(TypeError):
-        _pure.LRUCache(10, ttl="1")
+        spec.LRUCache(10, ttl="1")
     with pytest.raises(TypeError):
-        _pure.LRUCache(10, on_evict=42)
+        spec.LRUCache(10, on_evict=42)
     with pytest.raises(TypeError):
-        _pure.RRCache(10, seed="x")
+        spec.RRCache(10, seed="x")
 
 
 # --------------------------------------------------------------------------- maxmemory
@@ -142,7 +142,7 @@ def test_constructor_validation():
 
 def test_maxmemory_bound_and_oversized_item():
     log, on_evict = recorder()
-    c = _pure.LRUCache(100, maxmemory=3 * (ENTRY_OVERHEAD + 10), sizeof=lambda k, v: v, on_evict=on_evict)
+    c = spec.LRUCache(100, maxmemory=3 * (ENTRY_OVERHEAD + 10), sizeof=lambda k, v: v, on_evict=on_evict)
     for k in range(3):
         c[k] = 10
     assert c.stats().memory_used == 3 * (ENTRY_OVERHEAD + 10) and log == []
@@ -161,7 +161,7 @@ def test_maxmemory_bound_and_oversized_item():
 
 def test_maxmemory_size_cause_wins_when_both_bounds_exceeded():
     log, on_evict = recorder()
-    c = _pure.FIFOCache(2, maxmemory=2 * (ENTRY_OVERHEAD + 1), sizeof=lambda k, v: 1, on_evict=on_evict)
+    c = spec.FIFOCache(2, maxmemory=2 * (ENTRY_OVERHEAD + 1), sizeof=lambda k, v: 1, on_evict=on_evict)
     c[1] = c[2] = None
     c[3] = None
     assert log == [(1, None, "size")]
@@ -170,7 +170,7 @@ def test_maxmemory_size_cause_wins_when_both_bounds_exceeded():
 
 
 def test_sizeof_errors_leave_cache_unchanged():
-    c = _pure.LRUCache(10, maxmemory=1000, sizeof=lambda k, v: v)
+    c = spec.LRUCache(10, maxmemory=1000, sizeof=lambda k, v: v)
     c[1] = 1
     with pytest.raises(ValueError):
         c[2] = -1
@@ -181,7 +181,7 @@ def test_sizeof_errors_leave_cache_unchanged():
 
 
 def test_getsizeof_must_return_int():
-    c = _pure.Cache(10, getsizeof=lambda v: 1.0)
+    c = spec.Cache(10, getsizeof=lambda v: 1.0)
     with pytest.raises(TypeError):
         c[1] = 1
     assert len(c) == 0
@@ -198,7 +198,7 @@ def test_on_evict_after_consistency_and_order():
         seen.append((key, cause, sorted(c)))
 
     t = Clock()
-    c = _pure.LRUCache(3, timer=t, on_evict=on_evict)
+    c = spec.LRUCache(3, timer=t, on_evict=on_evict)
     c.set("a", 1, ttl=1)
     c.set("b", 2, ttl=2)
     c["x"] = 0
@@ -220,7 +220,7 @@ def test_on_evict_first_exception_reraised_all_callbacks_run():
         calls.append(key)
         raise KeyError("cb %s" % key)
 
-    c = _pure.FIFOCache(4, on_evict=on_evict)
+    c = spec.FIFOCache(4, on_evict=on_evict)
     for k in range(4):
         c[k] = k
     with pytest.raises(KeyError, match="cb 0"):
@@ -231,7 +231,7 @@ def test_on_evict_first_exception_reraised_all_callbacks_run():
 
 def test_on_evict_not_for_explicit_removals():
     log, on_evict = recorder()
-    c = _pure.LRUCache(5, on_evict=on_evict)
+    c = spec.LRUCache(5, on_evict=on_evict)
     for k in range(5):
         c[k] = k
     del c[0]
@@ -242,7 +242,7 @@ def test_on_evict_not_for_explicit_removals():
 
 
 def test_popitem_override_route_reports_evictions():
-    class Sub(_pure.LRUCache):
+    class Sub(spec.LRUCache):
         def popitem(self):
             self.calls += 1
             return super().popitem()
@@ -260,7 +260,7 @@ def test_popitem_override_route_reports_evictions():
 @pytest.mark.parametrize("name", ["Cache", "LFUCache", "FIFOCache", "LRUCache"])
 def test_reassigned_key_is_never_its_own_victim(name):
     log, on_evict = recorder()
-    c = getattr(_pure, name)(10, getsizeof=len, on_evict=on_evict)
+    c = getattr(spec, name)(10, getsizeof=len, on_evict=on_evict)
     c[1] = "a"
     c[2] = "bb"
     c[3] = "ccc"
@@ -272,7 +272,7 @@ def test_reassigned_key_is_never_its_own_victim(name):
 
 
 def test_reassigned_key_rr_protected():
-    c = _pure.RRCache(10, getsizeof=len, seed=1)
+    c = spec.RRCache(10, getsizeof=len, seed=1)
     for i in range(50):
         c[0] = "a"
         c[1] = "bb"
@@ -287,7 +287,7 @@ def test_reassigned_key_rr_protected():
 
 def test_default_ttl_and_set_override():
     t = Clock()
-    c = _pure.LFUCache(10, ttl=10, timer=t)
+    c = spec.LFUCache(10, ttl=10, timer=t)
     c[1] = 1
     c.set(2, 2, ttl=1)
     c.set(3, 3, ttl=math.inf)
@@ -303,7 +303,7 @@ def test_default_ttl_and_set_override():
 
 def test_untimed_cache_never_reads_the_clock():
     t = Clock()
-    c = _pure.LRUCache(3, timer=t)
+    c = spec.LRUCache(3, timer=t)
     c[1] = 1
     c[1], c.get(1), 1 in c, len(c), list(c), c.currsize, repr(c), c.stats(), c.expire(), c.peek(1)
     c.pop(1)
@@ -316,7 +316,7 @@ def test_untimed_cache_never_reads_the_clock():
 
 def test_one_clock_read_per_operation():
     t = Clock()
-    c = _pure.TTLCache(2, 10, timer=t)
+    c = spec.TTLCache(2, 10, timer=t)
     for op in (lambda: c.__setitem__(1, 1), lambda: c.setdefault(2, 2), lambda: c.__setitem__(3, 3),
                lambda: c.popitem(), lambda: c.pop(3), lambda: len(c), lambda: c.stats()):  # fmt: skip
         before = t.calls
@@ -327,7 +327,7 @@ def test_one_clock_read_per_operation():
 def test_dead_on_arrival_store_drops_old_entry():
     t = Clock()
     log, on_evict = recorder()
-    c = _pure.TLRUCache(3, lambda k, v, now: now + v, timer=t, on_evict=on_evict)
+    c = spec.TLRUCache(3, lambda k, v, now: now + v, timer=t, on_evict=on_evict)
     c[1] = 5
     c[1] = 0  # expires now: not stored, old value dropped silently
     assert 1 not in c and len(c) == 0 and log == [] and c.stats().updates == 0
@@ -335,21 +335,21 @@ def test_dead_on_arrival_store_drops_old_entry():
 
 def test_tlru_ttl_caps_ttu_and_set_overrides():
     t = Clock()
-    c = _pure.TLRUCache(10, lambda k, v, now: now + 100, timer=t, ttl=5)
+    c = spec.TLRUCache(10, lambda k, v, now: now + 100, timer=t, ttl=5)
     c[1] = 1
     c.set(2, 2, ttl=50)
     assert c.ttl_left(1) == 5.0 and c.ttl_left(2) == 50.0
 
 
 def test_ttlcache_ttl_is_cachetools_property():
-    c = _pure.TTLCache(3, 7)
+    c = spec.TTLCache(3, 7)
     assert c.ttl == 7 and callable(c.ttl_left)
 
 
 def test_del_and_pop_of_expired_key_count_as_expirations():
     t = Clock()
     log, on_evict = recorder()
-    c = _pure.Cache(5, timer=t, on_evict=on_evict)
+    c = spec.Cache(5, timer=t, on_evict=on_evict)
     c.set(1, "a", ttl=1)
     c.set(2, "b", ttl=1)
     t.time = 1
@@ -361,7 +361,7 @@ def test_del_and_pop_of_expired_key_count_as_expirations():
 
 
 def test_peek_no_side_effects():
-    c = _pure.LRUCache(2)
+    c = spec.LRUCache(2)
     c[1] = c[2] = 0
     before = c.stats()
     assert c.peek(1) == 0 and c.peek(3, "d") == "d"
@@ -373,7 +373,7 @@ def test_peek_no_side_effects():
 
 def test_resize():
     log, on_evict = recorder()
-    c = _pure.LRUCache(5, on_evict=on_evict)
+    c = spec.LRUCache(5, on_evict=on_evict)
     for k in range(5):
         c[k] = k
     c[0]
@@ -389,7 +389,7 @@ def test_resize():
 
 
 def test_stats_snapshot():
-    c = _pure.LRUCache(1)
+    c = spec.LRUCache(1)
     c[1] = 1
     c[1]
     c.get(2)
@@ -403,7 +403,7 @@ def test_stats_snapshot():
 
 @pytest.mark.parametrize("how", [copy.copy, copy.deepcopy, lambda c: pickle.loads(pickle.dumps(c))])
 def test_copy_keeps_expiry_rng_and_counters(how):
-    c = _pure.RRCache(10, seed=5, ttl=100, timer=Clock())
+    c = spec.RRCache(10, seed=5, ttl=100, timer=Clock())
     for k in range(10):
         c[k] = k
     c[3]
@@ -416,7 +416,7 @@ def test_copy_keeps_expiry_rng_and_counters(how):
 
 def test_resize_enabling_maxmemory_evicts_oversized_entries():
     log, on_evict = recorder()
-    c = _pure.FIFOCache(10, sizeof=lambda k, v: v, on_evict=on_evict)
+    c = spec.FIFOCache(10, sizeof=lambda k, v: v, on_evict=on_evict)
     c[1] = 500
     c[2] = 10
     c.resize(maxmemory=200)

@@ -1,4 +1,4 @@
-"""Worker processes for the multi-process tier tests (tests/test_tier_processes.py, test_tier_cluster.py).
+"""Worker processes for the multi-process tier tests (tests/tiers/test_tier_processes.py, test_tier_cluster.py).
 
 ``run_fleet`` spawns N workers sharing one namespace in shared mode. Worker ``i`` owns the keys
 ``k`` with ``k % N == i`` and is their only writer, so each key's versions are totally ordered;

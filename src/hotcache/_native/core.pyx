@@ -97,7 +97,7 @@ from hotcache.stats import CacheStats as _CacheStats
 DEF RECLAIM_BUDGET = 8
 DEF EXPIRE_CHUNK = 64
 
-# What a class overrides (bits of _type_flags' first item; see _subclass.pxi) and which of
+# What a class overrides (bits of _type_flags' first item; see subclass.pxi) and which of
 # cachetools' timed classes it is (the second item)
 cdef enum:
     _OVERRIDES_HOOK = 1         # one of _HOOKS: the class takes cachetools' call graph
@@ -171,7 +171,7 @@ cdef class Core:
     cdef object _seed
     cdef bint _slow_evict         # stores evict through self.popitem() (hooked, or custom choice)
     cdef bint _has_missing        # a subclass defines __missing__
-    cdef bint _hooked             # a subclass overrides a hook: cachetools' call graph (_subclass.pxi)
+    cdef bint _hooked             # a subclass overrides a hook: cachetools' call graph (subclass.pxi)
     cdef int _kind                # _KIND_TTL / _KIND_TLRU: cachetools' timed classes (call expire())
     cdef bint _fast               # stores need no sizes, bytes, clock or popitem(): _store_fast
 
@@ -202,7 +202,7 @@ cdef class Core:
                    on_evict, choice, seed)
 
     # ---------------------------------------------------------- hooked subclasses
-    # The paths of classes that override cachetools' hooks (_subclass.pxi). Called as methods,
+    # The paths of classes that override cachetools' hooks (subclass.pxi). Called as methods,
     # through the type's vtable, so the C compiler cannot inline these cold paths into the hot
     # methods that test _hooked: it then stopped inlining _use() into get() (+29 instructions
     # per c.get(k) under callgrind; +5 with direct calls and hc_rarely; +1, the test itself,

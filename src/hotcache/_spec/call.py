@@ -1,4 +1,4 @@
-"""The pure-Python twin of ``hotcache._core.CachedCall``: the decorators' hit path.
+"""The pure-Python twin of ``hotcache._native.core.CachedCall``: the decorators' hit path.
 
 The specification of the native type (which must behave exactly like this), the import fallback
 when the extension cannot load, and the oracle the tests run the native type against.

@@ -46,7 +46,7 @@ self) and an RRCache with a custom ``choice`` store in cachetools' order instead
 (``__store_hooked``): [TTL/TLRU: ``self.expire(now)``] -> expiry (TLRU: ``ttu``) ->
 ``getsizeof`` -> ``self.popitem()`` while over a bound (which may take the key itself: the
 store then counts as an insert) -> store. A hooked class's get/pop/setdefault/popitem and
-TTL/TLRU len/currsize/repr go through ``self`` as cachetools' do (docs/compat-subclassing.md).
+TTL/TLRU len/currsize/repr go through ``self`` as cachetools' do (docs/compat.md).
 
 Expired entries are invisible to lookups but only removed by purges: every store,
 ``popitem``, ``len``, ``currsize``, ``repr``, ``stats``, ``resize`` and ``expire`` purge all

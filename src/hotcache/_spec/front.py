@@ -1,4 +1,4 @@
-"""The pure-Python twin of ``hotcache._core.ReadThrough``: a mapping front that reads an L1 and
+"""The pure-Python twin of ``hotcache._native.core.ReadThrough``: a mapping front that reads an L1 and
 hands misses to ``type(self)._load(self, key, default)`` (the fallback when the extension can't load).
 """
 from __future__ import annotations

@@ -32,7 +32,7 @@ __all__ = ["Codec", "Rejected", "encode_key", "make_codec", "namespace_prefix"]
 #   integral      "i" + decimal digits      bool, int and integral float: 1 == 1.0 == True -> "i1"
 #                 "x" + hex                  ints of more than 12000 bits (str() is capped)
 #   other float   "f" + repr(x)              shortest round-trip repr: "f1.5", "finf", "f-inf",
-#                                            "fnan" (every NaN, see README)
+#                                            "fnan" (every NaN, see docs/tiers.md)
 #   str           "s" + text                 UTF-8 (lone surrogates kept with surrogatepass)
 #   bytes         "b" + hex
 #   type          "y" + module + ":" + qualname   (typed keys, cachetools' keyword marker); only

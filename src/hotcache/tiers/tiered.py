@@ -35,7 +35,7 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
       process reads what any other computed. Nothing is spilled.
     * ``invalidation="pubsub"``: a write or delete in one process removes the key from every
       other process's L1 (not from its own) through a Redis channel of the namespace; a lost
-      subscription clears the L1 (see the README: "Invalidation"). ``None``: other processes'
+      subscription clears the L1 (docs/tiers.md, "Invalidation across processes"). ``None``: other processes'
       L1 copies live until they expire or are evicted; give them an L1 ttl.
     * ``write="behind"``: writes and deletes reach Redis through the tier's ordered background
       queue (``flush()`` waits for it). ``"through"``: ``set``/``del``/``pop`` return once Redis
