@@ -67,3 +67,22 @@ def test_public_paths_of_the_layout():
                    hotcache.keys, hotcache.func, hotcache.stats, hotcache.breaker):
         for name in module.__all__:
             assert getattr(module, name) is not None, (module.__name__, name)
+
+
+def test_hotcache_redis_never_shadows_redis_py(tmp_path):
+    """``hotcache.redis`` and the tests' own ``tests/redis/`` folder are never taken for redis-py:
+    with the tests folder first on sys.path (as pytest puts it) and from inside it, ``import
+    redis`` is redis-py, and hotcache's Redis modules use redis-py."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("redis")
+    tests = Path(__file__).resolve().parent
+    code = ("import sys; sys.path.insert(0, %r); import hotcache.redis, hotcache.tiers.redis_io as io; "
+            "import redis, redis.asyncio; assert redis.Redis and redis.__file__ and "
+            "'hotcache' not in redis.__file__, redis.__file__; assert io.OUTAGE[0].__module__ == "
+            "'redis.exceptions', io.OUTAGE; print(redis.__file__)" % str(tests))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=str(tests), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    assert proc.returncode == 0, proc.stdout
