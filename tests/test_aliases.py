@@ -79,10 +79,12 @@ def test_hotcache_redis_never_shadows_redis_py(tmp_path):
 
     pytest.importorskip("redis")
     tests = Path(__file__).resolve().parent
-    code = ("import sys; sys.path.insert(0, %r); import hotcache.redis, hotcache.tiers.redis_io as io; "
-            "import redis, redis.asyncio; assert redis.Redis and redis.__file__ and "
-            "'hotcache' not in redis.__file__, redis.__file__; assert io.OUTAGE[0].__module__ == "
-            "'redis.exceptions', io.OUTAGE; print(redis.__file__)" % str(tests))
+    code = ("import sys, os; sys.path.insert(0, %r); import hotcache.redis, hotcache.tiers.redis_io as io; "
+            "import redis, redis.asyncio, redis.client; home = os.path.dirname(redis.__file__); "
+            "assert redis.Redis and os.path.basename(os.path.dirname(home)) != 'hotcache' "
+            "and home != os.path.join(%r, 'redis'), redis.__file__; "
+            "assert io.OUTAGE[0].__module__ == 'redis.exceptions', io.OUTAGE; print(redis.__file__)"
+            % (str(tests), str(tests)))
     proc = subprocess.run([sys.executable, "-c", code], cwd=str(tests), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
     assert proc.returncode == 0, proc.stdout
