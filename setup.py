@@ -27,8 +27,8 @@ macros = [("NDEBUG", None)] if not os.environ.get("HOTCACHE_DEBUG") else [("HC_D
 macros.append(("CYTHON_FREETHREADING_COMPATIBLE", "0"))
 
 ext = Extension(
-    "hotcache._core",
-    sources=["src/hotcache/_core.pyx", *csrc],
+    "hotcache._native.core",
+    sources=["src/hotcache/_native/core.pyx", *csrc],
     include_dirs=["csrc"],
     define_macros=macros,
     extra_compile_args=extra_compile_args,

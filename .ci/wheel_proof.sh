@@ -34,9 +34,9 @@ step() { printf '\n== [%3ds] %s\n' "$((SECONDS - T0))" "$*"; }
 smoke() {
     "$@" - <<'EOF'
 import pickle
-import hotcache, hotcache._core
+import hotcache, hotcache._native.core
 c = hotcache.LRUCache(maxsize=2)
-assert any(k.__module__ == hotcache._core.__name__ for k in type(c).__mro__), type(c).__mro__
+assert any(k.__module__ == hotcache._native.core.__name__ for k in type(c).__mro__), type(c).__mro__
 c["a"] = 1; c["b"] = 2; c["a"]; c["c"] = 3          # "b" is the least recently used
 assert sorted(c) == ["a", "c"], list(c)
 t = hotcache.TTLCache(maxsize=10, ttl=60)
@@ -52,9 +52,9 @@ def f(x):
     return x * 2
 
 assert [f(1), f(1), f(2)] == [2, 2, 4] and f.cache_info().hits == 1
-assert hotcache._core.CALL_PATH == "native", hotcache._core.CALL_PATH
+assert hotcache._native.core.CALL_PATH == "native", hotcache._native.core.CALL_PATH
 print("smoke test: ok (hotcache %s, %s, decorator call path %s)"
-      % (hotcache.__version__, hotcache._core.__file__, hotcache._core.CALL_PATH))
+      % (hotcache.__version__, hotcache._native.core.__file__, hotcache._native.core.CALL_PATH))
 EOF
 }
 
@@ -92,7 +92,7 @@ else
     echo "sdist: $(basename "$SDIST")"
     echo "wheel: $(basename "$WHEEL")"
     tar -tzf "$SDIST" >"$WORK/sdist.list"
-    for needed in csrc/hc_core.h csrc/Makefile src/hotcache/_core.pyx tests/conftest.py benchmarks/hit_ratio.py CHANGELOG.md; do
+    for needed in csrc/hc_core.h csrc/Makefile src/hotcache/_native/core.pyx src/hotcache/_native/subclass.pxi tests/conftest.py tests/helpers.py benchmarks/hit_ratio.py docs/index.md mkdocs.yml CHANGELOG.md; do
         grep -q "^hotcache-[^/]*/$needed\$" "$WORK/sdist.list" || { echo "sdist lacks $needed"; exit 1; }
     done
     if grep -E '\.(so|pyd|o)$' "$WORK/sdist.list"; then echo "sdist contains binaries (above)"; exit 1; fi
@@ -142,10 +142,11 @@ else
     quiet_pip "$WENV/python" -m pip install -q --disable-pip-version-check "$REPAIRED"
 fi
 # the suite comes from the sdist (what users get), unpacked away from the source tree (README.md
-# too: tests/test_readme_examples.py runs its examples); wheel-only: an empty directory
+# and docs/ too: tests/docs/test_examples.py runs their examples); wheel-only: an empty directory
 mkdir -p "$WORK/suite"
 if [ "$MODE" = full ]; then
-    tar -xzf "$SDIST" -C "$WORK/suite" --strip-components=1 --wildcards '*/tests/*' '*/benchmarks/*' '*/README.md'
+    tar -xzf "$SDIST" -C "$WORK/suite" --strip-components=1 --wildcards '*/tests/*' '*/benchmarks/*' '*/README.md' \
+        '*/docs/*' '*/mkdocs.yml'
 fi
 # PATH: the venv's bin plus a dir holding only the non-compiler tools the suite may call
 mkdir -p "$WORK/nocc"
@@ -167,11 +168,11 @@ cd "$WORK/suite"
 env -i HOME="$WORK" PATH="$NOCC_PATH" LANG=C.UTF-8 CI="${CI:-}" HOTCACHE_WHEEL_TEST=1 \
     "$WENV/python" - "$WENV" <<'EOF'
 import os, sys
-import hotcache, hotcache._core
+import hotcache, hotcache._native.core
 venv = os.path.dirname(sys.argv[1])
-for mod in (hotcache, hotcache._core):
+for mod in (hotcache, hotcache._native.core):
     assert mod.__file__.startswith(venv), (mod.__name__, mod.__file__)
-    print("%-15s %s" % (mod.__name__, mod.__file__))
+    print("%-21s %s" % (mod.__name__, mod.__file__))
 EOF
 if [ "$MODE" = wheel-only ]; then
     smoke env -i HOME="$WORK" PATH="$NOCC_PATH" LANG=C.UTF-8 "$WENV/python"
@@ -193,7 +194,7 @@ step "fresh venv: install from the sdist alone (compiler allowed)"
 SENV="$WORK/sdistenv/bin"
 quiet_pip "$SENV/python" -m pip install -q --disable-pip-version-check "$SDIST"
 cd "$WORK"
-"$SENV/python" -c "import hotcache, hotcache._core"
+"$SENV/python" -c "import hotcache, hotcache._native.core"
 smoke "$SENV/python"
 cd "$ROOT"
 

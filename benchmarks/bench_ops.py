@@ -2,14 +2,14 @@
 
 One group per scenario, so `pytest benchmarks/ --benchmark-only` shows every library of a
 scenario in one table.  Each round is one whole loop of the shape a user would write (the loops
-are hotcache._bench's, the same ones `python -m hotcache bench` times), over 100k keys for the
+are hotcache.bench.caches', the same ones `python -m hotcache bench` times), over 100k keys for the
 micro-benchmarks and over the 1M-request Zipf trace for cache-aside: divide a round's time by
 the op count in the group name for ns/op.  Missing peers are skipped; functools.lru_cache runs
 `f(k)` where it applies.  The garbage collector is off inside rounds (see conftest.py).
 """
 import pytest
 
-from hotcache import _bench as hb
+from hotcache.bench import caches as hb
 
 ROUNDS = 20
 ZIPF_ROUNDS = 3
@@ -40,7 +40,7 @@ def _full(lib, policy, keys):
 
 def _orders(keys, n=4, seed=hb.SEED + 1):
     """n lookup orders of the same key objects, rotated round by round: one fixed order would
-    let an LRU list's move-to-front prefetch the next lookups (see hotcache._bench._rotating)."""
+    let an LRU list's move-to-front prefetch the next lookups (see hotcache.bench.caches._rotating)."""
     import random
     rng = random.Random(seed)
     out = []

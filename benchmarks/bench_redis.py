@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 redis = pytest.importorskip("redis")
 
 import hotcache  # noqa: E402
-from hotcache.redis_tier import RedisTier, TieredCache  # noqa: E402
+from hotcache.tiers import RedisTier, TieredCache  # noqa: E402
 from redis_server import RedisServer, redis_binary  # noqa: E402
 
 L2_KEYS = 1000

@@ -1,7 +1,7 @@
 """benchmarks/decorators.py -- cost of a cached call: hotcache's decorators beside functools.lru_cache,
 cachetools.cached and cachebox.cached, hits and misses, in one run.
 
-    python benchmarks/decorators.py              # about 35 s: the numbers for the README
+    python benchmarks/decorators.py              # about 35 s: the numbers in docs/benchmarks.md
     python benchmarks/decorators.py --quick      # about 8 s
     python benchmarks/decorators.py --rounds 30  # exactly 30 rounds per scenario, no time budget
     python benchmarks/decorators.py --json out.json
@@ -171,7 +171,7 @@ def _hotcache_decorators():
     mod = hotcache if hasattr(hotcache, "cached") else None
     if mod is None:
         try:
-            from hotcache import decorators as mod
+            from hotcache import memo as mod
         except ImportError as exc:
             return None, "hotcache has no decorators yet (%s)" % exc
     return mod, "hotcache %s" % getattr(hotcache, "__version__", "?")
@@ -234,8 +234,8 @@ def contenders():
 
 
 def native_note(wrapped):
-    """Whether a hotcache wrapper runs on the native hit path (hotcache._core.CachedCall)."""
-    core = sys.modules.get("hotcache._core")
+    """Whether a hotcache wrapper runs on the native hit path (hotcache._native.core.CachedCall)."""
+    core = sys.modules.get("hotcache._native.core")
     native = getattr(core, "CachedCall", None) if core else None
     if native is not None and isinstance(wrapped, native):
         return "native hit path"

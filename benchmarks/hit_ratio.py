@@ -10,7 +10,7 @@ each is the textbook structure for its policy, small enough to check by reading.
     FIFO    deque of keys in insertion order + set; hits change nothing
     random  dense key list + position map, victim = rng.randrange(len), swap-remove
 
-Workload: cache-aside over the seeded Zipf(0.99) trace of hotcache._bench (the one
+Workload: cache-aside over the seeded Zipf(0.99) trace of hotcache.bench.caches (the one
 `python -m hotcache bench` uses):  v = c.get(k); if v is None: c[k] = compute(k).
 LRU, LFU, FIFO (and TTL without expiry, which evicts LRU) must reproduce the simulator's hit
 count exactly; random must be within 0.005 of the simulator's mean ratio over several seeds.
@@ -146,7 +146,7 @@ def classes_of(module_name):
 
 
 def default_trace(length):
-    from hotcache._bench import zipf_trace
+    from hotcache.bench.caches import zipf_trace
     return zipf_trace(length)
 
 

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
 def worker(idx, url, rate, seconds, go, out, finish):
     import hotcache
-    from hotcache.redis_tier import RedisTier, TieredCache
+    from hotcache.tiers import RedisTier, TieredCache
 
     heard = []  # (rkey, ns)
 

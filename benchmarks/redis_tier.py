@@ -1,7 +1,7 @@
 """benchmarks/redis_tier.py -- what the Redis tier costs: L2 hits, spill throughput, L1 hits with a
 tier attached (Redis up, stalled, dead), against the bare redis-py calls a user would write instead.
 
-    python benchmarks/redis_tier.py            # about 55 s: the numbers for the README
+    python benchmarks/redis_tier.py            # about 55 s: the numbers in docs/tiers.md
     python benchmarks/redis_tier.py --quick    # about 15 s
     python benchmarks/redis_tier.py --json out.json
 
@@ -52,7 +52,7 @@ from redis.backoff import NoBackoff  # noqa: E402
 from redis.retry import Retry  # noqa: E402
 
 import hotcache  # noqa: E402
-from hotcache.redis_tier import RedisTier, TieredCache  # noqa: E402
+from hotcache.tiers import RedisTier, TieredCache  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
 
 SECRET = b"benchmark-secret-0123456789abcdef"

@@ -10,7 +10,7 @@ import sys
 import threading
 
 import pytest
-from conftest import AsyncInterrupt, interrupt_point, raise_at
+from helpers import AsyncInterrupt, interrupt_point, raise_at
 
 from hotcache import _flight
 from hotcache._flight import SingleFlight

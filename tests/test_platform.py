@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import hotcache
-from hotcache import _pure_call
+from hotcache._spec import call as spec_call
 
 __all__: list = []
 
@@ -143,7 +143,7 @@ def test_make_key_partitions_calls_like_functools(typed):
 
     keys = []
     for args, kwargs in _CALLS:
-        keys.append(_pure_call._make_key(args, kwargs, typed))
+        keys.append(spec_call._make_key(args, kwargs, typed))
         hits.append(ref(*args, **kwargs))
     for i in range(len(_CALLS)):
         for j in range(len(_CALLS)):
@@ -153,13 +153,13 @@ def test_make_key_partitions_calls_like_functools(typed):
 
 def test_make_key_hashes_each_argument_once():
     a, b = _Counted(1), _Counted(2)
-    key = _pure_call._make_key((a,), {"k": b}, False)
+    key = spec_call._make_key((a,), {"k": b}, False)
     for _ in range(3):
         hash(key)
     assert (a.hashes, b.hashes) == (1, 1)
-    assert _pure_call._make_key((7,), {}, False) == 7 and _pure_call._make_key(("s",), {}, False) == "s"
+    assert spec_call._make_key((7,), {}, False) == 7 and spec_call._make_key(("s",), {}, False) == "s"
     with pytest.raises(TypeError):
-        _pure_call._make_key(([],), {}, False)
+        spec_call._make_key(([],), {}, False)
 
 
 def test_cache_info_is_functools_named_tuple():
@@ -188,7 +188,7 @@ def test_free_threaded_interpreter_reenables_the_gil():
             "assert not sys._is_gil_enabled()\n"
             "with warnings.catch_warnings(record=True) as w:\n"
             "    warnings.simplefilter('always')\n"
-            "    import hotcache._core\n"
+            "    import hotcache._native.core\n"
             "assert sys._is_gil_enabled(), 'the GIL stayed off'\n"
             "print([str(x.message) for x in w])\n")
     env = dict(os.environ)
@@ -200,7 +200,7 @@ def test_free_threaded_interpreter_reenables_the_gil():
 
 
 def _generated_c():
-    path = ROOT / "src" / "hotcache" / "_core.c"
+    path = ROOT / "src" / "hotcache" / "_native" / "core.c"
     return path if path.is_file() else None
 
 
@@ -213,7 +213,7 @@ def test_generated_module_declares_gil_used_on_free_threaded_builds():
     Py_MOD_GIL_NOT_USED."""
     source = _generated_c()
     if source is None:
-        pytest.skip("src/hotcache/_core.c not generated (an installed package, not a source build)")
+        pytest.skip("src/hotcache/_native/core.c not generated (an installed package, not a source build)")
     cc = shutil.which(sysconfig.get_config_var("CC").split()[0] if sysconfig.get_config_var("CC") else "cc") \
         or shutil.which("cc") or shutil.which("gcc")
     if cc is None:

@@ -5,31 +5,13 @@ Drop-in replacements for cachetools' classes (``LRUCache``, ``LFUCache``, ``FIFO
 wheel, eviction callbacks and statistics; the memoizing decorators ``cached``, ``cachedmethod``
 (cachetools'), ``lru_cache`` (functools'), ``hotcache.keys`` and ``hotcache.func``.
 """
+from ._classes import Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer
 from ._config import ENTRY_OVERHEAD
 from ._version import __version__
 from .stats import CacheStats
-
-try:
-    from .cache import Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer
-except ImportError as _exc:  # the C extension could not load: same API, pure Python
-    if "_core" not in str(_exc):
-        raise
-    import warnings as _warnings
-
-    _warnings.warn(
-        "hotcache: the C extension could not be imported (%s); using the pure-Python "
-        "implementation, which is correct but slower" % (_exc,),
-        RuntimeWarning,
-        stacklevel=2,
-    )
-    from ._pure import (  # type: ignore[assignment]
-        Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer,
-    )
-
-# after the classes: the decorators build them (and fall back to the pure ones with them)
-from . import keys  # noqa: E402
-from .decorators import CacheInfo, cached, cachedmethod, lru_cache  # noqa: E402
-from . import func  # noqa: E402
+from . import keys
+from .memo import CacheInfo, cached, cachedmethod, lru_cache
+from . import func
 
 __all__ = [
     "ENTRY_OVERHEAD",

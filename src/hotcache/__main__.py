@@ -1,5 +1,5 @@
 """`python -m hotcache`: command-line entry point.  `bench` compares hotcache with dict and
-the peer caches that are installed (see hotcache._bench); with no command, prints usage."""
+the peer caches that are installed (see hotcache.bench); with no command, prints usage."""
 
 import argparse
 import sys
@@ -29,7 +29,7 @@ def main(argv=None):
     if args.command == "bench":
         if args.rounds is not None and args.rounds < 1:
             parser.error("--rounds must be >= 1")
-        from hotcache._bench import run
+        from hotcache.bench import run
         run(quick=args.quick, rounds=args.rounds, json_file=args.json)
         return 0
     parser.print_help()

@@ -1,6 +1,6 @@
 """Validation helpers shared by the C-backed classes and the pure-Python twin.
 
-Dependency-free on purpose: ``hotcache._core`` imports these for its slow paths (constructor
+Dependency-free on purpose (the foundation layer): ``hotcache._native.core`` imports these for its slow paths (constructor
 arguments, ``resize``, ``set(ttl=)``), so both implementations accept and reject exactly the same
 values with the same messages.
 """
@@ -16,7 +16,6 @@ from typing import Any, Hashable, Optional, Tuple, Union
 __all__ = [
     "ENTRY_OVERHEAD",
     "EVICT_CAUSES",
-    "_patterns",
     "default_sizeof",
     "parse_maxsize",
     "parse_memory",
@@ -115,21 +114,6 @@ def parse_memory(value: Any) -> Optional[int]:
             return (int(whole or "0") * 10 ** len(frac) + int(frac)) * unit // 10 ** len(frac)
         return int(number) * unit
     raise TypeError("maxmemory must be an int, a string like '64MB' or None, not %s" % type(value).__name__)
-
-
-_PATTERNS: Any = None
-
-
-def _patterns() -> Any:
-    """hotcache.patterns, imported on first use (it pulls in asyncio and threading machinery
-    that plain cache users never need); later calls cost one global read. The get_or_set
-    methods of the native caches (hotcache.cache) and of the pure twin (_pure) both go here."""
-    global _PATTERNS
-    if _PATTERNS is None:
-        from . import patterns
-
-        _PATTERNS = patterns
-    return _PATTERNS
 
 
 def parse_ttl(ttl: Any, *, name: str = "ttl") -> Optional[float]:

@@ -1,7 +1,10 @@
 """Single-flight ("stampede protection"): one execution per key among concurrent callers.
 
-Process-local, for threads (``do``) and asyncio tasks (``ado``); used by ``@cached`` and
-``hotcache.patterns``.
+Process-local, for threads (``do``) and asyncio tasks (``ado``); used by ``@cached``
+(hotcache.memo), ``hotcache.patterns`` and, below them, the cache-aside functions at the end of
+this module (``get_or_set``/``aget_or_set``, public as ``hotcache.patterns.get_or_set`` and as
+every cache's ``get_or_set`` method: they live here, in the foundation layer, so that the cache
+classes call them without importing a layer above their own).
 
 HOW IT WORKS. A ``SingleFlight`` keeps one table of calls in flight per namespace (sync, and
 async per event loop)::
@@ -61,9 +64,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from typing import Any, Awaitable, Callable, Dict, Hashable, Optional, Tuple, TypeVar, Union
+from typing import (
+    Any, Awaitable, Callable, Dict, Hashable, MutableMapping, Optional, Tuple, TypeVar, Union,
+)
 
-__all__ = ["SingleFlight"]
+from ._config import parse_ttl
+
+__all__ = ["SingleFlight", "aget_or_set", "get_or_set"]
 
 R = TypeVar("R")
 
@@ -82,7 +89,7 @@ class _Call(list["threading.Event"]):
     A list subclass with no ``__init__``, so that registering an uncontended flight costs one
     C-level allocation (a third of a Python ``__init__``): make one as ``call = _Call();
     call.owner = me; call.finished = False`` (``SingleFlight.do``; the decorators' inlined
-    leader in ``hotcache._load``), end it with ``_finish``."""
+    leader in ``hotcache.memo.load``), end it with ``_finish``."""
 
     __slots__ = ("owner", "finished", "state", "result", "exc")
     owner: int
@@ -299,3 +306,104 @@ class SingleFlight:
             if outcome is not _RETRY:
                 return outcome  # type: ignore[no-any-return]
             # the leader was cancelled or interrupted: compete to lead a new flight
+
+
+# -- cache-aside ---------------------------------------------------------------------------------
+
+K = TypeVar("K")
+V = TypeVar("V")
+_MISSING: Any = object()  # get_or_set's "not in the cache"
+
+# one flight table for every cache's get_or_set: keys are (id(cache), key) and exist only while
+# loading (the running leader holds the cache, so its id cannot be reused meanwhile)
+_ASIDE = SingleFlight()
+
+
+def _peek(cache: Any) -> Callable[[Any, Any], Any]:
+    """The cheapest stats-neutral lookup the cache offers (hotcache's ``peek``, else ``get``)."""
+    peek = getattr(cache, "peek", None)
+    return peek if callable(peek) else cache.get  # type: ignore[no-any-return]
+
+
+def _check_ttl(cache: Any, ttl: Any) -> Optional[float]:
+    """Validate ``ttl`` before any load runs: a bad ttl must not be mistaken for a store that
+    did not fit (both raise ValueError from the cache)."""
+    if ttl is None:
+        return None
+    seconds = parse_ttl(ttl)
+    if not callable(getattr(cache, "set", None)):
+        raise TypeError("ttl= needs a cache with set(key, value, ttl=) (a hotcache cache), not %s"
+                        % type(cache).__name__)
+    return seconds
+
+
+def _store(cache: Any, key: Any, value: Any, ttl: Any) -> None:
+    """Store ``value``; a value too large for the cache (ValueError) is simply not cached."""
+    try:
+        if ttl is None:
+            cache[key] = value
+        else:
+            cache.set(key, value, ttl=ttl)
+    except ValueError:
+        pass
+
+
+def get_or_set(cache: MutableMapping[K, V], key: K, loader: Callable[[], V],
+               ttl: Optional[float] = None) -> V:
+    """Cache-aside: return ``cache[key]``, or load it with ``loader()``, store it and return it.
+
+    A hit is one ``cache.get`` and touches no lock. On a miss, concurrent callers for the same
+    ``(cache, key)`` (threads) share one ``loader()`` call: the first one runs it with no lock
+    held, the others wait and get the same value, or the same exception object. Exceptions are
+    not cached. Different keys never wait on each other. ``ttl`` (seconds) is the stored entry's
+    own time to live (``cache.set(key, value, ttl=ttl)``); None stores with ``cache[key] = value``
+    (the cache's default ttl, if any). A value too large for the cache is returned uncached.
+    ``None`` is a value like any other and is cached.
+
+    Raises TypeError for an unhashable key (from the cache), ValueError/TypeError for a bad
+    ``ttl`` (before loading), and whatever ``loader`` raises.
+    """
+    value = cache.get(key, _MISSING)
+    if value is not _MISSING:
+        return value
+    ttl = _check_ttl(cache, ttl)
+    peek = _peek(cache)
+
+    def load() -> V:
+        # double-check as leader: a flight that finished between our miss and now stored it
+        found = peek(key, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[no-any-return]
+        loaded = loader()
+        _store(cache, key, loaded, ttl)
+        return loaded
+
+    return _ASIDE.do((id(cache), key), load)
+
+
+async def aget_or_set(cache: MutableMapping[K, V], key: K,
+                      loader: Callable[[], Union[Awaitable[V], V]],
+                      ttl: Optional[float] = None) -> V:
+    """Async cache-aside: like :func:`get_or_set`, shared among asyncio tasks of one event loop.
+
+    ``loader`` may be an ``async def`` function (awaited) or a plain function (called on the
+    event loop thread: wrap blocking I/O in ``asyncio.to_thread`` yourself). If the leading task
+    is cancelled, one of its waiters takes over the load; the others are not cancelled.
+    """
+    value = cache.get(key, _MISSING)
+    if value is not _MISSING:
+        return value
+    ttl = _check_ttl(cache, ttl)
+    peek = _peek(cache)
+
+    async def load() -> V:
+        found = peek(key, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[no-any-return]
+        loaded = loader()
+        if inspect.isawaitable(loaded):
+            loaded = await loaded  # type: ignore[misc]
+        _store(cache, key, loaded, ttl)
+        return loaded  # type: ignore[return-value]
+
+    return await _ASIDE.ado((id(cache), key), load)

@@ -9,8 +9,9 @@ import random
 import time
 from typing import Any, Callable, ClassVar, Optional, Tuple, TypeVar, Union
 
-from ._config import _patterns
-from ._core import Core, Timer, _type_flags_of
+from ._config import parse_ttl
+from ._flight import aget_or_set as _aget_or_set, get_or_set as _get_or_set
+from ._native.core import Core, Timer, _type_flags_of
 
 __all__ = ["Cache", "FIFOCache", "LFUCache", "LRUCache", "RRCache", "TLRUCache", "TTLCache", "Timer"]
 
@@ -37,7 +38,7 @@ class Cache(Core[K, V]):  # type: ignore[misc]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Decided once per class: which paths its instances take. A class that overrides one of
-        # the methods cachetools calls on self (docs/compat-subclassing.md) gets cachetools' call
+        # the methods cachetools calls on self (docs/compat.md) gets cachetools' call
         # graph; one that overrides none keeps the native paths.
         super().__init_subclass__(**kwargs)
         cls._hc_flags = _type_flags_of(cls)
@@ -57,13 +58,13 @@ class Cache(Core[K, V]):  # type: ignore[misc]
     def get_or_set(self, key: Any, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
         """Cache-aside: the value of ``key``, else ``loader()`` stored (with ``ttl``) and returned.
         Single-flight: concurrent callers missing the same key run ``loader`` once."""
-        return _patterns().get_or_set(self, key, loader, ttl=ttl)
+        return _get_or_set(self, key, loader, ttl=ttl)
 
     async def aget_or_set(self, key: Any, loader: Callable[[], Any],
                           ttl: Optional[float] = None) -> Any:
         """``get_or_set`` for asyncio: ``loader`` may be a coroutine function; concurrent tasks
         missing the same key await one load."""
-        return await _patterns().aget_or_set(self, key, loader, ttl=ttl)
+        return await _aget_or_set(self, key, loader, ttl=ttl)
 
 
 class LRUCache(Cache):
@@ -161,8 +162,6 @@ Cache._hc_flags = _type_flags_of(Cache)
 
 
 def _extension_ttl(ttl: Any) -> Optional[float]:
-    from ._config import parse_ttl
-
     return parse_ttl(ttl)
 
 

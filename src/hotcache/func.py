@@ -16,8 +16,9 @@ import random
 import time
 from typing import Any, Callable, Dict, Optional
 
-from . import FIFOCache, LFUCache, LRUCache, RRCache, TTLCache, keys
-from .decorators import cached
+from . import keys
+from ._classes import FIFOCache, LFUCache, LRUCache, RRCache, TTLCache
+from .memo import cached
 
 __all__ = ["fifo_cache", "lfu_cache", "lru_cache", "rr_cache", "ttl_cache"]
 

@@ -21,7 +21,7 @@ type: a hotcache cache (``stats()`` -> CacheStats, also a WriteThroughCache), a 
 function (``cache_stats()``, ``.cache``), a TieredCache (TieredStats), a WriteBehindCache or a
 LoadingCache (``stats()`` -> dict, ``.cache``).
 
-Choices (documented in the README):
+Choices (documented in docs/monitoring.md):
 
 * Expirations are their own counter, ``hotcache_expirations_total``, not a cause of
   ``hotcache_evictions_total{cause}``: evictions (cause ``"size"`` or ``"memory"``) measure

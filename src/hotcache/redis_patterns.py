@@ -1,21 +1,7 @@
-"""hotcache.redis_patterns: coordination patterns on Redis: a token-safe lock and server-side rate limiters.
+"""hotcache.redis_patterns: the Redis lock and rate limiters under their first name.
 
-The implementations live in hotcache._redis_lock and hotcache._ratelimit; this module is the public face.
+Kept so that ``from hotcache.redis_patterns import RedisLock`` keeps working; the code lives in
+``hotcache.redis`` (docs/redis.md), which is the name to use. Same ``__all__``, same objects.
 """
-
-from __future__ import annotations
-
-from ._ratelimit import ALGORITHMS, AsyncRateLimiter, RateLimiter, RateLimitResult
-from ._redis_lock import AsyncRedisLock, LockError, LockNotOwnedError, LockTimeoutError, RedisLock
-
-__all__ = [
-    "RedisLock",
-    "AsyncRedisLock",
-    "LockError",
-    "LockNotOwnedError",
-    "LockTimeoutError",
-    "RateLimiter",
-    "AsyncRateLimiter",
-    "RateLimitResult",
-    "ALGORITHMS",
-]
+from .redis import *  # noqa: F401,F403
+from .redis import __all__  # noqa: F401

@@ -1,0 +1,139 @@
+# The hot path: finding a key's slot, using it, and the plain store. Included by core.pyx after
+# Core; Core's mapping methods, CachedCall (call.pxi) and ReadThrough (front.pxi) all go through
+# these, so a hit through any of them is the same inlined probe. Rule A (core.pyx's docstring):
+# user code (hash, the timer, ==) runs before anything changes, and a probe restarts when an
+# __eq__ changed the cache.
+
+cdef int _store_fast_h(Core self, object key, object value, Py_hash_t h) except -1:
+    """Core._store_fast with the hash already computed (hash(key) == h; the decorators' hit
+    path hashes each key once per call, as functools.lru_cache does)."""
+    cdef Py_ssize_t slot
+    cdef uint32_t s, v
+    cdef int cause
+    cdef PyObject *old
+    cdef hc_entry *e
+    cdef object vk = None, vv = None
+    if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
+        # full: start loading what evicting the next victim touches (its index bucket and
+        # its key/value pair) while the probe below waits for this key's bucket
+        hc_prefetch_victim(self.c)
+    slot = _find(self, key, h)      # (2): the last user code before the structural work
+    if slot >= 0:
+        hc_update(self.c, <uint32_t>slot, 1, 0, INFINITY)
+        e = hc_entry_at(self.c, <uint32_t>slot)
+        old = <PyObject *>e.val
+        Py_INCREF(value)
+        e.val = <void *>value
+        Py_DECREF(<object>old)      # consistent again: the old value may go now (4)
+        return 0
+    if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
+        v = hc_evict(self.c, -INFINITY, HC_CAUSE_SIZE, &cause)
+        if v != HC_NIL:
+            vk = _take_k(self, v)
+            vv = _take_v(self, v)
+    s = hc_insert(self.c, <uint64_t>h, 1, 0, INFINITY)
+    if s == HC_NIL:
+        raise MemoryError("hotcache: out of slots or memory")
+    _put_k(self, s, key)
+    _put_v(self, s, value)
+    if vk is not None:
+        if self._on_evict is not None:
+            try:
+                self._on_evict(vk, vv, "size")      # (5)
+            finally:
+                if self._spill is not None:
+                    _spill_one(self, vk, vv, HC_CAUSE_SIZE)
+        elif self._spill is not None:
+            _spill_one(self, vk, vv, HC_CAUSE_SIZE)
+    return 0
+
+
+cdef inline Py_ssize_t _use(Core self, object key) except -2:
+    """The lookup of [] and get(): the slot of a live key (counted as a hit and a use), or -1
+    after counting a miss. Shared by Core and ReadThrough (TieredCache)."""
+    cdef Py_hash_t h = hash(key)
+    cdef double now = _now_if_timed(self)
+    cdef Py_ssize_t slot = _find(self, key, h)
+    if slot >= 0 and not hc_expired(self.c, <uint32_t>slot, now):
+        hc_touch(self.c, <uint32_t>slot)
+        return slot
+    hc_count_miss(self.c)
+    return -1
+
+
+cdef inline Py_ssize_t _find(Core self, object key, Py_hash_t h) except -2:
+    """Slot of key (live or expired), or -1. Restarts when user __eq__ changed the cache."""
+    return _find_impl(self, key, h, False)
+
+
+cdef inline Py_ssize_t _find_tuple(Core self, tuple key, Py_hash_t h) except -2:
+    """_find for a tuple key (the decorators' argument tuples): a stored tuple whose items are
+    the very same objects is equal without calling ==, which a tuple == would do per item."""
+    return _find_impl(self, key, h, True)
+
+
+cdef inline bint _same_items(PyObject *stored, object key) noexcept:
+    """stored is an exact tuple with key's length whose items are identical to key's."""
+    cdef Py_ssize_t i, n = PyTuple_GET_SIZE(key)
+    if type(<object>stored) is not tuple or PyTuple_GET_SIZE(<object>stored) != n:
+        return False
+    for i in range(n):
+        if PyTuple_GET_ITEM(<object>stored, i) != PyTuple_GET_ITEM(key, i):
+            return False
+    return True
+
+
+cdef inline Py_ssize_t _find_impl(Core self, object key, Py_hash_t h, bint tuple_key) except -2:
+    cdef hc_probe p
+    cdef uint32_t slot
+    cdef PyObject *k
+    cdef uint64_t ver
+    cdef bint restart
+    cdef int eq
+    while True:
+        restart = False
+        hc_probe_init(self.c, <uint64_t>h, &p)
+        slot = hc_probe_next(self.c, &p)
+        while slot != HC_NIL:
+            k = <PyObject *>hc_entry_at(self.c, slot).key
+            if k == <PyObject *>key:
+                return slot
+            if hc_hash_at(self.c, slot) != <uint64_t>h:   # same fragment, other hash
+                slot = hc_probe_next(self.c, &p)
+                continue
+            if tuple_key and _same_items(k, key):
+                return slot
+            ver = hc_version(self.c)
+            other = <object>k
+            eq = PyObject_RichCompareBool(other, key, Py_EQ)
+            if hc_version(self.c) != ver:
+                restart = True
+                break
+            if eq:
+                return slot
+            slot = hc_probe_next(self.c, &p)
+        if not restart:
+            return -1
+
+
+cdef inline object _ttl_arg(object ttl):
+    """parse_ttl for a per-call ttl: a finite positive float or int is taken as is (the common
+    case, without parse_ttl's ABC checks, ~300 ns); anything else goes through parse_ttl for
+    its None/inf handling and its errors."""
+    cdef double d
+    if type(ttl) is float:
+        d = PyFloat_AS_DOUBLE(ttl)
+        if d > 0 and d != INFINITY:
+            return ttl
+    elif type(ttl) is int:
+        d = ttl
+        if d > 0 and d != INFINITY:
+            return float(d)
+    return _parse_ttl(ttl)
+
+
+cdef inline double _now_if_timed(Core self) except? -1.0:
+    """The time if any entry is timed, else -inf (then nothing counts as expired)."""
+    if hc_timed(self.c):
+        return self._timer.read_f()
+    return -INFINITY

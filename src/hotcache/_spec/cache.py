@@ -1,0 +1,120 @@
+"""The twin's cache classes by policy, as hotcache.cache defines the native ones: each picks a
+policy (``_policy``, or a policy object given to ``Cache.__setup``) and, for the timed classes,
+cachetools' kind ("ttl"/"tlru"). Everything else is ``hotcache._spec.core.Cache``'s.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Callable, Optional, Union
+
+from .core import Cache
+from .entries import OnEvict
+from .policy_lfu import _LFU
+from .policy_order import _FIFO, _LRU
+from .policy_random import _Random
+
+__all__ = ["FIFOCache", "LFUCache", "LRUCache", "RRCache", "TLRUCache", "TTLCache"]
+
+
+class FIFOCache(Cache):
+    """First In First Out (FIFO) cache: re-assignment moves a key to newest, reads don't."""
+
+    _policy = _FIFO
+
+
+class LFUCache(Cache):
+    """Least Frequently Used (LFU) cache: ties go to the least recently used."""
+
+    _policy = _LFU
+
+
+class LRUCache(Cache):
+    """Least Recently Used (LRU) cache."""
+
+    _policy = _LRU
+
+
+class RRCache(Cache):
+    """Random Replacement (RR) cache.
+
+    With the default ``choice=random.choice`` the victim comes from a private
+    ``random.Random(seed)``, not from ``random.choice``; the C core uses its own PRNG, so the two
+    implementations agree on membership and sizes only, never on which key was the victim.
+    """
+
+    def __init__(
+        self,
+        maxsize: Union[int, float],
+        choice: Callable[[Any], Any] = random.choice,
+        getsizeof: Optional[Callable[[Any], int]] = None,
+        *,
+        seed: Optional[int] = None,
+        ttl: Optional[float] = None,
+        maxmemory: Union[int, str, None] = None,
+        sizeof: Optional[Callable[[Any, Any], int]] = None,
+        timer: Callable[[], Any] = time.monotonic,
+        on_evict: Optional[OnEvict] = None,
+    ) -> None:
+        if not callable(choice):
+            raise TypeError("choice must be callable, not %s" % type(choice).__name__)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError("seed must be an int or None, not %s" % type(seed).__name__)
+        policy = _Random(choice, seed)
+        self._Cache__setup(maxsize, getsizeof, policy, timer, ttl, maxmemory, sizeof, on_evict)  # type: ignore[attr-defined]
+
+    @property
+    def choice(self) -> Callable[[Any], Any]:
+        """The `choice` function used by the cache."""
+        return self._Cache__st.policy.choice  # type: ignore[attr-defined,no-any-return]
+
+
+class TTLCache(Cache):
+    """LRU cache whose items expire ``ttl`` after they were set (cachetools' TTLCache)."""
+
+    def __init__(
+        self,
+        maxsize: Union[int, float],
+        ttl: Any,
+        timer: Callable[[], Any] = time.monotonic,
+        getsizeof: Optional[Callable[[Any], int]] = None,
+        *,
+        maxmemory: Union[int, str, None] = None,
+        sizeof: Optional[Callable[[Any, Any], int]] = None,
+        on_evict: Optional[OnEvict] = None,
+    ) -> None:
+        self._Cache__setup(  # type: ignore[attr-defined]
+            maxsize, getsizeof, _LRU(), timer, None, maxmemory, sizeof, on_evict, kind="ttl", ttl_value=ttl
+        )
+
+    @property  # type: ignore[override]
+    def ttl(self) -> Any:
+        """The time-to-live value of the cache's items."""
+        return self._Cache__st.ttl_value  # type: ignore[attr-defined]
+
+
+class TLRUCache(Cache):
+    """Time-aware LRU cache: ``ttu(key, value, now)`` gives each item's expiry time."""
+
+    def __init__(
+        self,
+        maxsize: Union[int, float],
+        ttu: Callable[[Any, Any, Any], Any],
+        timer: Callable[[], Any] = time.monotonic,
+        getsizeof: Optional[Callable[[Any], int]] = None,
+        *,
+        ttl: Optional[float] = None,
+        maxmemory: Union[int, str, None] = None,
+        sizeof: Optional[Callable[[Any, Any], int]] = None,
+        on_evict: Optional[OnEvict] = None,
+    ) -> None:
+        self._Cache__setup(  # type: ignore[attr-defined]
+            maxsize, getsizeof, _LRU(), timer, ttl, maxmemory, sizeof, on_evict, kind="tlru", ttu=ttu
+        )
+
+    @property
+    def ttu(self) -> Callable[[Any, Any, Any], Any]:
+        """The time-to-use function used by the cache."""
+        return self._Cache__st.ttu  # type: ignore[attr-defined,no-any-return]
+

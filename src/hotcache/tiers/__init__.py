@@ -1,0 +1,47 @@
+"""hotcache.tiers: an in-process L1 cache in front of a second tier (Redis today; a disk tier next).
+
+    from hotcache.tiers import TieredCache, RedisTier          # or AsyncTieredCache, AsyncRedisTier
+
+    base.py              Tier (the protocol a second tier implements), TieredStats
+    state.py             what both tiered caches share: write generations, the clean index,
+                         invalidation sink, ownership of the L1's spill hook
+    tiered.py            TieredCache (a MutableMapping; L1 hits are native)
+    tiered_async.py      AsyncTieredCache
+    redis_base.py        what both Redis tiers share: options, key encoding, codec, spill hook
+    redis_sync.py        RedisTier                      redis_async.py   AsyncRedisTier
+    redis_io.py          one read, one batch of writes (raw RESP or redis-py's pipeline)
+    redis_spill.py       the ordered, coalescing write queue and its flusher thread
+    redis_codec.py       key encoding, serializers, AES-GCM sealing
+    redis_invalidate.py  cross-process L1 invalidation over pub/sub
+
+Layer 3 (docs/architecture.md): it builds on the cache classes, the breaker and the foundations;
+the patterns and the decorators (``cached(..., tier=)``) build on it. ``RedisTier`` and
+``AsyncRedisTier`` are imported on first use (they import redis-py), so ``import hotcache.tiers``
+stays cheap; ``hotcache.redis_tier`` is the older name of this package's Redis side.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .base import Tier, TieredStats
+from .tiered import TieredCache
+from .tiered_async import AsyncTieredCache
+
+if TYPE_CHECKING:
+    from .redis_async import AsyncRedisTier
+    from .redis_sync import RedisTier
+
+__all__ = ["AsyncRedisTier", "AsyncTieredCache", "RedisTier", "Tier", "TieredCache", "TieredStats"]
+
+
+def __getattr__(name: str) -> Any:
+    """RedisTier / AsyncRedisTier, imported (with redis-py) when first asked for."""
+    if name == "RedisTier":
+        from .redis_sync import RedisTier
+
+        return RedisTier
+    if name == "AsyncRedisTier":
+        from .redis_async import AsyncRedisTier
+
+        return AsyncRedisTier
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

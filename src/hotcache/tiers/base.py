@@ -1,0 +1,123 @@
+"""The contract between a tiered cache and its second tier: ``Tier`` (the protocol every tier
+implements: RedisTier today, a disk tier next), ``check_tier``, and ``TieredStats`` (what a
+tiered cache's ``stats()`` returns, built by ``tiered_stats``).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Protocol, Tuple
+
+from ..stats import CacheStats
+
+__all__ = ["Tier", "TieredStats", "check_tier", "tiered_stats"]
+
+_OPTIONS = {"frozen": True}
+if sys.version_info >= (3, 10):
+    _OPTIONS["slots"] = True
+
+
+@dataclass(**_OPTIONS)  # type: ignore[call-overload]
+class TieredStats(CacheStats):
+    """The L1's CacheStats plus the second tier's counters.
+
+    ``hits``/``misses`` are L1 lookups. An L1 miss then reads L2: ``l2_hits`` (found, promoted)
+    or ``l2_misses`` (absent, expired, rejected, skipped because the breaker is open, or failed).
+    ``l2_errors`` counts failed Redis calls and failed commands, ``spilled`` entries written to
+    Redis by spills (and, in shared mode, by writes), ``spill_dropped`` writes given up (queue
+    full, breaker open, write failed, unserializable), ``rejected`` stored values that failed
+    authentication or decoding. ``breaker_state`` is "closed", "open" or "half_open".
+    ``invalidations`` counts keys other processes announced as changed (dropped from this L1),
+    ``resyncs`` how often the subscription was lost (each time the L1 was cleared), and
+    ``invalidation_state`` is "off", "live" or "lost".
+    """
+
+    l2_hits: int = 0
+    l2_misses: int = 0
+    l2_errors: int = 0
+    spilled: int = 0
+    spill_dropped: int = 0
+    rejected: int = 0
+    breaker_state: str = "closed"
+    invalidations: int = 0
+    resyncs: int = 0
+    invalidation_state: str = "off"
+
+
+class Tier(Protocol):
+    """What a tiered cache asks of its second tier (RedisTier is the implementation; a disk
+    tier or an N-tier chain follows the same contract). Every method is called by
+    TieredCache/AsyncTieredCache only; callers use the public API.
+
+    Keys and reads:
+      ``_rkey(key) -> bytes``        the tier's key for a cache key; TypeError if it has none.
+                                     Equal cache keys (1, 1.0, True) get the same bytes.
+      ``_fetch(rkey)``               (value, seconds left or None) or MISS; never raises unless
+                                     the tier was built with raise_on_error. Pending writes of
+                                     this process win over the store: a queued write is served,
+                                     a queued delete reads as MISS. (Awaitable on async tiers.)
+      ``_tally(hit) -> hit``         counts an answer of _fetch as an L2 hit or miss.
+    Writes (queued in one order per tier, applied in that order; never dropped silently: a
+    delete or shared write that cannot be applied keeps reading as MISS until it is):
+      ``_write(rkey, value, ttl)``   store ``value`` (ttl None: the tier's default).
+      ``_invalidate(rkey)``          delete ``rkey``.
+      ``_spill_hook(index)``         the L1 eviction hook (key, value, cause, ttl_left) for spill
+                                     mode; it must skip an entry whose ``index[rkey][1]`` is the
+                                     evicted object (clean: the tier holds it) and pop its
+                                     index entry.
+      ``_cancel_spills(rkeys)``      forget queued spills of keys another process changed.
+      ``_mark()`` / ``_confirm(mark, timeout) -> bool``   write-through: wait until everything
+                                     queued before the mark was applied (awaitable on async).
+      ``_clear_with(l1_clear)``      clear the tier's namespace, calling ``l1_clear()`` once no
+                                     write is in flight (awaitable on async).
+    Invalidation (optional; a tier without other processes returns None from _subscriber):
+      ``_subscriber(sink)``          an object with ensure()/drop()/halt() that calls
+                                     ``sink._inv_keys(rkeys)``, ``sink._inv_clear()`` and
+                                     ``sink._inv_state(live)`` (see hotcache.tiers.redis_invalidate).
+      ``breaker``                    has add_listener/remove_listener (its opening counts as a
+                                     lost subscription).
+    Lifecycle and stats: ``ttl``, ``flush(timeout)``, ``close(timeout)``/``aclose``,
+    ``counters() -> dict`` (l2_hits, l2_misses, l2_errors, spilled, spill_dropped, rejected,
+    breaker_state).
+    """
+
+    ttl: float
+    breaker: Any
+
+    def _rkey(self, key: Any) -> bytes: ...
+    def _fetch(self, rkey: bytes) -> Any: ...
+    def _tally(self, hit: Any) -> Any: ...
+    def _write(self, rkey: bytes, value: Any, ttl: Optional[float]) -> None: ...
+    def _invalidate(self, rkey: bytes) -> None: ...
+    def _spill_hook(self, index: Dict[bytes, Tuple[Any, Any]]) -> Any: ...
+    def _cancel_spills(self, rkeys: List[bytes]) -> None: ...
+    def _mark(self) -> Any: ...
+    def _confirm(self, mark: Any, timeout: Optional[float]) -> Any: ...
+    def _clear_with(self, l1_clear: Any) -> Any: ...
+    def _subscriber(self, sink: Any) -> Any: ...
+    def counters(self) -> Dict[str, Any]: ...
+
+
+_TIER_METHODS = ("_rkey", "_fetch", "_tally", "_write", "_invalidate", "_spill_hook",
+                 "_cancel_spills", "_mark", "_confirm", "_clear_with", "_subscriber", "counters")
+
+
+def check_tier(tier: Any, kind: str) -> None:
+    """TypeError unless ``tier`` implements the Tier protocol."""
+    missing = [name for name in _TIER_METHODS if not callable(getattr(tier, name, None))]
+    if missing:
+        raise TypeError("tier must be %s (a hotcache tier), not %s (it lacks %s)"
+                        % (kind, type(tier).__name__, ", ".join(missing)))
+
+
+def tiered_stats(l1: Any, tier: Any, extra: Optional[Dict[str, Any]] = None) -> TieredStats:
+    """TieredStats from an L1's stats(), a tier's counters() and the cache's own ``extra``."""
+    base = l1.stats()
+    counts = tier.counters()
+    fields = {name: getattr(base, name) for name in CacheStats.__dataclass_fields__}
+    for name in ("l2_hits", "l2_misses", "l2_errors", "spilled", "spill_dropped", "rejected",
+                 "breaker_state"):
+        fields[name] = counts[name]
+    if extra:
+        fields.update(extra)
+    return TieredStats(**fields)
