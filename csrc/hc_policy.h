@@ -65,6 +65,7 @@ typedef struct hc_tinylfu {
     uint64_t last_miss;           /* hash of the last miss, counted by on_miss... */
     uint8_t miss_pending;         /* ...and not yet inserted (then on_insert does not count it) */
     uint8_t ghost_shift;          /* the ghost samples one victim hash in 2^ghost_shift */
+    uint8_t sized;                /* an entry was stored with a size other than 1 since clear */
     uint8_t configured;           /* bounds derived from the maximum (cleared by clear) */
 } hc_tinylfu;
 

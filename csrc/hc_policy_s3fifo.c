@@ -245,22 +245,16 @@ static int s3_check(const hc_pol *p, const hc_entry *e, uint32_t cap, size_t liv
 {
     const hc_s3fifo *q = &p->s3;
     size_t seen = 0;
-    uint32_t s;
     uint64_t max = pol_maximum(p);
-    if (hc_policy_queue_check(p, &q->small, e, cap, Q_MAIN, 0, "s3fifo small", &seen, msg, msglen) <
-            0 ||
-        hc_policy_queue_check(p, &q->main, e, cap, Q_MAIN, Q_MAIN, "s3fifo main", &seen, msg,
+    /* tags: the queue bit exact, no bits beyond it and the counter */
+    if (hc_policy_queue_check(p, &q->small, e, cap, ~USE_MASK, 0, "s3fifo small", &seen, msg,
+                              msglen) < 0 ||
+        hc_policy_queue_check(p, &q->main, e, cap, ~USE_MASK, Q_MAIN, "s3fifo main", &seen, msg,
                               msglen) < 0)
         return -1;
     if (seen != live)
         return hc_policy_fail(msg, msglen, "s3fifo: queues hold %lu, %lu live", (unsigned long)seen,
                               (unsigned long)live);
-    for (s = q->small.head; s != HC_NIL; s = e[s].pol_next)
-        if (e[s].pol_aux & ~(Q_MAIN | USE_MASK))
-            return hc_policy_fail(msg, msglen, "s3fifo: slot %lu has stray aux bits", (unsigned long)s);
-    for (s = q->main.head; s != HC_NIL; s = e[s].pol_next)
-        if (e[s].pol_aux & ~(Q_MAIN | USE_MASK))
-            return hc_policy_fail(msg, msglen, "s3fifo: slot %lu has stray aux bits", (unsigned long)s);
     if (max > MAX_WEIGHT)
         max = MAX_WEIGHT;
     if (q->small_max != (max / 10 ? max / 10 : 1) ||

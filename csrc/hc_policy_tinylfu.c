@@ -51,7 +51,8 @@
  * Hits and re-assignments count as uses (sketch + queue), as Caffeine's onAccess/UpdateTask.
  *
  * MEMORY. Sketch and ghost are allocated once the cache is half full (Caffeine's lazy sizing),
- * for `maximum` entries when every weight is 1, else for the live entries (regrown
+ * for `maximum` entries while every size stored since clear was 1, else for the live entries
+ * (regrown
  * geometrically; regrowth forgets). The sketch takes 15 words per 16 entries (7.5 B/entry);
  * the ghost samples one victim in 2^k so that it remembers 4096..8191 hashes (up to 8191
  * entries: all of them), 2 ways each: <= 64 KB, 0.5 B/entry at 100k entries (remembering every
@@ -311,7 +312,7 @@ static int tl_reserve(hc_pol *p, uint32_t n)
 {
     hc_tinylfu *t = &p->tl;
     uint64_t want, have = t->sketch.capacity;
-    int weighted = pol_by_bytes(p) || *p->size_ref != NULL;
+    int weighted = pol_by_bytes(p) || t->sized;
     unsigned k;
     if (t->maximum == MAX_WEIGHT || total_weight(t) < t->maximum / 2)
         return 0;
@@ -332,10 +333,18 @@ static int tl_reserve(hc_pol *p, uint32_t n)
     return 0;
 }
 
+/* Sizes other than 1 make the sketch size by entries (see MEMORY); sticky until clear. */
+static inline void note_size(hc_pol *p, uint32_t s)
+{
+    if (*p->size_ref && (*p->size_ref)[s] != 1)
+        p->tl.sized = 1;
+}
+
 static void tl_insert(hc_pol *p, hc_entry *e, uint32_t s)
 {
     hc_tinylfu *t = &p->tl;
     uint64_t w = pol_weight(p, s);
+    note_size(p, s);
     if (!(t->miss_pending && t->last_miss == e[s].hash)) {
         hc_sketch_add(&t->sketch, e[s].hash);
         ghost_feedback(p, e, e[s].hash);
@@ -514,6 +523,7 @@ static void tl_limits(hc_pol *p, hc_entry *e)
 static void tl_charge(hc_pol *p, hc_entry *e, uint32_t s, uint64_t old_size, uint64_t old_bytes)
 {
     hc_queue *q = queue_of(p, e, s);
+    note_size(p, s);
     q->weight = q->weight - pol_weight_of(p, old_size, old_bytes) + pol_weight(p, s);
 }
 
@@ -523,20 +533,17 @@ static int tl_check(const hc_pol *p, const hc_entry *e, uint32_t cap, size_t liv
     const hc_tinylfu *t = &p->tl;
     size_t seen = 0;
     uint64_t max = pol_maximum(p);
-    uint32_t s;
-    if (hc_policy_queue_check(p, &t->window, e, cap, Q_MASK | F_DEMOTED, Q_WINDOW, "tinylfu window",
-                              &seen, msg, msglen) < 0 ||
-        hc_policy_queue_check(p, &t->protect, e, cap, Q_MASK | F_DEMOTED, Q_PROTECT,
-                              "tinylfu protected", &seen, msg, msglen) < 0 ||
-        hc_policy_queue_check(p, &t->probation, e, cap, Q_MASK, Q_PROBATION, "tinylfu probation",
-                              &seen, msg, msglen) < 0)
+    /* the tags are exact: window 0, protected 2, probation 1 with or without F_DEMOTED */
+    if (hc_policy_queue_check(p, &t->window, e, cap, ~0u, Q_WINDOW, "tinylfu window", &seen, msg,
+                              msglen) < 0 ||
+        hc_policy_queue_check(p, &t->protect, e, cap, ~0u, Q_PROTECT, "tinylfu protected", &seen,
+                              msg, msglen) < 0 ||
+        hc_policy_queue_check(p, &t->probation, e, cap, ~F_DEMOTED, Q_PROBATION,
+                              "tinylfu probation", &seen, msg, msglen) < 0)
         return -1;
     if (seen != live)
         return hc_policy_fail(msg, msglen, "tinylfu: queues hold %lu, %lu live", (unsigned long)seen,
                               (unsigned long)live);
-    for (s = 0; s < cap; s++)
-        if ((e[s].flags & HC_F_LIVE) && (e[s].pol_aux & ~(Q_MASK | F_DEMOTED)))
-            return hc_policy_fail(msg, msglen, "tinylfu: slot %lu has stray aux bits", (unsigned long)s);
     if (max > MAX_WEIGHT)
         max = MAX_WEIGHT;
     if (!t->configured || t->maximum != max)
@@ -549,7 +556,7 @@ static int tl_check(const hc_pol *p, const hc_entry *e, uint32_t cap, size_t liv
                               (unsigned long long)t->window_max, (unsigned long long)t->protect_max,
                               t->protect_share, (unsigned long long)max);
     if (!(t->evicted[0] >= 0.0 && t->evicted[1] >= 0.0 && t->evicted[2] >= 0.0) ||
-        t->ghost_shift > 40 || t->miss_pending > 1)
+        t->ghost_shift > 40 || t->miss_pending > 1 || t->sized > 1)
         return hc_policy_fail(msg, msglen, "tinylfu: adaptation state out of range");
     if (hc_sketch_check(&t->sketch, msg, msglen) < 0)
         return -1;
@@ -558,11 +565,11 @@ static int tl_check(const hc_pol *p, const hc_entry *e, uint32_t cap, size_t liv
 
 /* ---- policy-wide state: bounds, adaptation, pending miss, sketch, ghost ---- */
 
-#define TL_HEAD_BYTES (8 * 11)
+#define TL_HEAD_BYTES (8 * 13)
 
 static size_t tl_state_size(const hc_pol *p)
 {
-    return TL_HEAD_BYTES + 8 + hc_sketch_state_size(&p->tl.sketch) + hc_ghost_state_size(&p->tl.ghost);
+    return TL_HEAD_BYTES + hc_sketch_state_size(&p->tl.sketch) + hc_ghost_state_size(&p->tl.ghost);
 }
 
 static void tl_state_save(const hc_pol *p, unsigned char *buf)
@@ -578,6 +585,7 @@ static void tl_state_save(const hc_pol *p, unsigned char *buf)
     buf = hc_put64(buf, t->ghost_shift);
     buf = hc_put64(buf, t->last_miss);
     buf = hc_put64(buf, t->miss_pending);
+    buf = hc_put64(buf, t->sized);
     buf = hc_put64(buf, hc_sketch_state_size(&t->sketch));
     buf = hc_put64(buf, hc_ghost_state_size(&t->ghost));
     hc_sketch_state_save(&t->sketch, buf);
@@ -588,7 +596,7 @@ static int tl_state_load(hc_pol *p, const hc_entry *e, const unsigned char *buf,
 {
     hc_tinylfu *t = &p->tl;
     hc_reader r;
-    uint64_t maximum, window_max, protect_max, shift, last_miss, pending, sk_n, gh_n;
+    uint64_t maximum, window_max, protect_max, shift, last_miss, pending, sized, sk_n, gh_n;
     double share, ev[3];
     hc_sketch sk;
     hc_ghost gh;
@@ -604,12 +612,13 @@ static int tl_state_load(hc_pol *p, const hc_entry *e, const unsigned char *buf,
     hc_get64(&r, &shift);
     hc_get64(&r, &last_miss);
     hc_get64(&r, &pending);
+    hc_get64(&r, &sized);
     hc_get64(&r, &sk_n);
     hc_get64(&r, &gh_n);
     if (r.bad || maximum != t->maximum || window_max > maximum || (maximum && window_max < 1) ||
         !(share >= 0.0 && share <= MAX_PROTECT_SHARE) ||
         protect_max != (uint64_t)(share * (double)(maximum - window_max)) ||
-        !(ev[0] >= 0.0 && ev[1] >= 0.0 && ev[2] >= 0.0) || shift > 40 || pending > 1 ||
+        !(ev[0] >= 0.0 && ev[1] >= 0.0 && ev[2] >= 0.0) || shift > 40 || pending > 1 || sized > 1 ||
         sk_n > (size_t)(r.end - r.p) || gh_n != (size_t)(r.end - r.p) - sk_n)
         return -1;
     hc_sketch_init(&sk);
@@ -633,6 +642,7 @@ static int tl_state_load(hc_pol *p, const hc_entry *e, const unsigned char *buf,
     t->ghost_shift = (uint8_t)shift;
     t->last_miss = last_miss;
     t->miss_pending = (uint8_t)pending;
+    t->sized = (uint8_t)sized;
     return 0;
 }
 
