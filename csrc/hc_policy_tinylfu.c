@@ -307,7 +307,9 @@ static unsigned shift_for(uint64_t hashes)
     return k;
 }
 
-/* Size sketch and ghost once the cache is half full (see MEMORY above). */
+/* Size sketch and ghost once the cache is half full (see MEMORY above). Fast when nothing is to
+ * change: an unweighted cache's sketch is sized once, and the ghost is re-derived only when
+ * the sketch's capacity moved (ghost_for). */
 static int tl_reserve(hc_pol *p, uint32_t n)
 {
     hc_tinylfu *t = &p->tl;
@@ -322,14 +324,17 @@ static int tl_reserve(hc_pol *p, uint32_t n)
     if (have < want || have > 4 * want + 64 || (!weighted && have != want))
         (void)hc_sketch_size(&t->sketch, want); /* on OOM: keep what we have, retry next insert */
     want = t->sketch.capacity ? t->sketch.capacity : want;
+    if (t->ghost.slot && t->ghost_for == want)
+        return 0;
     k = shift_for(want);
     if (!t->ghost.slot || k != t->ghost_shift || t->ghost.sized_for != (want >> k)) {
         hc_ghost_set_life(&t->ghost, t->maximum >> k);
-        if (hc_ghost_size(&t->ghost, want >> k) == 0) {
-            t->ghost_shift = (uint8_t)k;
-            t->evicted[0] = t->evicted[1] = t->evicted[2] = 0.0;
-        }
+        if (hc_ghost_size(&t->ghost, want >> k) < 0)
+            return 0;
+        t->ghost_shift = (uint8_t)k;
+        t->evicted[0] = t->evicted[1] = t->evicted[2] = 0.0;
     }
+    t->ghost_for = want;
     return 0;
 }
 
@@ -434,9 +439,13 @@ static uint32_t tl_victim(hc_pol *p, hc_entry *e, uint32_t keep)
     return choose(p, e, keep);
 }
 
+/* For prefetching only: probation's oldest (the usual victim; the window's oldest when main is
+ * empty) without the two sketch estimates choose() would cost -- the store makes that decision
+ * once, in victim(). */
 static uint32_t tl_peek(const hc_pol *p, const hc_entry *e)
 {
-    return choose(p, e, HC_NIL);
+    (void)e;
+    return p->tl.probation.head != HC_NIL ? p->tl.probation.head : p->tl.window.head;
 }
 
 static void tl_miss(hc_pol *p, hc_entry *e, uint64_t hash)
@@ -643,6 +652,7 @@ static int tl_state_load(hc_pol *p, const hc_entry *e, const unsigned char *buf,
     t->last_miss = last_miss;
     t->miss_pending = (uint8_t)pending;
     t->sized = (uint8_t)sized;
+    t->ghost_for = 0; /* the next reserve re-checks the loaded ghost against the sketch */
     return 0;
 }
 

@@ -76,7 +76,6 @@ static void test_ghost_weights_tags(void)
     hc_ghost_init(&g, 100);
     CHECK(hc_ghost_size(&g, 50) == 0);
     hc_ghost_add_tag(&g, 7, 10, 2);
-    hc_ghost_add_tag(&g, 7, 10, 1); /* still remembered: nothing moves, the tag stays */
     CHECK_EQ(g.clock, 10);
     for (k = 0; k < 9; k++)
         hc_ghost_add(&g, 1000 + (uint64_t)k, 10); /* clock 100: 7 is at the edge */
@@ -85,9 +84,11 @@ static void test_ghost_weights_tags(void)
     CHECK(!hc_ghost_has(&g, 7)); /* 101 > 100 */
     CHECK(hc_ghost_has(&g, 2000));
     CHECK_EQ(hc_ghost_take_tag(&g, 2000), 0);
+    hc_ghost_add_tag(&g, 2100, 1, 2);
     CHECK_EQ(hc_ghost_take_tag(&g, 2000), -1);
     hc_ghost_add_tag(&g, 3000, 1, 3);
     CHECK_EQ(hc_ghost_take_tag(&g, 3000), 3);
+    CHECK_EQ(hc_ghost_take_tag(&g, 2100), 2);
     /* a new life with the same tick unit keeps the words, a new unit forgets them */
     hc_ghost_add(&g, 4000, 1);
     hc_ghost_set_life(&g, 200);

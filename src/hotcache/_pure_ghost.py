@@ -112,30 +112,27 @@ class Ghost:
     # ---- API
 
     def add(self, h: int, weight: int, tag: int = 0) -> None:
-        """Remember h (weighing `weight`); a still-remembered h stays put, the clock then does
-        not move."""
+        """Remember h (weighing `weight`) in the first empty or dead way of its bucket, else over
+        the oldest; the caller adds only hashes it does not remember."""
         slot = self.slot
         if slot is None:
             return
         base, fp = self._bucket(h)
         now, life = self._now(), self._life_ticks()
-        free = oldest = -1
+        way = -1
         oldest_age = 0
         for i in range(base, base + WAYS):
             word = slot[i]
             if not word:
-                if free < 0:
-                    free = i
-                continue
+                way = i
+                break
             age = (now - word) & STAMP_MASK
             if age > life:
-                if free < 0:
-                    free = i
-            elif word >> 18 == fp:
-                return
-            elif oldest < 0 or age > oldest_age:
-                oldest, oldest_age = i, age
-        slot[free if free >= 0 else oldest] = ((fp << 2 | (tag & 3)) << 16) | now
+                way = i
+                break
+            if way < 0 or age > oldest_age:
+                way, oldest_age = i, age
+        slot[way] = ((fp << 2 | (tag & 3)) << 16) | now
         before = self.clock // self.unit
         self.clock = (self.clock + weight) & MASK64
         after = self.clock // self.unit
