@@ -69,7 +69,9 @@ class TinyLFU:
         self._configure()
 
     def _reset(self) -> None:
-        self.queues = (collections.OrderedDict(), collections.OrderedDict(), collections.OrderedDict())
+        # window, probation, protected: entry -> None, oldest first
+        self.queues: List["collections.OrderedDict[Any, None]"] = [
+            collections.OrderedDict(), collections.OrderedDict(), collections.OrderedDict()]
         self.weights = [0, 0, 0]
         self.aux_of: Dict[Any, int] = {}
         self.sketch = Sketch()
@@ -348,7 +350,7 @@ class TinyLFU:
     def copy(self, remap: Callable[[Any], Any]) -> "TinyLFU":
         new = TinyLFU.__new__(TinyLFU)
         new.__dict__.update(self.__dict__)
-        new.queues = tuple(collections.OrderedDict((remap(e), None) for e in q) for q in self.queues)
+        new.queues = [collections.OrderedDict((remap(e), None) for e in q) for q in self.queues]
         new.weights = list(self.weights)
         new.aux_of = {remap(e): a for e, a in self.aux_of.items()}
         new.evicted = list(self.evicted)
