@@ -167,9 +167,12 @@ int hc_over(const hc_cache *c, uint64_t add_size, uint64_t add_bytes);
  * `pressure` (HC_CAUSE_SIZE / HC_CAUSE_MEMORY) for a policy victim. HC_NIL if the cache is empty.
  * Counts evictions/expirations. */
 uint32_t hc_evict(hc_cache *c, double now, int pressure, int *cause);
-/* The policy's next victim (HC_NIL if empty or RANDOM, whose victim is drawn at eviction), with
- * prefetches started for its index bucket and for what its key/val words point at, so a store
- * that will evict it overlaps those cache misses with its own probe. Changes nothing. */
+/* The policy's likely next victim (HC_NIL if empty or RANDOM, whose victim is drawn at
+ * eviction), with prefetches started for its index bucket and for what its key/val words point
+ * at, so a store that will evict it overlaps those cache misses with its own probe. Exact for
+ * the list policies and LFU; S3FIFO's and TINYLFU's are the queue head their eviction most
+ * likely takes (TINYLFU spares the two sketch estimates its victim() decides by). Changes
+ * nothing. */
 uint32_t hc_prefetch_victim(const hc_cache *c);
 
 /* The expiry (+INFINITY: none) the last policy victim of hc_evict/hc_evict_keep had when it was

@@ -18,12 +18,13 @@
  * ADMISSION. The core evicts before it inserts, so victim() decides Caffeine's admission ahead
  * of the store: the candidate is the window's oldest entry (the one the new key pushes out of
  * the window), the victim probation's oldest (else protected's, else the window's own); the one
- * the sketch estimates less frequent goes, ties to the candidate. A winning candidate stays at
+ * the sketch estimates less frequent goes, the candidate on a tie. A winning candidate stays at
  * the window's head and on_insert moves it to probation's tail as the new key enters, which is
  * where Caffeine leaves it. A candidate with an estimate >= 6 that is not higher than the
  * victim's still wins 1 time in 128 (Caffeine's defence against hash flooding: collisions that
  * inflate a victim's estimate cannot lock main); the draw comes from p->rng, advanced by every
- * eviction, so victim() is a pure function of the state (peek = victim, the twin replays it).
+ * eviction, so victim() is a pure function of the state (asking twice gives the same; the twin
+ * replays it; peek() only guesses probation's head, sparing prefetches the two estimates).
  * A victim that defends its place goes round to probation's tail, so the next candidate meets
  * the next victim: one entry with a stale high count can no longer turn every newcomer away
  * (a shift of popularity otherwise leaves main full of such entries until the sketch halves
