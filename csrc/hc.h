@@ -35,7 +35,9 @@ typedef enum hc_policy_kind {
     HC_POLICY_LFU = 2,       /* frequency buckets; ties -> least recently used in the bucket */
     HC_POLICY_FIFO = 3,      /* reads don't reorder; re-assignment moves to newest */
     HC_POLICY_RANDOM = 4,    /* uniform victim, seeded PRNG */
-    HC_POLICY_COUNT_ = 5
+    HC_POLICY_S3FIFO = 5,    /* S3-FIFO: small FIFO + main FIFO with 2-bit use counters + ghost */
+    HC_POLICY_TINYLFU = 6,   /* W-TinyLFU: window LRU + SLRU main, sketch admission, climbing window */
+    HC_POLICY_COUNT_ = 7
 } hc_policy_kind;
 
 typedef enum hc_cause {
@@ -131,6 +133,11 @@ uint64_t hc_version(const hc_cache *c);
 
 /* A read hit on `slot`: policy on_access, hits++. */
 void hc_touch(hc_cache *c, uint32_t slot);
+/* A lookup of `hash` missed: misses++, and the policy hears of it (TINYLFU counts the hash in
+ * its frequency sketch, so a key that keeps missing builds up the frequency that admits it; an
+ * hc_insert of the same hash right after is then not counted again). */
+void hc_miss(hc_cache *c, uint64_t hash);
+/* misses++ only: for lookups whose hash the caller does not want counted. */
 void hc_count_miss(hc_cache *c);
 
 /* Expiry of `slot`: +INFINITY when it has none. Expired means expire_at <= now. */
@@ -160,9 +167,12 @@ int hc_over(const hc_cache *c, uint64_t add_size, uint64_t add_bytes);
  * `pressure` (HC_CAUSE_SIZE / HC_CAUSE_MEMORY) for a policy victim. HC_NIL if the cache is empty.
  * Counts evictions/expirations. */
 uint32_t hc_evict(hc_cache *c, double now, int pressure, int *cause);
-/* The policy's next victim (HC_NIL if empty or RANDOM, whose victim is drawn at eviction), with
- * prefetches started for its index bucket and for what its key/val words point at, so a store
- * that will evict it overlaps those cache misses with its own probe. Changes nothing. */
+/* The policy's likely next victim (HC_NIL if empty or RANDOM, whose victim is drawn at
+ * eviction), with prefetches started for its index bucket and for what its key/val words point
+ * at, so a store that will evict it overlaps those cache misses with its own probe. Exact for
+ * the list policies and LFU; S3FIFO's and TINYLFU's are the queue head their eviction most
+ * likely takes (TINYLFU spares the two sketch estimates its victim() decides by). Changes
+ * nothing. */
 uint32_t hc_prefetch_victim(const hc_cache *c);
 
 /* The expiry (+INFINITY: none) the last policy victim of hc_evict/hc_evict_keep had when it was
@@ -205,8 +215,15 @@ void hc_remove(hc_cache *c, uint32_t slot);
 void hc_expire_slot(hc_cache *c, uint32_t slot);
 
 /* The policy's next victim without removing it (HC_NIL if empty); the random policy draws a
- * fresh victim each call. Used by popitem(), which then calls hc_remove(). */
+ * fresh victim each call. Used by popitem(), which then calls hc_remove_victim() (or
+ * hc_remove()). S3FIFO may move entries between its queues to find it (lazy promotion, what
+ * its eviction would do anyway); calling it again before anything changes returns the same. */
 uint32_t hc_victim(hc_cache *c);
+/* Remove `slot`, just returned by hc_victim(), as the policy's victim: counted as a delete (it
+ * is the caller's removal, e.g. popitem), but the policy treats it as an eviction (S3FIFO
+ * remembers it in its ghost, TINYLFU advances its admission jitter), so popping victims behaves
+ * like evicting them. */
+void hc_remove_victim(hc_cache *c, uint32_t slot);
 
 /* Remove up to `max` entries with expire_at <= now, writing their slots to out (slots are freed;
  * valid until the next hc_insert), in ascending expire_at order within the batch. Bounded work:
@@ -246,13 +263,46 @@ uint32_t hc_order_first(const hc_cache *c);
 uint32_t hc_order_next(const hc_cache *c, uint32_t slot);
 
 /* Policy order, next victim first, into out (room for hc_len()); aux gets the policy's per-entry
- * state (LFU: use count; others 0) when aux != NULL. Returns the count. Does not change state. */
+ * state (LFU: use count; S3FIFO: queue << 2 | use counter; TINYLFU: queue | 4 if demoted from
+ * protected; others 0) when
+ * aux != NULL. Returns the count. Does not change state. For S3FIFO and TINYLFU the order is
+ * queue by queue, oldest first (S3FIFO: small, main; TINYLFU: window, probation, protected):
+ * their victim also depends on counters and the sketch, but restore(order, aux) rebuilds the
+ * exact queues. */
 size_t hc_policy_order(const hc_cache *c, uint32_t *out, uint64_t *aux);
 /* Rebuild policy state from such an order (all n live slots, next victim first) and aux. Returns
  * 0, or -1 if the list is not a permutation of the live slots (nothing changed). */
 int hc_policy_restore(hc_cache *c, const uint32_t *slots, const uint64_t *aux, size_t n);
 
-/* PRNG state of the random policy (for copy/pickle); restore sets it. */
+/* Policy-wide state beyond order/aux (S3FIFO: its ghost; TINYLFU: sketch, ghost, region sizes;
+ * 0 bytes for the others), for pickling: size in bytes, then save writes exactly that many
+ * (little-endian, platform-independent). load replaces the state from such bytes, taken from a
+ * cache of the same policy and after hc_policy_restore(): 0, or -1 if they are malformed or on
+ * out of memory (nothing changed). The hashes inside are the caller's hash() values: across
+ * processes with a different string-hash seed they describe other keys (harmless: counts and
+ * ghost hits then start over, in effect). */
+size_t hc_policy_state_size(const hc_cache *c);
+void hc_policy_state_save(const hc_cache *c, void *buf);
+int hc_policy_state_load(hc_cache *c, const void *buf, size_t n);
+
+/* Numbers the multi-queue policies keep (0 where not applicable), for stats and tests. Weights
+ * are sizes, or byte charges when only max_bytes bounds the cache. */
+typedef struct hc_policy_info {
+    uint64_t q_weight[3];    /* S3FIFO: small, main; TINYLFU: window, probation, protected */
+    uint32_t q_len[3];       /* entries in those queues */
+    uint64_t q_max[3];       /* S3FIFO: small, main bounds; TINYLFU: window, -, protected */
+    uint64_t ghost_words;    /* hashes the ghost remembers now */
+    uint64_t ghost_sample;   /* TINYLFU: the ghost remembers one victim in this many */
+    uint64_t sketch_capacity;/* TINYLFU: entries the sketch is sized for (0: not yet) */
+    double protect_share;    /* TINYLFU: protected's share of main */
+} hc_policy_info;
+void hc_policy_info_get(const hc_cache *c, hc_policy_info *out);
+/* TINYLFU: the sketch's frequency estimate of `hash` (0..15); S3FIFO: 1 if its ghost remembers
+ * `hash`, else 0; others 0. Read-only. */
+uint32_t hc_policy_frequency(const hc_cache *c, uint64_t hash);
+
+/* PRNG state of the random policy and of TINYLFU's admission jitter (for copy/pickle); restore
+ * sets it. */
 uint64_t hc_rng_state(const hc_cache *c);
 void hc_rng_set_state(hc_cache *c, uint64_t state);
 

@@ -86,13 +86,17 @@ static int apply_expiry(hc_cache *c, uint32_t s, double t)
     return 0;
 }
 
-/* Take a live slot out of index, policy, order and wheel, un-count it and free the slot.
- * Statistics are the caller's. */
-static void drop_entry(hc_cache *c, uint32_t s)
+/* Take a live slot out of index, policy, order and wheel, un-count it and free the slot; the
+ * policy sees an eviction (on_evict) when `evicted`, else a removal. Statistics are the
+ * caller's. Inlined with a constant `evicted`, so each caller makes one policy call. */
+static inline void drop_entry_as(hc_cache *c, uint32_t s, int evicted)
 {
     hc_entry *e = c->arena.e;
     hc_index_del(&c->head.index, e, s);
-    c->ops->on_remove(&c->pol, e, s);
+    if (evicted)
+        c->ops->on_evict(&c->pol, e, s);
+    else
+        c->ops->on_remove(&c->pol, e, s);
     order_extract(c, s);
     if (e[s].flags & HC_F_TIMED)
         hc_wheel_cancel(c->wheel, s);
@@ -100,6 +104,11 @@ static void drop_entry(hc_cache *c, uint32_t s)
     c->bytes_used -= hc_arena_bytes_of(&c->arena, s);
     hc_arena_release(&c->arena, s);
     c->version++;
+}
+
+static void drop_entry(hc_cache *c, uint32_t s)
+{
+    drop_entry_as(c, s, 0);
 }
 
 /* ---- lifecycle ---- */
@@ -121,6 +130,9 @@ hc_cache *hc_new(const hc_config *cfg)
     c->cfg = *cfg;
     c->ops = hc_policy_registry[cfg->policy];
     hc_policy_init(&c->pol, cfg->seed);
+    hc_policy_bind(&c->pol, &c->arena.size, &c->arena.bytes, cfg->max_size, cfg->max_bytes);
+    if (c->ops->on_limits)
+        c->ops->on_limits(&c->pol, c->arena.e);
     c->ord_head = c->ord_tail = HC_NIL;
     c->head.expire_floor = (double)INFINITY;
     sync_head(c);
@@ -152,6 +164,7 @@ hc_cache *hc_clone(const hc_cache *c)
         goto oom_index;
     if (hc_policy_clone(&d->pol, &c->pol) < 0)
         goto oom_policy;
+    hc_policy_bind(&d->pol, &d->arena.size, &d->arena.bytes, c->pol.max_size, c->pol.max_bytes);
     if (c->wheel && !(d->wheel = hc_wheel_clone(c->wheel)))
         goto oom_wheel;
     sync_head(d);
@@ -177,10 +190,15 @@ uint64_t hc_version(const hc_cache *c)
 void hc_touch(hc_cache *c, uint32_t slot)
 {
     /* LRU is the hottest case: move-to-newest inline instead of through the vtable */
-    if (c->ops == &hc_policy_lru)
+    if (c->ops == &hc_policy_lru) {
         pol_list_move_to_newest(&c->pol, c->arena.e, slot);
-    else if (c->ops->on_access)
-        c->ops->on_access(&c->pol, c->arena.e, slot);
+    } else if (c->ops->on_access) {
+        /* S3-FIFO's hit is FIFO's plus a saturating 2-bit counter bump: inline, no call */
+        if (c->ops == &hc_policy_s3fifo)
+            hc_s3fifo_bump(c->arena.e, slot);
+        else
+            c->ops->on_access(&c->pol, c->arena.e, slot);
+    }
     c->stats.hits++;
 }
 
@@ -192,6 +210,13 @@ double hc_victim_expire_at(const hc_cache *c)
 void hc_count_miss(hc_cache *c)
 {
     c->stats.misses++;
+}
+
+void hc_miss(hc_cache *c, uint64_t hash)
+{
+    c->stats.misses++;
+    if (c->ops->on_miss)
+        c->ops->on_miss(&c->pol, c->arena.e, hash);
 }
 
 /* ---- mutation ---- */
@@ -237,9 +262,9 @@ uint32_t hc_evict_keep(hc_cache *c, double now, int pressure, int *cause, uint32
         return HC_NIL;
     }
     c->victim_expire_at = c->head.expire_at ? c->head.expire_at[s] : (double)INFINITY;
-    drop_entry(c, s);
-    if (c->ops != &hc_policy_random) { /* warm the next victim's record for the next store */
-        uint32_t nx = c->ops->victim(&c->pol, c->arena.e, HC_NIL);
+    drop_entry_as(c, s, 1);
+    if (c->ops->peek) { /* warm the next victim's record for the next store */
+        uint32_t nx = c->ops->peek(&c->pol, c->arena.e);
         if (nx != HC_NIL)
             hc_prefetch(&c->arena.e[nx]);
     }
@@ -308,14 +333,19 @@ oom:
 
 void hc_update(hc_cache *c, uint32_t slot, uint64_t size, uint64_t bytes, double expire_at)
 {
+    uint64_t old_size, old_bytes;
     expire_at = normalize_expiry(expire_at);
     /* the only allocations: a first non-default size/bytes or a first expiry (nothing changed
      * on failure; hc_prepare_update() lets the caller find out beforehand) */
     if (hc_prepare_update(c, size, bytes, expire_at) < 0)
         return;
-    c->size_used = c->size_used - hc_arena_size(&c->arena, slot) + size;
-    c->bytes_used = c->bytes_used - hc_arena_bytes_of(&c->arena, slot) + bytes;
+    old_size = hc_arena_size(&c->arena, slot);
+    old_bytes = hc_arena_bytes_of(&c->arena, slot);
+    c->size_used = c->size_used - old_size + size;
+    c->bytes_used = c->bytes_used - old_bytes + bytes;
     hc_arena_set_charge(&c->arena, slot, size, bytes);
+    if (c->ops->on_charge && (old_size != size || old_bytes != bytes))
+        c->ops->on_charge(&c->pol, c->arena.e, slot, old_size, old_bytes);
     (void)apply_expiry(c, slot, expire_at);
     c->ops->on_update(&c->pol, c->arena.e, slot);
     c->stats.updates++;
@@ -332,10 +362,14 @@ int hc_prepare_update(hc_cache *c, uint64_t size, uint64_t bytes, double expire_
 
 int hc_set_bytes(hc_cache *c, uint32_t slot, uint64_t bytes)
 {
-    if (hc_arena_need_sides(&c->arena, hc_arena_size(&c->arena, slot), bytes) < 0)
+    uint64_t size = hc_arena_size(&c->arena, slot), old_bytes;
+    if (hc_arena_need_sides(&c->arena, size, bytes) < 0)
         return -1;
-    c->bytes_used = c->bytes_used - hc_arena_bytes_of(&c->arena, slot) + bytes;
-    hc_arena_set_charge(&c->arena, slot, hc_arena_size(&c->arena, slot), bytes);
+    old_bytes = hc_arena_bytes_of(&c->arena, slot);
+    c->bytes_used = c->bytes_used - old_bytes + bytes;
+    hc_arena_set_charge(&c->arena, slot, size, bytes);
+    if (c->ops->on_charge && old_bytes != bytes)
+        c->ops->on_charge(&c->pol, c->arena.e, slot, size, old_bytes);
     return 0;
 }
 
@@ -362,9 +396,9 @@ void hc_expire_slot(hc_cache *c, uint32_t slot)
 uint32_t hc_prefetch_victim(const hc_cache *c)
 {
     uint32_t s;
-    if (c->ops == &hc_policy_random)
+    if (!c->ops->peek)
         return HC_NIL;
-    s = c->ops->victim((hc_pol *)&c->pol, c->arena.e, HC_NIL); /* a pure read for these */
+    s = c->ops->peek(&c->pol, c->arena.e);
     if (s != HC_NIL && c->head.index.buckets) {
         const hc_entry *r = &c->arena.e[s];
         hc_prefetch(&c->head.index.buckets[hc_home(r->hash, c->head.index.mask)]);
@@ -381,6 +415,12 @@ uint32_t hc_prefetch_victim(const hc_cache *c)
 uint32_t hc_victim(hc_cache *c)
 {
     return c->ops->victim(&c->pol, c->arena.e, HC_NIL);
+}
+
+void hc_remove_victim(hc_cache *c, uint32_t slot)
+{
+    drop_entry_as(c, slot, 1);
+    c->stats.deletes++;
 }
 
 size_t hc_expire(hc_cache *c, double now, uint32_t *out, size_t max)
@@ -427,6 +467,10 @@ void hc_set_limits(hc_cache *c, uint64_t max_size, uint64_t max_bytes)
     c->cfg.max_size = max_size;
     c->cfg.max_bytes = max_bytes;
     c->arena.hint = max_size;
+    c->pol.max_size = max_size;
+    c->pol.max_bytes = max_bytes;
+    if (c->ops->on_limits)
+        c->ops->on_limits(&c->pol, c->arena.e);
 }
 
 /* ---- reading ---- */
@@ -458,6 +502,64 @@ void hc_stats_restore(hc_cache *c, uint64_t hits, uint64_t misses, uint64_t inse
 uint32_t hc_order_first(const hc_cache *c) { return c->ord_head; }
 uint32_t hc_order_next(const hc_cache *c, uint32_t slot) { return c->arena.e[slot].ord_next; }
 uint64_t hc_rng_state(const hc_cache *c) { return c->pol.rng; }
+
+size_t hc_policy_state_size(const hc_cache *c)
+{
+    return c->ops->state_size ? c->ops->state_size(&c->pol) : 0;
+}
+
+void hc_policy_state_save(const hc_cache *c, void *buf)
+{
+    if (c->ops->state_save)
+        c->ops->state_save(&c->pol, (unsigned char *)buf);
+}
+
+int hc_policy_state_load(hc_cache *c, const void *buf, size_t n)
+{
+    if (!c->ops->state_load)
+        return n == 0 ? 0 : -1;
+    if (c->ops->state_load(&c->pol, c->arena.e, (const unsigned char *)buf, n) < 0)
+        return -1;
+    c->version++;
+    return 0;
+}
+
+void hc_policy_info_get(const hc_cache *c, hc_policy_info *out)
+{
+    const hc_pol *p = &c->pol;
+    memset(out, 0, sizeof *out);
+    if (c->ops == &hc_policy_s3fifo) {
+        out->q_weight[0] = p->s3.small.weight;
+        out->q_weight[1] = p->s3.main.weight;
+        out->q_len[0] = p->s3.small.n;
+        out->q_len[1] = p->s3.main.n;
+        out->q_max[0] = p->s3.small_max;
+        out->q_max[1] = p->s3.main_max;
+        out->ghost_words = hc_ghost_count(&p->s3.ghost);
+    } else if (c->ops == &hc_policy_tinylfu) {
+        out->q_weight[0] = p->tl.window.weight;
+        out->q_weight[1] = p->tl.probation.weight;
+        out->q_weight[2] = p->tl.protect.weight;
+        out->q_len[0] = p->tl.window.n;
+        out->q_len[1] = p->tl.probation.n;
+        out->q_len[2] = p->tl.protect.n;
+        out->q_max[0] = p->tl.window_max;
+        out->q_max[2] = p->tl.protect_max;
+        out->ghost_words = hc_ghost_count(&p->tl.ghost);
+        out->ghost_sample = UINT64_C(1) << p->tl.ghost_shift;
+        out->sketch_capacity = p->tl.sketch.capacity;
+        out->protect_share = p->tl.protect_share;
+    }
+}
+
+uint32_t hc_policy_frequency(const hc_cache *c, uint64_t hash)
+{
+    if (c->ops == &hc_policy_s3fifo)
+        return (uint32_t)hc_ghost_has(&c->pol.s3.ghost, hash);
+    if (c->ops == &hc_policy_tinylfu)
+        return hc_sketch_estimate(&c->pol.tl.sketch, hash);
+    return 0;
+}
 void hc_rng_set_state(hc_cache *c, uint64_t state) { c->pol.rng = state; }
 
 size_t hc_overhead_bytes(const hc_cache *c)

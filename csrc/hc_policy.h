@@ -2,7 +2,8 @@
  * A policy owns hc_entry.pol_prev/pol_next/pol_aux and its own hc_pol fields; nothing else.
  *
  *   hc_policy_registry[kind] ──▶ hc_policy_ops { on_insert, on_access, on_update, on_remove,
- *                                                victim, clear, order, restore, check, ... }
+ *                                                victim, clear, order, restore, check, peek,
+ *                                                on_miss, on_evict, on_charge, on_limits, state }
  *   list policies (INSERTION, LRU, FIFO):
  *       head ──▶ [victim] ⇄ [ ] ⇄ ... ⇄ [newest] ◀── tail        (pol_prev / pol_next)
  *   LFU: node pool, buckets ascending by count, each a circular LRU list of entries:
@@ -10,20 +11,64 @@
  *                  └▶ LRU entry ⇄ ... ⇄ MRU entry ⇄(back to LRU)  (pol_prev / pol_next)
  *       entry.pol_aux = its node
  *   RANDOM: dense[0..n) = live slots, entry.pol_aux = its position; swap-remove; splitmix64.
+ *   S3FIFO: two hc_queues (small, main) over pol_prev/pol_next + a ghost of evicted hashes;
+ *       entry.pol_aux = queue << 2 | 2-bit use counter            (hc_policy_s3fifo.c)
+ *   TINYLFU: three hc_queues (window, probation, protected) + a frequency sketch + a tagged
+ *       ghost that adapts the region sizes; entry.pol_aux = queue | demoted flag
+ *                                                                  (hc_policy_tinylfu.c)
+ *
+ * Weights: the multi-queue policies (S3FIFO, TINYLFU) size their queues in entry weights: the
+ * entry's size while max_size bounds the cache (or nothing does), else its byte charge (a cache
+ * bounded by max_bytes only). The core binds size_ref/bytes_ref to the arena's side arrays and
+ * keeps max_size/max_bytes current (hc_policy_bind, on_limits); these survive clear.
  *
  * Contract for every op: `e` is the arena's record array, slots passed are live; ops never
- * allocate except reserve, restore and LFU's on_access (see hc_policy_lfu.c).
+ * allocate except reserve, restore, state_load and LFU's on_access (see hc_policy_lfu.c).
  */
 #ifndef HC_POLICY_H
 #define HC_POLICY_H
 
 #include "hc.h"
+#include "hc_ghost.h"
+#include "hc_sketch.h"
 
 typedef struct hc_lfu_node {
     uint32_t count;      /* uses of every entry in this bucket (saturates at UINT32_MAX) */
     uint32_t head;       /* least recently used entry; MRU = e[head].pol_prev */
     uint32_t prev, next; /* neighbouring buckets (lower / higher count); next links free nodes */
 } hc_lfu_node;
+
+/* A queue over pol_prev/pol_next (head = oldest) with its entry count and summed weight. */
+typedef struct hc_queue {
+    uint32_t head, tail, n;
+    uint64_t weight;
+} hc_queue;
+
+/* S3-FIFO (hc_policy_s3fifo.c). */
+typedef struct hc_s3fifo {
+    hc_queue small, main;
+    uint64_t small_max, main_max; /* weight bounds derived from the maximum: 10 % / the rest */
+    uint8_t has_evicted;          /* some victim left: a full small queue no longer admits to main */
+    uint8_t pick;                 /* queue of the victim being chosen (0 none, 1 small, 2 main) */
+    hc_ghost ghost;               /* hashes evicted from small, remembered for main's weight */
+} hc_s3fifo;
+
+/* W-TinyLFU (hc_policy_tinylfu.c). */
+typedef struct hc_tinylfu {
+    hc_queue window, probation, protect;
+    uint64_t maximum;             /* the weight bound the regions share (capped, see the file) */
+    uint64_t window_max, protect_max;
+    double protect_share;         /* protected's share of main (adapted) */
+    double evicted[3];            /* decayed counts of recent sampled evictions per ghost tag */
+    hc_sketch sketch;
+    hc_ghost ghost;               /* a sample of victims' hashes, tagged by region */
+    uint64_t ghost_for;           /* sketch capacity the ghost was last checked against */
+    uint64_t last_miss;           /* hash of the last miss, counted by on_miss... */
+    uint8_t miss_pending;         /* ...and not yet inserted (then on_insert does not count it) */
+    uint8_t ghost_shift;          /* the ghost samples one victim hash in 2^ghost_shift */
+    uint8_t sized;                /* an entry was stored with a size other than 1 since clear */
+    uint8_t configured;           /* bounds derived from the maximum (cleared by clear) */
+} hc_tinylfu;
 
 typedef struct hc_pol {
     uint32_t head, tail; /* list policies: victim end / newest end. LFU: lowest / highest bucket */
@@ -34,7 +79,14 @@ typedef struct hc_pol {
     /* RANDOM */
     uint32_t *dense;
     uint32_t dense_cap;
-    uint64_t rng;
+    uint64_t rng;        /* RANDOM's PRNG; TINYLFU's admission jitter (a counter) */
+    /* environment, set by the core (hc_policy_bind), kept by clear */
+    uint64_t *const *size_ref;  /* &arena.size: entry sizes, or *size_ref == NULL (all 1) */
+    uint64_t *const *bytes_ref; /* &arena.bytes: byte charges, or NULL (all 0) */
+    uint64_t max_size, max_bytes;
+    /* the multi-queue policies */
+    hc_s3fifo s3;
+    hc_tinylfu tl;
 } hc_pol;
 
 typedef struct hc_policy_ops {
@@ -48,9 +100,11 @@ typedef struct hc_policy_ops {
     void (*on_update)(hc_pol *p, hc_entry *e, uint32_t slot);
     void (*on_remove)(hc_pol *p, hc_entry *e, uint32_t slot);
     /* Next victim other than `keep` (HC_NIL: any); it stays in the policy. HC_NIL when there is
-     * none. RANDOM advances its PRNG. */
-    uint32_t (*victim)(hc_pol *p, const hc_entry *e, uint32_t keep);
-    /* Forget all entries and release memory (the PRNG state is kept). */
+     * none. RANDOM advances its PRNG; S3FIFO relinks entries between its queues (the lazy
+     * promotion its eviction does) and remembers its pick, so a second call before any other
+     * op returns the same slot. No entry is ever added or removed. */
+    uint32_t (*victim)(hc_pol *p, hc_entry *e, uint32_t keep);
+    /* Forget all entries and release memory (the PRNG state, binding and bounds are kept). */
     void (*clear)(hc_pol *p);
     /* Write all entries, next victim first, to out (and per-entry state to aux if non-NULL). */
     size_t (*order)(const hc_pol *p, const hc_entry *e, uint32_t *out, uint64_t *aux);
@@ -60,16 +114,41 @@ typedef struct hc_policy_ops {
     /* Verify the structure over the live entries of e[0..cap) (`live` of them). 0, or -1 + msg. */
     int (*check)(const hc_pol *p, const hc_entry *e, uint32_t cap, size_t live, char *msg,
                  size_t msglen);
+    /* The likely next victim, for prefetching only: no state change; NULL when there is none to
+     * guess (RANDOM draws at eviction). */
+    uint32_t (*peek)(const hc_pol *p, const hc_entry *e);
+    /* NULL unless misses matter: a lookup of `hash` missed (TINYLFU counts it in the sketch). */
+    void (*on_miss)(hc_pol *p, hc_entry *e, uint64_t hash);
+    /* The slot victim() just returned leaves as an eviction (S3FIFO remembers it in the ghost;
+     * TINYLFU advances the admission jitter); policies without that difference give on_remove.
+     * Never NULL: an eviction costs one call, as before. */
+    void (*on_evict)(hc_pol *p, hc_entry *e, uint32_t slot);
+    /* NULL unless weights matter: slot's size/bytes changed from (old_size, old_bytes) to what
+     * the arena holds now. */
+    void (*on_charge)(hc_pol *p, hc_entry *e, uint32_t slot, uint64_t old_size, uint64_t old_bytes);
+    /* NULL unless the bounds matter: p->max_size/max_bytes just changed. */
+    void (*on_limits)(hc_pol *p, hc_entry *e);
+    /* NULL when the policy has no state beyond order/aux: the bytes of its policy-wide state
+     * (sketch, ghost, region sizes), written by state_save, read back by state_load (0, or -1 if
+     * malformed or OOM: nothing changed). */
+    size_t (*state_size)(const hc_pol *p);
+    void (*state_save)(const hc_pol *p, unsigned char *buf);
+    int (*state_load)(hc_pol *p, const hc_entry *e, const unsigned char *buf, size_t n);
 } hc_policy_ops;
 
 extern const hc_policy_ops hc_policy_insertion, hc_policy_lru, hc_policy_fifo, hc_policy_lfu,
-    hc_policy_random;
+    hc_policy_random, hc_policy_s3fifo, hc_policy_tinylfu;
 /* Indexed by hc_policy_kind. */
 extern const hc_policy_ops *const hc_policy_registry[HC_POLICY_COUNT_];
 
-/* Initialise p empty for any policy, PRNG seeded with `seed`. */
+/* Initialise p empty for any policy, PRNG seeded with `seed`, unbound and unbounded. */
 void hc_policy_init(hc_pol *p, uint64_t seed);
-/* Release what p owns (any policy); p is left empty. */
+/* Point p at the arena's size/bytes side-array fields and set its bounds (the core does this at
+ * hc_new and hc_clone; the bounds again through on_limits after hc_set_limits). */
+void hc_policy_bind(hc_pol *p, uint64_t *const *size_ref, uint64_t *const *bytes_ref,
+                    uint64_t max_size, uint64_t max_bytes);
+/* Release what p owns (any policy); p is left empty, keeping its PRNG state, binding and
+ * bounds. */
 void hc_policy_free(hc_pol *p);
 /* Deep copy of src into dst. 0, or -1 on OOM (dst is then empty and owns nothing). */
 int hc_policy_clone(hc_pol *dst, const hc_pol *src);
@@ -117,12 +196,133 @@ void hc_policy_list_insert(hc_pol *p, hc_entry *e, uint32_t s);
 void hc_policy_list_touch(hc_pol *p, hc_entry *e, uint32_t s);
 void hc_policy_list_nothing(hc_pol *p, hc_entry *e, uint32_t s);
 void hc_policy_list_remove(hc_pol *p, hc_entry *e, uint32_t s);
-uint32_t hc_policy_list_victim(hc_pol *p, const hc_entry *e, uint32_t keep);
+uint32_t hc_policy_list_victim(hc_pol *p, hc_entry *e, uint32_t keep);
 void hc_policy_list_clear(hc_pol *p);
 size_t hc_policy_list_order(const hc_pol *p, const hc_entry *e, uint32_t *out, uint64_t *aux);
 int hc_policy_list_restore(hc_pol *p, hc_entry *e, const uint32_t *slots, const uint64_t *aux,
                            size_t n);
 int hc_policy_list_check(const hc_pol *p, const hc_entry *e, uint32_t cap, size_t live, char *msg,
                          size_t msglen);
+uint32_t hc_policy_list_peek(const hc_pol *p, const hc_entry *e);
+
+/* S3-FIFO's read hit (hc_touch inlines it): the entry's 2-bit use counter (pol_aux bits 0-1)
+ * goes up by one, saturating at 3; nothing moves. */
+static inline void hc_s3fifo_bump(hc_entry *e, uint32_t s)
+{
+    uint32_t a = e[s].pol_aux;
+    e[s].pol_aux = a + ((a & 3u) != 3u);
+}
+
+/* Keeps a rare path out of a hot caller, so the caller stays a leaf without register saves. */
+#if defined(__GNUC__) || defined(__clang__)
+#define HC_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define HC_NOINLINE __declspec(noinline)
+#else
+#define HC_NOINLINE
+#endif
+
+/* ---- weights and queues for the multi-queue policies ---- */
+
+/* 1 when weights are byte charges (only max_bytes bounds the cache), 0 when they are sizes. */
+static inline int pol_by_bytes(const hc_pol *p)
+{
+    return p->max_size == HC_UNBOUNDED && p->max_bytes != HC_UNBOUNDED;
+}
+
+/* The bound the weights are measured against (HC_UNBOUNDED: none). */
+static inline uint64_t pol_maximum(const hc_pol *p)
+{
+    return pol_by_bytes(p) ? p->max_bytes : p->max_size;
+}
+
+/* Weight of slot s from a size/bytes pair (the arena's defaults when the side array is absent). */
+static inline uint64_t pol_weight_of(const hc_pol *p, uint64_t size, uint64_t bytes)
+{
+    return pol_by_bytes(p) ? bytes : size;
+}
+
+static inline uint64_t pol_weight(const hc_pol *p, uint32_t s)
+{
+    if (pol_by_bytes(p))
+        return *p->bytes_ref ? (*p->bytes_ref)[s] : 0u;
+    return *p->size_ref ? (*p->size_ref)[s] : 1u;
+}
+
+static inline void pol_q_init(hc_queue *q)
+{
+    q->head = q->tail = HC_NIL;
+    q->n = 0;
+    q->weight = 0;
+}
+
+/* Append s (weight w) at the tail (newest end). */
+static inline void pol_q_append(hc_queue *q, hc_entry *e, uint32_t s, uint64_t w)
+{
+    e[s].pol_prev = q->tail;
+    e[s].pol_next = HC_NIL;
+    if (q->tail != HC_NIL)
+        e[q->tail].pol_next = s;
+    else
+        q->head = s;
+    q->tail = s;
+    q->n++;
+    q->weight += w;
+}
+
+/* Put s (weight w) at the head (the oldest end: next to leave). */
+static inline void pol_q_prepend(hc_queue *q, hc_entry *e, uint32_t s, uint64_t w)
+{
+    e[s].pol_next = q->head;
+    e[s].pol_prev = HC_NIL;
+    if (q->head != HC_NIL)
+        e[q->head].pol_prev = s;
+    else
+        q->tail = s;
+    q->head = s;
+    q->n++;
+    q->weight += w;
+}
+
+static inline void pol_q_extract(hc_queue *q, hc_entry *e, uint32_t s, uint64_t w)
+{
+    uint32_t pv = e[s].pol_prev, nx = e[s].pol_next;
+    if (pv != HC_NIL)
+        e[pv].pol_next = nx;
+    else
+        q->head = nx;
+    if (nx != HC_NIL)
+        e[nx].pol_prev = pv;
+    else
+        q->tail = pv;
+    q->n--;
+    q->weight -= w;
+}
+
+/* Move s to the tail of its own queue q (a use in an LRU queue): relinks only, count and weight
+ * unchanged. */
+static inline void pol_q_to_tail(hc_queue *q, hc_entry *e, uint32_t s)
+{
+    uint32_t pv, nx;
+    if (q->tail == s)
+        return;
+    pv = e[s].pol_prev;
+    nx = e[s].pol_next; /* not HC_NIL: s is not the tail */
+    if (pv != HC_NIL)
+        e[pv].pol_next = nx;
+    else
+        q->head = nx;
+    e[nx].pol_prev = pv;
+    e[s].pol_prev = q->tail;
+    e[s].pol_next = HC_NIL;
+    e[q->tail].pol_next = s;
+    q->tail = s;
+}
+
+/* Check q's links over live slots below cap, each slot's queue tag (pol_aux & tag_mask) ==
+ * tag, its count and summed weight. Adds the entries seen to *seen. 0, or -1 + msg. */
+int hc_policy_queue_check(const hc_pol *p, const hc_queue *q, const hc_entry *e, uint32_t cap,
+                          uint32_t tag_mask, uint32_t tag, const char *name, size_t *seen,
+                          char *msg, size_t msglen);
 
 #endif /* HC_POLICY_H */

@@ -3,15 +3,17 @@
 #include "hc_policy.h"
 
 const hc_policy_ops hc_policy_insertion = {
-    "insertion",
-    hc_policy_list_reserve,
-    hc_policy_list_insert,
-    NULL, /* on_access: reads never move */
-    hc_policy_list_nothing, /* on_update */
-    hc_policy_list_remove,
-    hc_policy_list_victim,
-    hc_policy_list_clear,
-    hc_policy_list_order,
-    hc_policy_list_restore,
-    hc_policy_list_check,
+    .name = "insertion",
+    .reserve = hc_policy_list_reserve,
+    .on_insert = hc_policy_list_insert,
+    .on_access = NULL, /* reads never move */
+    .on_update = hc_policy_list_nothing,
+    .on_remove = hc_policy_list_remove,
+    .on_evict = hc_policy_list_remove, /* an eviction is a removal here */
+    .victim = hc_policy_list_victim,
+    .clear = hc_policy_list_clear,
+    .order = hc_policy_list_order,
+    .restore = hc_policy_list_restore,
+    .check = hc_policy_list_check,
+    .peek = hc_policy_list_peek,
 };

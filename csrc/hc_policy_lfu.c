@@ -187,7 +187,7 @@ static void lfu_remove(hc_pol *p, hc_entry *e, uint32_t s)
     p->n--;
 }
 
-static uint32_t lfu_victim(hc_pol *p, const hc_entry *e, uint32_t keep)
+static uint32_t lfu_victim(hc_pol *p, hc_entry *e, uint32_t keep)
 {
     uint32_t b = p->head, h, nx;
     if (b == HC_NIL)
@@ -356,7 +356,24 @@ static int lfu_check(const hc_pol *p, const hc_entry *e, uint32_t cap, size_t li
     return 0;
 }
 
+static uint32_t lfu_peek(const hc_pol *p, const hc_entry *e)
+{
+    (void)e;
+    return p->head == HC_NIL ? HC_NIL : p->node[p->head].head;
+}
+
 const hc_policy_ops hc_policy_lfu = {
-    "lfu",      lfu_reserve, lfu_insert, lfu_use,   lfu_use,     lfu_remove,
-    lfu_victim, lfu_clear,   lfu_order,  lfu_restore, lfu_check,
+    .name = "lfu",
+    .reserve = lfu_reserve,
+    .on_insert = lfu_insert,
+    .on_access = lfu_use,
+    .on_update = lfu_use,
+    .on_remove = lfu_remove,
+    .on_evict = lfu_remove, /* an eviction is a removal here */
+    .victim = lfu_victim,
+    .clear = lfu_clear,
+    .order = lfu_order,
+    .restore = lfu_restore,
+    .check = lfu_check,
+    .peek = lfu_peek,
 };

@@ -78,7 +78,7 @@ static void random_remove(hc_pol *p, hc_entry *e, uint32_t s)
     e[last].pol_aux = pos;
 }
 
-static uint32_t random_victim(hc_pol *p, const hc_entry *e, uint32_t keep)
+static uint32_t random_victim(hc_pol *p, hc_entry *e, uint32_t keep)
 {
     uint32_t s;
     (void)e;
@@ -142,7 +142,17 @@ static int random_check(const hc_pol *p, const hc_entry *e, uint32_t cap, size_t
 }
 
 const hc_policy_ops hc_policy_random = {
-    "random",       random_reserve, random_insert, NULL /* on_access */, random_nothing,
-    random_remove,  random_victim,  random_clear,  random_order,   random_restore,
-    random_check,
+    .name = "random",
+    .reserve = random_reserve,
+    .on_insert = random_insert,
+    .on_access = NULL, /* reads never change the state */
+    .on_update = random_nothing,
+    .on_remove = random_remove,
+    .on_evict = random_remove, /* an eviction is a removal here */
+    .victim = random_victim,
+    .clear = random_clear,
+    .order = random_order,
+    .restore = random_restore,
+    .check = random_check,
+    .peek = NULL, /* the victim is drawn at eviction */
 };

@@ -405,6 +405,8 @@ static void test_victim(void)
         {2, 3, 4, 0, 1}, /* LFU: 0 and 1 have count 2, 0 used first */
         {0, 2, 3, 4, 1}, /* FIFO */
         {0, 0, 0, 0, 0}, /* RANDOM: checked separately */
+        {0, 1, 2, 3, 4}, /* S3FIFO: all in small (unbounded), counters 1 < 2: FIFO order */
+        {2, 3, 4, 0, 1}, /* TINYLFU: all in the window (unbounded): its LRU order */
     };
     int p, k;
     for (p = 0; p < HC_POLICY_COUNT_; p++) {
