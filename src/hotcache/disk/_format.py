@@ -165,6 +165,31 @@ def stamp_value(stamp: bytes) -> int:
     return _U64.unpack(stamp)[0]
 
 
+def value_loader(codec: Any) -> Any:
+    """``loads(rkey, blob) -> value`` for ``codec`` (raises Rejected). For unsealed JSON it calls
+    the C scanner directly (``JSONDecoder.scan_once``): 1.2 us instead of 1.9 us for a 130-byte
+    dict, the largest part of a disk hit; text the scanner does not consume whole (whitespace
+    around, trailing data) goes through the codec as before."""
+    from json import JSONDecoder
+
+    loads = codec.loads
+    if codec.sealed or getattr(codec.serializer, "name", None) != "json":
+        return loads
+    scan = JSONDecoder().scan_once
+
+    def fast(rkey: bytes, blob: bytes) -> Any:
+        try:
+            text = blob.decode("utf-8")
+            value, end = scan(text, 0)
+        except (StopIteration, ValueError, UnicodeDecodeError, RecursionError):
+            return loads(rkey, blob)
+        if end != len(text):
+            return loads(rkey, blob)
+        return value
+
+    return fast
+
+
 # ---------------------------------------------------------------------------------------------
 # Sizes
 # ---------------------------------------------------------------------------------------------

@@ -315,9 +315,14 @@ class Store:
     def read(self, lkey: bytes) -> Optional[bytes]:
         """The record stored under ``lkey``, or None. Engine errors propagate (the caller
         counts them and answers a miss)."""
-        shared = self._env()
-        with shared.env.begin(db=shared.v, buffers=False) as txn:
+        shared = self._shared
+        if shared is None:
+            shared = self._env()
+        txn = shared.env.begin(db=shared.v, buffers=False)
+        try:
             return txn.get(lkey)
+        finally:
+            txn.abort()  # a read transaction: abort releases its snapshot (cheaper than commit)
 
     def scan(self, after: Optional[bytes], n: int) -> List[Tuple[bytes, bytes]]:
         """Up to ``n`` (lkey, record) pairs in key order, starting after ``after`` (None: the
@@ -333,6 +338,13 @@ class Store:
                 out.append((cur.key(), cur.value()))
                 found = cur.next()
         return out
+
+    def due(self, now: float) -> bool:
+        """True if some entry has expired at ``now`` (the expiry index's first key)."""
+        shared = self._env()
+        with shared.env.begin(db=shared.e) as txn:
+            cur = txn.cursor()
+            return bool(cur.first()) and cur.key()[:8] <= stamp_bytes(now * 1e6)
 
     def count(self, now: float) -> int:
         """Entries stored minus those already expired at ``now`` (not yet reclaimed)."""
