@@ -104,7 +104,7 @@ class _Env:
         self.durable = durable
         self.env = lmdb.open(path, map_size=map_size, subdir=True, max_dbs=8, max_readers=MAX_READERS,
                              sync=durable, metasync=durable, readahead=False, mode=0o700,
-                             create=False, max_spare_txns=1, lock=True)
+                             create=False, max_spare_txns=0, lock=True)
         self.psize = self.env.stat()["psize"]
         env = self.env
         self.v = env.open_db(b"v")
@@ -127,20 +127,106 @@ class _Env:
 _envs: Dict[Tuple[int, int], _Env] = {}
 _envs_lock = threading.Lock()
 _stores: "weakref.WeakSet[Store]" = weakref.WeakSet()
-_abandoned: List[Any] = []  # a forked child's inherited environments: never closed there
+_abandoned: List[Any] = []  # environments that must not be closed here (see FORK)
+
+# FORK. A forked child must not use its parent's environments (LMDB: "use an MDB_env* in the
+# process which opened it, without fork()ing"), and py-lmdb refuses to open files that an
+# environment of the process still has open, so the child closes the inherited ones and each
+# Store reopens its directory on first use. Closing is harmless to the parent only if no
+# transaction of the parent exists at the fork (aborting one in the child would clear its
+# reader slot in the shared lock table: py-lmdb's close is not fork-aware). Hence: no cached
+# spare transactions (max_spare_txns=0, +0.1 us per read), every transaction registers its
+# thread in _active, and the fork handler waits (at most FORK_WAIT seconds) until none is
+# live, holding new ones back. Closing in the child then only unmaps and closes descriptors:
+# fcntl locks belong to the parent, reader slots are cleared for the child's pid only, and the
+# shared mutexes are destroyed only by a process holding the lock file exclusively, which fails
+# while the parent has it open. If transactions were still live after FORK_WAIT, the child
+# keeps the inherited environments unclosed and cannot reopen those directories (its caches
+# then answer misses and count errors).
+FORK_WAIT = 5.0
+_active: Dict[int, int] = {}  # thread id -> 1 while it holds a transaction
+_forking = False
+_fork_unsafe = False
+get_ident = threading.get_ident
+
+
+def _wait_for_fork() -> None:
+    """A transaction started while a fork is being prepared: wait until it is done."""
+    tid = get_ident()
+    del _active[tid]
+    while _forking:
+        time.sleep(0.0005)
+    _active[tid] = 1
+
+
+class txn_of:
+    """``with txn_of(env, write=..., db=..., buffers=...) as txn``: a transaction registered for
+    the fork handler; commits on success (write), aborts otherwise."""
+
+    __slots__ = ("env", "kwargs", "txn", "tid")
+
+    def __init__(self, env: Any, **kwargs: Any) -> None:
+        self.env = env
+        self.kwargs = kwargs
+
+    def __enter__(self) -> Any:
+        self.tid = tid = get_ident()
+        _active[tid] = 1
+        try:
+            if _forking:
+                _wait_for_fork()
+            self.txn = self.env.begin(**self.kwargs)
+        except BaseException:
+            del _active[tid]
+            raise
+        return self.txn
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        try:
+            if kind is None and self.kwargs.get("write"):
+                self.txn.commit()
+            else:
+                self.txn.abort()
+        finally:
+            del _active[self.tid]
+
+
+def _before_fork() -> None:
+    global _forking, _fork_unsafe
+    _forking = True
+    deadline = time.monotonic() + FORK_WAIT
+    while _active and time.monotonic() < deadline:
+        time.sleep(0.0005)
+    _fork_unsafe = bool(_active)
+
+
+def _after_fork_in_parent() -> None:
+    global _forking
+    _forking = False
 
 
 def _after_fork_in_child() -> None:  # pragma: no cover - runs in a forked child
-    global _envs_lock
+    global _envs_lock, _forking
+    _forking = False
+    _active.clear()
     _envs_lock = threading.Lock()
-    _abandoned.extend(_envs.values())
+    inherited = list(_envs.values())
     _envs.clear()
     for store in list(_stores):
         store._forked()
+    for shared in inherited:
+        if _fork_unsafe:
+            _abandoned.append(shared)
+            continue
+        try:
+            shared.env.close()
+        except Exception:
+            _abandoned.append(shared)
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 
 class Store:
@@ -211,7 +297,10 @@ class Store:
             raise CorruptedError("%s is not a hotcache disk cache directory (it holds %s); give an "
                                  "empty or new directory" % (path, ", ".join(other[:5])))
         if self._verify and "data.mdb" in names:
-            from lmdb import verify as verifier  # lmdb >= 3.0
+            try:
+                from lmdb import verify as verifier  # lmdb >= 3.0
+            except ImportError:
+                raise ImportError("verify=True needs lmdb >= 3.0 (its offline verifier)") from None
 
             try:
                 problems = verifier.verify(path, subdir=True)
@@ -248,15 +337,15 @@ class Store:
     def _check_meta(self, shared: _Env) -> None:
         lmdb = _lmdb()
         try:
-            with shared.env.begin(db=shared.m) as txn:
+            with txn_of(shared.env, db=shared.m) as txn:
                 stored = {k.decode(): v.decode() for k, v in txn.cursor()}
             if not stored:
-                with shared.env.begin(write=True) as txn:
+                with txn_of(shared.env, write=True) as txn:
                     if txn.stat(shared.m)["entries"] == 0 and txn.stat(shared.v)["entries"] == 0:
                         for k, v in self._meta.items():
                             txn.put(k.encode(), v.encode(), db=shared.m)
                         return
-                with shared.env.begin(db=shared.m) as txn:
+                with txn_of(shared.env, db=shared.m) as txn:
                     stored = {k.decode(): v.decode() for k, v in txn.cursor()}
         except (lmdb.CorruptedError, lmdb.PageNotFoundError, UnicodeDecodeError) as exc:
             raise CorruptedError("%s: damaged meta data (%s)" % (self.path, exc)) from None
@@ -318,18 +407,25 @@ class Store:
         shared = self._shared
         if shared is None:
             shared = self._env()
-        txn = shared.env.begin(db=shared.v, buffers=False)
+        tid = get_ident()
+        _active[tid] = 1
         try:
-            return txn.get(lkey)
+            if _forking:
+                _wait_for_fork()
+            txn = shared.env.begin(db=shared.v, buffers=False)
+            try:
+                return txn.get(lkey)
+            finally:
+                txn.abort()  # a read transaction: abort releases its snapshot (cheaper than commit)
         finally:
-            txn.abort()  # a read transaction: abort releases its snapshot (cheaper than commit)
+            del _active[tid]
 
     def scan(self, after: Optional[bytes], n: int) -> List[Tuple[bytes, bytes]]:
         """Up to ``n`` (lkey, record) pairs in key order, starting after ``after`` (None: the
         first). One short read transaction per call, so iterating holds no snapshot."""
         shared = self._env()
         out: List[Tuple[bytes, bytes]] = []
-        with shared.env.begin(db=shared.v, buffers=False) as txn:
+        with txn_of(shared.env, db=shared.v, buffers=False) as txn:
             cur = txn.cursor()
             found = cur.set_range(after) if after is not None else cur.first()
             if found and after is not None and cur.key() == after:
@@ -342,7 +438,7 @@ class Store:
     def due(self, now: float) -> bool:
         """True if some entry has expired at ``now`` (the expiry index's first key)."""
         shared = self._env()
-        with shared.env.begin(db=shared.e) as txn:
+        with txn_of(shared.env, db=shared.e) as txn:
             cur = txn.cursor()
             return bool(cur.first()) and cur.key()[:8] <= stamp_bytes(now * 1e6)
 
@@ -350,7 +446,7 @@ class Store:
         """Entries stored minus those already expired at ``now`` (not yet reclaimed)."""
         shared = self._env()
         limit = stamp_bytes(now * 1e6)
-        with shared.env.begin() as txn:
+        with txn_of(shared.env) as txn:
             entries = txn.stat(shared.v)["entries"]
             expired = 0
             cur = txn.cursor(db=shared.e)
@@ -370,20 +466,24 @@ class Store:
         self._last_stamp = s
         return s
 
-    def apply(self, ops: List[Tuple[bytes, int, Optional[bytes], float]], touches: Dict[bytes, int],
-              now: float) -> List[int]:
-        """Apply ``ops`` — (lkey, WRITE_OP, record, expire_at) or (lkey, DELETE_OP, None, 0.0) —
-        and ``touches`` (lkey -> use stamp) in one transaction, after evicting what the batch
+    def apply(self, ops: "Ops", touches: Dict[bytes, int], now: float) -> List[int]:
+        """Apply ``ops`` — (lkey, WRITE_OP, record, expire_at, use stamp) or (lkey, DELETE_OP,
+        None, 0.0, 0) — and ``touches`` (lkey -> use stamp) in one transaction, after evicting what the batch
         needs room for, and reclaim up to SWEEP expired entries; returns an outcome per op
         (O_SET, O_DELETED, O_NOOP). Raises DiskFull or lmdb.Error when the transaction could
         not be committed (then nothing of it was applied)."""
         lmdb = _lmdb()
+        shared = self._env()
+        need = self._pages_for(shared, ops)
+        if len(ops) > 1 and need > self._budget(shared, 0)[0] // 2:  # too big for one transaction
+            half = len(ops) // 2
+            return self.apply(ops[:half], touches, now) + self.apply(ops[half:], {}, now)
         deeper = 0
         for attempt in range(3):
             shared = self._env()
             try:
-                self._make_room(shared, self._pages_for(shared, ops), deeper)
-                with shared.env.begin(write=True) as txn:
+                self._make_room(shared, need, deeper)
+                with txn_of(shared.env, write=True) as txn:
                     outcomes = self._apply_in(shared, txn, ops, touches, now)
                     self._expire_in(shared, txn, now, SWEEP)
                 return outcomes
@@ -405,11 +505,11 @@ class Store:
         raise DiskFull("no room on disk for a batch of %d writes" % len(ops))
 
     @staticmethod
-    def _pages_for(shared: _Env, ops: List[Tuple[bytes, int, Optional[bytes], float]]) -> int:
+    def _pages_for(shared: _Env, ops: "Ops") -> int:
         """Pages a batch may take: its bytes in four databases at half-full leaves, plus a few
         for branch pages."""
         size = 0
-        for lkey, _, record, _ in ops:
+        for lkey, _, record, _, _ in ops:
             if record is not None:
                 size += len(record) + 3 * len(lkey) + 96
         return 2 * size // shared.psize + 8
@@ -419,13 +519,13 @@ class Store:
         deletes needs free pages too), until ``need`` more pages fit below the high mark (after
         a failure: below a lowered low mark)."""
         high, low = self._budget(shared, deeper)
-        with shared.env.begin() as txn:
+        with txn_of(shared.env) as txn:
             if shared.live_pages(txn) + need <= high:
                 return 0
         evicted = 0
         target = low
         while True:
-            with shared.env.begin(write=True) as txn:
+            with txn_of(shared.env, write=True) as txn:
                 if shared.live_pages(txn) + need <= target:
                     break
                 cur = txn.cursor(db=shared.l)
@@ -470,13 +570,12 @@ class Store:
         txn.delete(lkey, db=shared.a)
         return txn.delete(lkey, db=shared.v)
 
-    def _apply_in(self, shared: _Env, txn: Any, ops: List[Tuple[bytes, int, Optional[bytes], float]],
-                  touches: Dict[bytes, int], now: float) -> List[int]:
+    def _apply_in(self, shared: _Env, txn: Any, ops: "Ops", touches: Dict[bytes, int],
+                  now: float) -> List[int]:
         v, a, l, e = shared.v, shared.a, shared.l, shared.e
         put = txn.put
         outcomes = []
-        stamp = stamp_bytes(self.stamp())
-        for lkey, kind, record, expire_at in ops:
+        for lkey, kind, record, expire_at, when in ops:
             existed = self._unlink(shared, txn, lkey)
             if kind == DELETE_OP or record is None:
                 outcomes.append(O_DELETED if existed else O_NOOP)
@@ -485,6 +584,7 @@ class Store:
                 outcomes.append(O_DELETED if existed else O_NOOP)
                 continue
             put(lkey, record, db=v)
+            stamp = stamp_bytes(when or self.stamp())
             if expire_at:
                 ekey = expire_key(expire_at, lkey)
                 put(ekey, b"", db=e)
@@ -532,7 +632,7 @@ class Store:
         shared = self._env()
         out = []
         bound = stamp_bytes(now * 1e6)
-        with shared.env.begin(write=True) as txn:
+        with txn_of(shared.env, write=True) as txn:
             cur = txn.cursor(db=shared.e)
             due = []
             if cur.first():
@@ -551,7 +651,7 @@ class Store:
     def clear(self) -> None:
         """Remove every entry (one transaction; every process sees it at once)."""
         shared = self._env()
-        with shared.env.begin(write=True) as txn:
+        with txn_of(shared.env, write=True) as txn:
             for db in (shared.v, shared.a, shared.l, shared.e):
                 txn.drop(db, delete=False)
 
@@ -567,7 +667,7 @@ class Store:
     def sizes(self) -> Dict[str, int]:
         """entries, live_bytes (pages in use), file_bytes (data.mdb + lock.mdb), map_size."""
         shared = self._env()
-        with shared.env.begin() as txn:
+        with txn_of(shared.env) as txn:
             entries = txn.stat(shared.v)["entries"]
             live = shared.live_pages(txn) * shared.psize
         return {"entries": entries, "live_bytes": live, "file_bytes": directory_bytes(self.path),
@@ -577,7 +677,7 @@ class Store:
         """Problems with the databases' agreement (empty: consistent). Walks everything."""
         shared = self._env()
         problems = []
-        with shared.env.begin(buffers=False) as txn:
+        with txn_of(shared.env, buffers=False) as txn:
             v = dict(txn.cursor(db=shared.v))
             a = dict(txn.cursor(db=shared.a))
             lru = set(k for k, _ in txn.cursor(db=shared.l))
@@ -627,5 +727,5 @@ def iter_chunks(store: Store, chunk: int = 1000) -> Iterator[Tuple[bytes, bytes]
 
 
 Touches = Dict[bytes, int]
-Ops = List[Tuple[bytes, int, Optional[bytes], float]]
+Ops = List[Tuple[bytes, int, Optional[bytes], float, int]]
 Apply = Callable[[Ops, Touches, float], List[int]]

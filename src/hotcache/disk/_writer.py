@@ -24,7 +24,7 @@ _log = logging.getLogger("hotcache.disk")
 # HOW IT WORKS
 #
 #   caller threads                       the writer thread (started at the first write)
-#   set  -> queue.put_write(lkey, record, expire_at)     wakes at once when work arrives, else
+#   set  -> queue.put_write(lkey, (record, stamp), exp)  wakes at once when work arrives, else
 #   del  -> queue.put_delete(lkey)                       every `interval` seconds:
 #   read -> touches[lkey] = use stamp                      take up to batch_size ops + all
 #                                                          touches, store.apply() them in one
@@ -139,8 +139,8 @@ class DiskWriter:
             touches = self.take_touches()
             outcomes: List[int] = []
             now_t = self.timer()
-            ops = [(lkey, WRITE_OP if op[KIND] == SPILL else DELETE_OP,
-                    op[VALUE] if op[KIND] == SPILL else None, op[DEADLINE]) for lkey, op in batch]
+            ops = [(lkey, WRITE_OP, op[VALUE][0], op[DEADLINE], op[VALUE][1]) if op[KIND] == SPILL
+                   else (lkey, DELETE_OP, None, 0.0, 0) for lkey, op in batch]
             try:
                 if batch or touches or store.due(now_t):
                     outcomes = store.apply(ops, touches, now_t)

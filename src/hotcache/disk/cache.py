@@ -182,7 +182,7 @@ class DiskCache(MutableMapping):
                 expire_at = op[DEADLINE]
                 if expire_at and expire_at <= self._timer():
                     return self._miss()
-                return self._decode(rkey, lkey, op[VALUE], False)
+                return self._decode(rkey, lkey, op[VALUE][0], False)
         try:
             record = self._store.read(lkey)
         except Exception as exc:
@@ -267,7 +267,7 @@ class DiskCache(MutableMapping):
         writer = self._writer
         if writer._thread is None:
             writer.ensure()
-        self._queue.put_write(lkey, record, expire_at)
+        self._queue.put_write(lkey, (record, time.time_ns() // 1000), expire_at)
         self._counts["sets"] += 1
         if self._through:
             self._confirm()
