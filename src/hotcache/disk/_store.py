@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import threading
 import time
 import weakref
@@ -43,16 +44,32 @@ _log = logging.getLogger("hotcache.disk")
 # or the file system runs out of space (ENOSPC), the batch is retried after a deeper eviction
 # (for ENOSPC, below the size the file already has: those pages need no new disk blocks).
 #
+# FULL DISK. The file system may fill up before maxsize is reached. LMDB then cannot commit,
+# and not even a transaction that deletes: copy-on-write needs free pages, and a data file
+# whose pages are all live has none. So every directory keeps a space reserve, a file of
+# space_reserve(maxsize) bytes (part of maxsize). When a commit fails for lack of space, the
+# reserve is deleted, the budget is lowered to the pages the data file already has, and
+# least recently used entries are evicted in small transactions until the batch fits; the
+# cache goes on inside the space it has. The reserve is made again once the file system has
+# four times its size free.
+#
 # DATABASES (named LMDB databases of one environment; see _format for the byte layouts)
 #   v  lkey -> record            a  lkey -> stamp u64 | expire_us u64    (the index keys of lkey)
 #   l  stamp | lkey -> ""        e  expire_us | lkey -> ""               m  meta: format, options
 
-HIGH = 0.80
-LOW = 0.70
+_NAMES = frozenset([b"v", b"a", b"l", b"e", b"m"])
+HIGH = 0.70
+LOW = 0.60
 EVICT_CHUNK = 64
 SWEEP = 256           # expired entries reclaimed per batch
 MAX_READERS = 254
 MIN_MAXSIZE = 1 << 20
+RESERVE = "space.reserve"
+
+
+def space_reserve(maxsize: int) -> int:
+    """Bytes of the space reserve: maxsize / 64, between 256 KiB and 64 MiB."""
+    return min(max(maxsize // 64, 256 << 10), 64 << 20)
 WRITE_OP = 0
 DELETE_OP = 1
 
@@ -64,6 +81,11 @@ class CorruptedError(Exception):
     """The directory holds files that are not a readable hotcache disk cache (damaged, foreign,
     or written by another program). ``DiskCache(..., on_corrupt="rebuild")`` moves them aside
     instead and starts empty."""
+
+
+class _NotOurs(CorruptedError):
+    """The path is not a cache directory at all (a file, or a directory of other files): never
+    moved aside, whatever on_corrupt says."""
 
 
 class DiskFull(Exception):
@@ -107,6 +129,17 @@ class _Env:
                              create=False, max_spare_txns=0, lock=True)
         self.psize = self.env.stat()["psize"]
         env = self.env
+        try:  # a foreign environment is refused before anything is created in it
+            with txn_of(env, buffers=False) as txn:
+                names = [bytes(k) for k in txn.cursor().iternext(values=False)]
+        except BaseException:
+            env.close()
+            raise
+        foreign = [k for k in names if k not in _NAMES]
+        if foreign:
+            env.close()
+            raise CorruptedError("%s holds an LMDB environment that is not a hotcache disk cache "
+                                 "(its main database has %r)" % (path, foreign[0][:40]))
         self.v = env.open_db(b"v")
         self.a = env.open_db(b"a")
         self.l = env.open_db(b"l")
@@ -258,7 +291,9 @@ class Store:
         _lmdb()
         self.path = os.path.abspath(path)
         self.maxsize = maxsize
-        self.map_size = (maxsize - lock_reserve(MAX_READERS)) // 65536 * 65536
+        self.reserve_bytes = space_reserve(maxsize)
+        self._reserve_path = os.path.join(self.path, RESERVE)
+        self.map_size = (maxsize - lock_reserve(MAX_READERS) - self.reserve_bytes) // 65536 * 65536
         self._meta = dict(meta, format=FORMAT.decode(), maxsize=str(maxsize))
         self._on_corrupt = on_corrupt
         self._verify = verify
@@ -267,7 +302,8 @@ class Store:
         self._shared: Optional[_Env] = None
         self._cap_pages: Optional[int] = None  # lowered after ENOSPC: the file system's limit
         self._last_stamp = 0
-        self.counts = {"evictions": 0, "expirations": 0, "disk_full": 0, "errors": 0}
+        self.counts = {"evictions": 0, "expirations": 0, "disk_full": 0, "errors": 0,
+                       "reserve_released": 0}
         self.last_error: Optional[str] = None
         self.quarantined: Optional[str] = None
         self._open()
@@ -278,7 +314,7 @@ class Store:
         try:
             self._open_once()
         except CorruptedError as exc:
-            if self._on_corrupt == "raise":
+            if self._on_corrupt == "raise" or isinstance(exc, _NotOurs):
                 raise
             self._quarantine(str(exc))
             self._open_once()
@@ -286,15 +322,15 @@ class Store:
     def _prepare_dir(self) -> None:
         path = self.path
         if os.path.lexists(path) and not os.path.isdir(path):
-            raise CorruptedError("%s exists and is not a directory" % path)
+            raise _NotOurs("%s exists and is not a directory" % path)
         if not os.path.isdir(path):
             os.makedirs(path, mode=0o700, exist_ok=True)
             os.chmod(path, 0o700)
             return
         names = set(os.listdir(path))
-        other = sorted(names - {"data.mdb", "lock.mdb"})
+        other = sorted(names - {"data.mdb", "lock.mdb", RESERVE, RESERVE + ".tmp"})
         if other:
-            raise CorruptedError("%s is not a hotcache disk cache directory (it holds %s); give an "
+            raise _NotOurs("%s is not a hotcache disk cache directory (it holds %s); give an "
                                  "empty or new directory" % (path, ", ".join(other[:5])))
         if self._verify and "data.mdb" in names:
             try:
@@ -333,6 +369,8 @@ class Store:
             raise
         self._shared = shared
         shared.env.reader_check()  # reader slots of dead processes pin pages: free them
+        if not os.path.exists(self._reserve_path):
+            self._make_reserve()
 
     def _check_meta(self, shared: _Env) -> None:
         lmdb = _lmdb()
@@ -470,12 +508,12 @@ class Store:
         """Apply ``ops`` — (lkey, WRITE_OP, record, expire_at, use stamp) or (lkey, DELETE_OP,
         None, 0.0, 0) — and ``touches`` (lkey -> use stamp) in one transaction, after evicting what the batch
         needs room for, and reclaim up to SWEEP expired entries; returns an outcome per op
-        (O_SET, O_DELETED, O_NOOP). Raises DiskFull or lmdb.Error when the transaction could
+        (O_SET, or O_DELETED for a delete or an already expired write). Raises DiskFull or lmdb.Error when the transaction could
         not be committed (then nothing of it was applied)."""
         lmdb = _lmdb()
         shared = self._env()
         need = self._pages_for(shared, ops)
-        if len(ops) > 1 and need > self._budget(shared, 0)[0] // 2:  # too big for one transaction
+        if len(ops) > 1 and need > self._map_pages(shared) // 16:  # too big for one transaction
             half = len(ops) // 2
             return self.apply(ops[:half], touches, now) + self.apply(ops[half:], {}, now)
         deeper = 0
@@ -491,13 +529,14 @@ class Store:
                 self._note(exc)
                 deeper += 1
             except lmdb.Error as exc:
-                if not is_enospc(exc):
+                if not self._no_space(exc, need * shared.psize):
                     if isinstance(exc, lmdb.PanicError):
                         self._reset_env(shared)
                     raise
                 self.counts["disk_full"] += 1
                 self._note(exc)
                 self._lower_cap(shared)
+                self._release_reserve()
                 deeper += 1
             if len(ops) > 1 and attempt >= 1:  # the batch may be too big for the map at all
                 half = len(ops) // 2
@@ -515,28 +554,58 @@ class Store:
         return 2 * size // shared.psize + 8
 
     def _make_room(self, shared: _Env, need: int, deeper: int) -> int:
-        """Evict least recently used entries, EVICT_CHUNK per transaction (a transaction that
-        deletes needs free pages too), until ``need`` more pages fit below the high mark (after
-        a failure: below a lowered low mark)."""
+        """Evict least recently used entries, a chunk per transaction (a transaction that
+        deletes needs free pages too, and pages freed by the last commit are not reusable by the
+        next one), until ``need`` more pages fit below the high mark (after a failure: below a
+        lowered low mark), counting live pages and how far the data file has grown. A chunk
+        that hits the end of the map is retried smaller."""
+        lmdb = _lmdb()
         high, low = self._budget(shared, deeper)
+        file_cap = int(self._map_pages(shared) * 0.9)
         with txn_of(shared.env) as txn:
-            if shared.live_pages(txn) + need <= high:
+            if shared.live_pages(txn) + need <= high and shared.env.info()["last_pgno"] + need <= file_cap:
                 return 0
         evicted = 0
-        target = low
+        chunk_size = EVICT_CHUNK
         while True:
-            with txn_of(shared.env, write=True) as txn:
-                if shared.live_pages(txn) + need <= target:
-                    break
-                cur = txn.cursor(db=shared.l)
-                if not cur.first():
-                    break
-                chunk = [k[8:] for k, _ in zip(cur.iternext(keys=True, values=False), range(EVICT_CHUNK))]
-                for lkey in chunk:
-                    self._unlink(shared, txn, lkey)
+            try:
+                with txn_of(shared.env, write=True) as txn:
+                    if shared.live_pages(txn) + need <= low:
+                        break
+                    cur = txn.cursor(db=shared.l)
+                    if not cur.first():
+                        break
+                    chunk = [k[8:] for k, _ in zip(cur.iternext(keys=True, values=False), range(chunk_size))]
+                    for lkey in chunk:
+                        self._unlink(shared, txn, lkey)
+            except lmdb.MapFullError:
+                if chunk_size == 1:
+                    raise
+                chunk_size = max(1, chunk_size // 4)
+                continue
             evicted += len(chunk)
             self.counts["evictions"] += len(chunk)
         return evicted
+
+    def _map_pages(self, shared: _Env) -> int:
+        pages = shared.map_size // shared.psize
+        if self._cap_pages is not None:
+            pages = min(pages, self._cap_pages)
+        return pages
+
+    def _no_space(self, exc: BaseException, need: int) -> bool:
+        """Was ``exc`` a full file system? ENOSPC, or EIO (LMDB reports a short write at commit
+        as EIO, which is what a full file system gives it) while the file system has less free
+        space than the batch needs."""
+        if is_enospc(exc):
+            return True
+        if getattr(exc, "errno", None) != errno.EIO and "Input/output error" not in str(exc):
+            return False
+        try:
+            free = shutil.disk_usage(self.path).free
+        except OSError:
+            return False
+        return free < max(need, 1 << 20)
 
     def _note(self, exc: BaseException) -> None:
         self.last_error = "%s: %s" % (type(exc).__name__, exc)
@@ -576,12 +645,11 @@ class Store:
         put = txn.put
         outcomes = []
         for lkey, kind, record, expire_at, when in ops:
-            existed = self._unlink(shared, txn, lkey)
-            if kind == DELETE_OP or record is None:
-                outcomes.append(O_DELETED if existed else O_NOOP)
-                continue
-            if expire_at and expire_at <= now:
-                outcomes.append(O_DELETED if existed else O_NOOP)
+            self._unlink(shared, txn, lkey)
+            if kind == DELETE_OP or record is None or (expire_at and expire_at <= now):
+                # applied, whether or not the key was stored: a tomb of the key may go (the
+                # queue keeps tombs until an op reports anything but O_NOOP or O_FAILED)
+                outcomes.append(O_DELETED)
                 continue
             put(lkey, record, db=v)
             stamp = stamp_bytes(when or self.stamp())
@@ -620,9 +688,7 @@ class Store:
         return len(due)
 
     def _budget(self, shared: _Env, deeper: int) -> Tuple[int, int]:
-        pages = shared.map_size // shared.psize
-        if self._cap_pages is not None:
-            pages = min(pages, self._cap_pages)
+        pages = self._map_pages(shared)
         high = int(pages * HIGH * (0.7 ** deeper))
         low = int(pages * LOW * (0.7 ** deeper))
         return high, low
@@ -660,8 +726,48 @@ class Store:
         self._env().env.sync(True)
 
     def maintain(self) -> None:
-        """Free reader slots of processes that died (their snapshots pin pages)."""
+        """Free reader slots of processes that died (their snapshots pin pages); put the space
+        reserve back once the file system has room again."""
         self._env().env.reader_check()
+        if not os.path.exists(self._reserve_path):
+            try:
+                if shutil.disk_usage(self.path).free > 4 * self.reserve_bytes:
+                    self._make_reserve()
+            except OSError:
+                pass
+
+    # -- the space reserve (see FULL DISK) -------------------------------------------------------
+    def _make_reserve(self) -> None:
+        """Create the reserve file (its blocks really allocated); on failure leave none."""
+        path = self._reserve_path
+        tmp = path + ".tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                chunk = b"\0" * 65536
+                left = self.reserve_bytes
+                while left > 0:
+                    left -= os.write(fd, chunk[:min(left, len(chunk))])
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+
+    def _release_reserve(self) -> bool:
+        """The file system is full: delete the reserve so evictions can commit."""
+        try:
+            os.remove(self._reserve_path)
+        except OSError:
+            return False
+        self.counts["reserve_released"] += 1
+        _log.warning("hotcache.disk: %s: the file system is full; released the %d-byte space "
+                     "reserve and evicting to fit the space the cache has", self.path, self.reserve_bytes)
+        return True
 
     # -- sizes and checks ----------------------------------------------------------------------
     def sizes(self) -> Dict[str, int]:
