@@ -175,7 +175,7 @@ def value_loader(codec: Any) -> Any:
     loads = codec.loads
     if codec.sealed or getattr(codec.serializer, "name", None) != "json":
         return loads
-    scan = JSONDecoder().scan_once
+    scan = JSONDecoder().scan_once  # type: ignore[attr-defined]
 
     def fast(rkey: bytes, blob: bytes) -> Any:
         try:

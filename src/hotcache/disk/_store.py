@@ -336,7 +336,8 @@ class Store:
             try:
                 from lmdb import verify as verifier  # lmdb >= 3.0
             except ImportError:
-                raise ImportError("verify=True needs lmdb >= 3.0 (its offline verifier)") from None
+                raise ImportError("verify=True needs lmdb >= 3.0 (its offline verifier): "
+                                  "pip install -U 'hotcache[disk]'") from None
 
             try:
                 problems = verifier.verify(path, subdir=True)
@@ -677,7 +678,7 @@ class Store:
         if not cur.first():
             return 0
         bound = stamp_bytes(now * 1e6)
-        due = []
+        due: List[bytes] = []
         for k in cur.iternext(keys=True, values=False):
             if k[:8] > bound or len(due) >= limit:
                 break
@@ -700,7 +701,7 @@ class Store:
         bound = stamp_bytes(now * 1e6)
         with txn_of(shared.env, write=True) as txn:
             cur = txn.cursor(db=shared.e)
-            due = []
+            due: List[bytes] = []
             if cur.first():
                 for k in cur.iternext(keys=True, values=False):
                     if k[:8] > bound or len(due) >= limit:

@@ -6,6 +6,7 @@ approximate-LRU eviction, authenticated encryption by option, and a background w
 from __future__ import annotations
 
 import math
+import pickle
 import sys
 import time
 import weakref
@@ -80,6 +81,22 @@ def _check_ttl(name: str, value: Any, allow_none: bool = True) -> Optional[float
     return float(value)
 
 
+def _codec(serializer: Any, secret: Secret, trusted: bool) -> Codec:
+    """The Redis tier's codec, with the disk cache's wording for the two refusals it words for
+    Redis (pickle without a secret, a secret without cryptography)."""
+    is_pickle = serializer == "pickle" or serializer is pickle
+    if is_pickle and secret is None and not trusted:
+        raise ValueError("serializer='pickle' would run code from whoever can write to the cache "
+                         "directory: give secret= (values are then authenticated before "
+                         "unpickling) or trusted=True if only trusted users can write there")
+    try:
+        return make_codec(serializer, secret, trusted)
+    except ImportError as exc:
+        if "cryptography" in str(exc):
+            raise ImportError("secret= needs the cryptography package: pip install cryptography") from None
+        raise
+
+
 def _check_count(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("%s must be an int, not %s" % (name, type(value).__name__))
@@ -147,10 +164,10 @@ class DiskCache(MutableMapping):
             if not isinstance(write, str):
                 raise TypeError("write must be 'behind' or 'through', not %s" % type(write).__name__)
             raise ValueError("write must be 'behind' or 'through', got %r" % (write,))
-        every = _check_ttl("interval", interval, allow_none=False)
-        if not every > 0 or math.isinf(every):  # type: ignore[operator]
+        every = float(_check_ttl("interval", interval, allow_none=False))  # type: ignore[arg-type]
+        if not every > 0 or math.isinf(every):
             raise ValueError("interval must be a finite number of seconds > 0, got %r" % (interval,))
-        self._codec: Codec = make_codec(serializer, secret, trusted)
+        self._codec: Codec = _codec(serializer, secret, trusted)
         self._loads = value_loader(self._codec)
         meta = {"serializer": str(self._codec.serializer.name), "sealed": "1" if self._codec.sealed else "0"}
         self._store = Store(path, size, meta, on_corrupt=on_corrupt, verify=bool(verify), durable=bool(durable))
@@ -160,7 +177,7 @@ class DiskCache(MutableMapping):
         self._max_record = self._store.map_size // 8
         self._queue = SpillQueue(_check_count("max_pending", max_pending), tomb_limit=max_pending)
         self._writer = DiskWriter(self._store, self._queue, _check_count("batch_size", batch_size),
-                                  every, timer, writer_name(self._store.path))  # type: ignore[arg-type]
+                                  every, timer, writer_name(self._store.path))
         self._touches = self._writer.touches
         self._counts = {"hits": 0, "misses": 0, "sets": 0, "deletes": 0, "rejected": 0, "errors": 0}
         self._closed = False
