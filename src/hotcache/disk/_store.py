@@ -57,6 +57,7 @@ _log = logging.getLogger("hotcache.disk")
 #   v  lkey -> record            a  lkey -> stamp u64 | expire_us u64    (the index keys of lkey)
 #   l  stamp | lkey -> ""        e  expire_us | lkey -> ""               m  meta: format, options
 
+_NEVER = b"\0" * 8  # expire_us of an entry without expiry (the access record's second half)
 _NAMES = frozenset([b"v", b"a", b"l", b"e", b"m"])
 HIGH = 0.70
 LOW = 0.60
@@ -642,35 +643,39 @@ class Store:
 
     def _apply_in(self, shared: _Env, txn: Any, ops: "Ops", touches: Dict[bytes, int],
                   now: float) -> List[int]:
-        v, a, l, e = shared.v, shared.a, shared.l, shared.e
-        put = txn.put
+        # one cursor per database, positional puts: 1.3 us per write against 1.7 us through
+        # txn.put(..., db=) (keyword parsing); a new key costs one lookup and four puts
+        cv, ca, cl, ce = txn.cursor(shared.v), txn.cursor(shared.a), txn.cursor(shared.l), txn.cursor(shared.e)
+        never = _NEVER
         outcomes = []
         for lkey, kind, record, expire_at, when in ops:
-            self._unlink(shared, txn, lkey)
+            idx = ca.get(lkey)
+            if idx is not None:  # replaced or deleted: its index entries go
+                self._unlink(shared, txn, lkey)
             if kind == DELETE_OP or record is None or (expire_at and expire_at <= now):
                 # applied, whether or not the key was stored: a tomb of the key may go (the
                 # queue keeps tombs until an op reports anything but O_NOOP or O_FAILED)
                 outcomes.append(O_DELETED)
                 continue
-            put(lkey, record, db=v)
+            cv.put(lkey, record)
             stamp = stamp_bytes(when or self.stamp())
             if expire_at:
                 ekey = expire_key(expire_at, lkey)
-                put(ekey, b"", db=e)
-                put(lkey, stamp + ekey[:8], db=a)
+                ce.put(ekey, b"")
+                ca.put(lkey, stamp + ekey[:8])
             else:
-                put(lkey, stamp + b"\0" * 8, db=a)
-            put(stamp + lkey, b"", db=l)
+                ca.put(lkey, stamp + never)
+            cl.put(stamp + lkey, b"")
             outcomes.append(O_SET)
         for lkey, when in touches.items():
-            idx = txn.get(lkey, db=a)
+            idx = ca.get(lkey)
             if idx is None:
                 continue
             new = stamp_bytes(when)
             if new > idx[:8]:
-                txn.delete(idx[:8] + lkey, db=l)
-                put(new + lkey, b"", db=l)
-                put(lkey, new + idx[8:16], db=a)
+                txn.delete(idx[:8] + lkey, db=shared.l)
+                cl.put(new + lkey, b"")
+                ca.put(lkey, new + idx[8:16])
         return outcomes
 
     def _expire_in(self, shared: _Env, txn: Any, now: float, limit: int) -> int:

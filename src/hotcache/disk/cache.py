@@ -266,11 +266,15 @@ class DiskCache(MutableMapping):
                 raise TypeError("give ttl= or expire=, not both")
             ttl = expire
         seconds = _check_ttl("ttl", ttl)
+        self._put(key, value, self._ttl if seconds is None else seconds)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._put(key, value, self._ttl)
+
+    def _put(self, key: Any, value: Any, seconds: Optional[float]) -> None:
         if self._closed:
             raise ValueError("I/O operation on a closed DiskCache")
         rkey = rkey_of(key)
-        if seconds is None:
-            seconds = self._ttl
         if seconds is not None and not seconds > 0:
             self._remove(rkey)
             return
@@ -288,9 +292,6 @@ class DiskCache(MutableMapping):
         self._counts["sets"] += 1
         if self._through:
             self._confirm()
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self.set(key, value)
 
     def _remove(self, rkey: bytes) -> None:
         writer = self._writer
