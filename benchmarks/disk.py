@@ -5,6 +5,9 @@ with the issue's targets computed from the same run.
     python benchmarks/disk.py --quick    # about 20 s
     python benchmarks/disk.py --json out.json
 
+Needs the peer: pip install diskcache==5.6.3 (a benchmark peer only: no extra of hotcache installs
+it; it is unmaintained and unpickles what its files hold).
+
 Workload: 20,000 entries of a ~130-byte dict value (JSON for DiskCache, its default; pickle for
 diskcache, its default), keys "user:{i}", maxsize large enough that nothing is evicted.
 
@@ -38,8 +41,9 @@ N = 20_000
 
 
 def value_of(i: int) -> Dict[str, Any]:
+    """A ~130-byte JSON dict (124-140 bytes as i grows)."""
     return {"id": i, "name": "user-%d" % i, "email": "user%d@example.com" % i, "score": 1.5 + i,
-            "tags": ["alpha", "beta"], "active": True, "plan": "professional", "country": "DE"}
+            "tags": ["alpha", "beta"], "active": True, "plan": "professional"}
 
 
 def open_hotcache(path: str) -> Any:
