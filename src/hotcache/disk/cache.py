@@ -362,7 +362,9 @@ class DiskCache(MutableMapping):
     # -- whole-cache views ---------------------------------------------------------------------
     def __len__(self) -> int:
         """Live entries in the directory, after this process's queued writes are applied."""
-        self.flush()
+        if self._closed:
+            raise ValueError("I/O operation on a closed DiskCache")
+        self._drain()
         try:
             return self._store.count(self._timer())
         except Exception as exc:
@@ -374,7 +376,9 @@ class DiskCache(MutableMapping):
         """The keys of live entries, in the store's byte order (applies queued writes first).
         Entries whose key this process cannot decode (a class not imported here) are skipped.
         Reads in short transactions: entries written meanwhile may or may not be seen."""
-        self.flush()
+        if self._closed:
+            raise ValueError("I/O operation on a closed DiskCache")
+        self._drain()
         now = self._timer()
         for lkey, record in iter_chunks(self._store):
             try:
@@ -395,6 +399,16 @@ class DiskCache(MutableMapping):
         (disk full, engine error: they read as misses) or time ran out. Never raises for those."""
         if self._closed:
             return True
+        landed = self._drain(timeout)
+        try:
+            self._store.sync()
+        except Exception as exc:
+            self._store.last_error = "%s: %s" % (type(exc).__name__, exc)
+            return False
+        return landed
+
+    def _drain(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the writes queued so far were applied (no sync); True if all landed."""
         q = self._queue
         mark = q.mark()
         if self._writer.running():
@@ -403,13 +417,7 @@ class DiskCache(MutableMapping):
             self._writer.ensure()
             q.wait(mark, None if timeout is None else time.monotonic() + timeout)
         with q.lock:
-            landed = q.landed(mark)
-        try:
-            self._store.sync()
-        except Exception as exc:
-            self._store.last_error = "%s: %s" % (type(exc).__name__, exc)
-            return False
-        return landed
+            return q.landed(mark)
 
     def close(self, timeout: float = 5.0) -> bool:
         """Apply what is queued (at most ``timeout`` seconds), stop the writer and release the
