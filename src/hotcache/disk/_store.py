@@ -14,9 +14,13 @@ import os
 import shutil
 import threading
 import time
-import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from . import _env as envmod
+from ._env import (
+    MAX_READERS, CorruptedError, NotOurs, SharedEnv, active, get_ident, lmdb_module, lock_reserve,
+    txn_of, wait_for_fork,
+)
 from ._format import FORMAT, expire_key, stamp_bytes, unpack_record
 
 __all__ = ["CorruptedError", "DiskFull", "Store", "DELETE_OP", "WRITE_OP"]
@@ -58,12 +62,10 @@ _log = logging.getLogger("hotcache.disk")
 #   l  stamp | lkey -> ""        e  expire_us | lkey -> ""               m  meta: format, options
 
 _NEVER = b"\0" * 8  # expire_us of an entry without expiry (the access record's second half)
-_NAMES = frozenset([b"v", b"a", b"l", b"e", b"m"])
 HIGH = 0.70
 LOW = 0.60
 EVICT_CHUNK = 64
 SWEEP = 256           # expired entries reclaimed per batch
-MAX_READERS = 254
 MIN_MAXSIZE = 1 << 20
 RESERVE = "space.reserve"
 
@@ -78,33 +80,8 @@ DELETE_OP = 1
 O_SET, O_DELETED, O_NOOP, O_FAILED = 0, 1, 2, 3
 
 
-class CorruptedError(Exception):
-    """The directory holds files that are not a readable hotcache disk cache (damaged, foreign,
-    or written by another program). ``DiskCache(..., on_corrupt="rebuild")`` moves them aside
-    instead and starts empty."""
-
-
-class _NotOurs(CorruptedError):
-    """The path is not a cache directory at all (a file, or a directory of other files): never
-    moved aside, whatever on_corrupt says."""
-
-
 class DiskFull(Exception):
     """A write transaction could not be committed for lack of disk space (ENOSPC)."""
-
-
-def _lmdb() -> Any:
-    try:
-        import lmdb
-    except ImportError:
-        raise ImportError("hotcache's disk cache needs the lmdb package: pip install "
-                          "'hotcache[disk]'") from None
-    return lmdb
-
-
-def lock_reserve(max_readers: int) -> int:
-    """Bytes reserved for lock.mdb: LMDB's header plus 64 bytes per reader slot, page-rounded."""
-    return (8192 + 64 * max_readers + 65535) // 65536 * 65536
 
 
 def is_enospc(exc: BaseException) -> bool:
@@ -112,155 +89,6 @@ def is_enospc(exc: BaseException) -> bool:
     if code == errno.ENOSPC:
         return True
     return "No space left" in str(exc) or "ENOSPC" in str(exc)
-
-
-class _Env:
-    """One open LMDB environment of this process, shared by every Store on the same files
-    (LMDB forbids opening an environment twice in one process: its fcntl locks belong to the
-    process, and closing a second handle would drop the first one's)."""
-
-    def __init__(self, ident: Tuple[int, int], path: str, map_size: int, durable: bool) -> None:
-        lmdb = _lmdb()
-        self.ident = ident
-        self.path = path
-        self.map_size = map_size
-        self.durable = durable
-        self.env = lmdb.open(path, map_size=map_size, subdir=True, max_dbs=8, max_readers=MAX_READERS,
-                             sync=durable, metasync=durable, readahead=False, mode=0o700,
-                             create=False, max_spare_txns=0, lock=True)
-        self.psize = self.env.stat()["psize"]
-        env = self.env
-        try:  # a foreign environment is refused before anything is created in it
-            with txn_of(env, buffers=False) as txn:
-                names = [bytes(k) for k in txn.cursor().iternext(values=False)]
-        except BaseException:
-            env.close()
-            raise
-        foreign = [k for k in names if k not in _NAMES]
-        if foreign:
-            env.close()
-            raise CorruptedError("%s holds an LMDB environment that is not a hotcache disk cache "
-                                 "(its main database has %r)" % (path, foreign[0][:40]))
-        self.v = env.open_db(b"v")
-        self.a = env.open_db(b"a")
-        self.l = env.open_db(b"l")
-        self.e = env.open_db(b"e")
-        self.m = env.open_db(b"m")
-        self.main = env.open_db(None)
-        self.refs = 0
-
-    def live_pages(self, txn: Any) -> int:
-        """Pages in use by every database (not counting the free list)."""
-        total = 0
-        for db in (self.main, self.v, self.a, self.l, self.e, self.m):
-            s = txn.stat(db)
-            total += s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"]
-        return total
-
-
-_envs: Dict[Tuple[int, int], _Env] = {}
-_envs_lock = threading.Lock()
-_stores: "weakref.WeakSet[Store]" = weakref.WeakSet()
-_abandoned: List[Any] = []  # environments that must not be closed here (see FORK)
-
-# FORK. A forked child must not use its parent's environments (LMDB: "use an MDB_env* in the
-# process which opened it, without fork()ing"), and py-lmdb refuses to open files that an
-# environment of the process still has open, so the child closes the inherited ones and each
-# Store reopens its directory on first use. Closing is harmless to the parent only if no
-# transaction of the parent exists at the fork (aborting one in the child would clear its
-# reader slot in the shared lock table: py-lmdb's close is not fork-aware). Hence: no cached
-# spare transactions (max_spare_txns=0, +0.1 us per read), every transaction registers its
-# thread in _active, and the fork handler waits (at most FORK_WAIT seconds) until none is
-# live, holding new ones back. Closing in the child then only unmaps and closes descriptors:
-# fcntl locks belong to the parent, reader slots are cleared for the child's pid only, and the
-# shared mutexes are destroyed only by a process holding the lock file exclusively, which fails
-# while the parent has it open. If transactions were still live after FORK_WAIT, the child
-# keeps the inherited environments unclosed and cannot reopen those directories (its caches
-# then answer misses and count errors).
-FORK_WAIT = 5.0
-_active: Dict[int, int] = {}  # thread id -> 1 while it holds a transaction
-_forking = False
-_fork_unsafe = False
-get_ident = threading.get_ident
-
-
-def _wait_for_fork() -> None:
-    """A transaction started while a fork is being prepared: wait until it is done."""
-    tid = get_ident()
-    del _active[tid]
-    while _forking:
-        time.sleep(0.0005)
-    _active[tid] = 1
-
-
-class txn_of:
-    """``with txn_of(env, write=..., db=..., buffers=...) as txn``: a transaction registered for
-    the fork handler; commits on success (write), aborts otherwise."""
-
-    __slots__ = ("env", "kwargs", "txn", "tid")
-
-    def __init__(self, env: Any, **kwargs: Any) -> None:
-        self.env = env
-        self.kwargs = kwargs
-
-    def __enter__(self) -> Any:
-        self.tid = tid = get_ident()
-        _active[tid] = 1
-        try:
-            if _forking:
-                _wait_for_fork()
-            self.txn = self.env.begin(**self.kwargs)
-        except BaseException:
-            del _active[tid]
-            raise
-        return self.txn
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        try:
-            if kind is None and self.kwargs.get("write"):
-                self.txn.commit()
-            else:
-                self.txn.abort()
-        finally:
-            del _active[self.tid]
-
-
-def _before_fork() -> None:
-    global _forking, _fork_unsafe
-    _forking = True
-    deadline = time.monotonic() + FORK_WAIT
-    while _active and time.monotonic() < deadline:
-        time.sleep(0.0005)
-    _fork_unsafe = bool(_active)
-
-
-def _after_fork_in_parent() -> None:
-    global _forking
-    _forking = False
-
-
-def _after_fork_in_child() -> None:  # pragma: no cover - runs in a forked child
-    global _envs_lock, _forking
-    _forking = False
-    _active.clear()
-    _envs_lock = threading.Lock()
-    inherited = list(_envs.values())
-    _envs.clear()
-    for store in list(_stores):
-        store._forked()
-    for shared in inherited:
-        if _fork_unsafe:
-            _abandoned.append(shared)
-            continue
-        try:
-            shared.env.close()
-        except Exception:
-            _abandoned.append(shared)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
-                        after_in_child=_after_fork_in_child)
 
 
 class Store:
@@ -289,7 +117,7 @@ class Store:
             raise ValueError("on_corrupt must be 'raise' or 'rebuild', got %r" % (on_corrupt,))
         if maxsize < MIN_MAXSIZE:
             raise ValueError("maxsize must be at least %d bytes (1 MiB), got %d" % (MIN_MAXSIZE, maxsize))
-        _lmdb()
+        lmdb_module()
         self.path = os.path.abspath(path)
         self.maxsize = maxsize
         self.reserve_bytes = space_reserve(maxsize)
@@ -300,7 +128,7 @@ class Store:
         self._verify = verify
         self._durable = durable
         self._lock = threading.Lock()
-        self._shared: Optional[_Env] = None
+        self._shared: Optional[SharedEnv] = None
         self._cap_pages: Optional[int] = None  # lowered after ENOSPC: the file system's limit
         self._last_stamp = 0
         self.counts = {"evictions": 0, "expirations": 0, "disk_full": 0, "errors": 0,
@@ -308,14 +136,14 @@ class Store:
         self.last_error: Optional[str] = None
         self.quarantined: Optional[str] = None
         self._open()
-        _stores.add(self)
+        envmod.stores.add(self)
 
     # -- opening -------------------------------------------------------------------------------
     def _open(self) -> None:
         try:
             self._open_once()
         except CorruptedError as exc:
-            if self._on_corrupt == "raise" or isinstance(exc, _NotOurs):
+            if self._on_corrupt == "raise" or isinstance(exc, NotOurs):
                 raise
             self._quarantine(str(exc))
             self._open_once()
@@ -323,7 +151,7 @@ class Store:
     def _prepare_dir(self) -> None:
         path = self.path
         if os.path.lexists(path) and not os.path.isdir(path):
-            raise _NotOurs("%s exists and is not a directory" % path)
+            raise NotOurs("%s exists and is not a directory" % path)
         if not os.path.isdir(path):
             os.makedirs(path, mode=0o700, exist_ok=True)
             os.chmod(path, 0o700)
@@ -331,7 +159,7 @@ class Store:
         names = set(os.listdir(path))
         other = sorted(names - {"data.mdb", "lock.mdb", RESERVE, RESERVE + ".tmp"})
         if other:
-            raise _NotOurs("%s is not a hotcache disk cache directory (it holds %s); give an "
+            raise NotOurs("%s is not a hotcache disk cache directory (it holds %s); give an "
                                  "empty or new directory" % (path, ", ".join(other[:5])))
         if self._verify and "data.mdb" in names:
             try:
@@ -348,19 +176,19 @@ class Store:
                 raise CorruptedError("%s: data.mdb failed verification: %s" % (path, "; ".join(problems[:3])))
 
     def _open_once(self) -> None:
-        lmdb = _lmdb()
+        lmdb = lmdb_module()
         self._prepare_dir()
         st = os.stat(self.path)
         ident = (st.st_dev, st.st_ino)
-        with _envs_lock:
-            shared = _envs.get(ident)
+        with envmod.envs_lock():
+            shared = envmod.envs.get(ident)
             if shared is None:
                 try:
-                    shared = _Env(ident, self.path, self.map_size, self._durable)
+                    shared = SharedEnv(ident, self.path, self.map_size, self._durable)
                 except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError,
                         lmdb.PageNotFoundError, lmdb.IncompatibleError) as exc:
                     raise CorruptedError("%s: not a readable LMDB environment (%s)" % (self.path, exc)) from None
-                _envs[ident] = shared
+                envmod.envs[ident] = shared
             elif shared.map_size != self.map_size:
                 raise ValueError("%s is open in this process with another maxsize" % self.path)
             shared.refs += 1
@@ -374,8 +202,8 @@ class Store:
         if not os.path.exists(self._reserve_path):
             self._make_reserve()
 
-    def _check_meta(self, shared: _Env) -> None:
-        lmdb = _lmdb()
+    def _check_meta(self, shared: SharedEnv) -> None:
+        lmdb = lmdb_module()
         try:
             with txn_of(shared.env, db=shared.m) as txn:
                 stored = {k.decode(): v.decode() for k, v in txn.cursor()}
@@ -404,11 +232,11 @@ class Store:
         self.quarantined = aside
         _log.warning("hotcache.disk: %s; moved it to %s and started an empty cache", reason, aside)
 
-    def _release(self, shared: _Env) -> None:
-        with _envs_lock:
+    def _release(self, shared: SharedEnv) -> None:
+        with envmod.envs_lock():
             shared.refs -= 1
-            if shared.refs <= 0 and _envs.get(shared.ident) is shared:
-                del _envs[shared.ident]
+            if shared.refs <= 0 and envmod.envs.get(shared.ident) is shared:
+                del envmod.envs[shared.ident]
                 shared.env.close()
 
     def _forked(self) -> None:  # pragma: no cover - runs in a forked child
@@ -417,7 +245,7 @@ class Store:
             self._shared = None
             self._reopen_after_fork = True
 
-    def _env(self) -> _Env:
+    def _env(self) -> SharedEnv:
         shared = self._shared
         if shared is None:
             if not getattr(self, "_reopen_after_fork", False):
@@ -448,17 +276,17 @@ class Store:
         if shared is None:
             shared = self._env()
         tid = get_ident()
-        _active[tid] = 1
+        active[tid] = 1
         try:
-            if _forking:
-                _wait_for_fork()
+            if envmod.forking:
+                wait_for_fork()
             txn = shared.env.begin(db=shared.v, buffers=False)
             try:
                 return txn.get(lkey)
             finally:
                 txn.abort()  # a read transaction: abort releases its snapshot (cheaper than commit)
         finally:
-            del _active[tid]
+            del active[tid]
 
     def scan(self, after: Optional[bytes], n: int) -> List[Tuple[bytes, bytes]]:
         """Up to ``n`` (lkey, record) pairs in key order, starting after ``after`` (None: the
@@ -512,7 +340,7 @@ class Store:
         needs room for, and reclaim up to SWEEP expired entries; returns an outcome per op
         (O_SET, or O_DELETED for a delete or an already expired write). Raises DiskFull or lmdb.Error when the transaction could
         not be committed (then nothing of it was applied)."""
-        lmdb = _lmdb()
+        lmdb = lmdb_module()
         shared = self._env()
         need = self._pages_for(shared, ops)
         if len(ops) > 1 and need > self._map_pages(shared) // 16:  # too big for one transaction
@@ -546,7 +374,7 @@ class Store:
         raise DiskFull("no room on disk for a batch of %d writes" % len(ops))
 
     @staticmethod
-    def _pages_for(shared: _Env, ops: "Ops") -> int:
+    def _pages_for(shared: SharedEnv, ops: "Ops") -> int:
         """Pages a batch may take: its bytes in four databases at half-full leaves, plus a few
         for branch pages."""
         size = 0
@@ -555,13 +383,13 @@ class Store:
                 size += len(record) + 3 * len(lkey) + 96
         return 2 * size // shared.psize + 8
 
-    def _make_room(self, shared: _Env, need: int, deeper: int) -> int:
+    def _make_room(self, shared: SharedEnv, need: int, deeper: int) -> int:
         """Evict least recently used entries, a chunk per transaction (a transaction that
         deletes needs free pages too, and pages freed by the last commit are not reusable by the
         next one), until ``need`` more pages fit below the high mark (after a failure: below a
         lowered low mark), counting live pages and how far the data file has grown. A chunk
         that hits the end of the map is retried smaller."""
-        lmdb = _lmdb()
+        lmdb = lmdb_module()
         high, low = self._budget(shared, deeper)
         file_cap = int(self._map_pages(shared) * 0.9)
         with txn_of(shared.env) as txn:
@@ -589,7 +417,7 @@ class Store:
             self.counts["evictions"] += len(chunk)
         return evicted
 
-    def _map_pages(self, shared: _Env) -> int:
+    def _map_pages(self, shared: SharedEnv) -> int:
         pages = shared.map_size // shared.psize
         if self._cap_pages is not None:
             pages = min(pages, self._cap_pages)
@@ -612,25 +440,25 @@ class Store:
     def _note(self, exc: BaseException) -> None:
         self.last_error = "%s: %s" % (type(exc).__name__, exc)
 
-    def _reset_env(self, shared: _Env) -> None:
+    def _reset_env(self, shared: SharedEnv) -> None:
         """After MDB_PANIC the environment must be reopened (every handle of this process)."""
-        with _envs_lock:
-            if _envs.get(shared.ident) is shared:
-                del _envs[shared.ident]
-        for store in list(_stores):
+        with envmod.envs_lock():
+            if envmod.envs.get(shared.ident) is shared:
+                del envmod.envs[shared.ident]
+        for store in list(envmod.stores):
             if store._shared is shared:
                 store._shared = None
                 store._reopen_after_fork = True
-        _abandoned.append(shared)
+        envmod.abandoned.append(shared)
 
-    def _lower_cap(self, shared: _Env) -> None:
+    def _lower_cap(self, shared: SharedEnv) -> None:
         """ENOSPC: the file system cannot grow data.mdb; keep live pages below what it has."""
         info = shared.env.info()
         have = info["last_pgno"] + 1
         cap = self._cap_pages
         self._cap_pages = have if cap is None else min(cap, have)
 
-    def _unlink(self, shared: _Env, txn: Any, lkey: bytes) -> bool:
+    def _unlink(self, shared: SharedEnv, txn: Any, lkey: bytes) -> bool:
         """Remove ``lkey`` and its index entries; True if it was stored."""
         idx = txn.get(lkey, db=shared.a)
         if idx is None:
@@ -641,7 +469,7 @@ class Store:
         txn.delete(lkey, db=shared.a)
         return txn.delete(lkey, db=shared.v)
 
-    def _apply_in(self, shared: _Env, txn: Any, ops: "Ops", touches: Dict[bytes, int],
+    def _apply_in(self, shared: SharedEnv, txn: Any, ops: "Ops", touches: Dict[bytes, int],
                   now: float) -> List[int]:
         # one cursor per database, positional puts: 1.3 us per write against 1.7 us through
         # txn.put(..., db=) (keyword parsing); a new key costs one lookup and four puts
@@ -678,7 +506,7 @@ class Store:
                 ca.put(lkey, new + idx[8:16])
         return outcomes
 
-    def _expire_in(self, shared: _Env, txn: Any, now: float, limit: int) -> int:
+    def _expire_in(self, shared: SharedEnv, txn: Any, now: float, limit: int) -> int:
         cur = txn.cursor(db=shared.e)
         if not cur.first():
             return 0
@@ -693,7 +521,7 @@ class Store:
         self.counts["expirations"] += len(due)
         return len(due)
 
-    def _budget(self, shared: _Env, deeper: int) -> Tuple[int, int]:
+    def _budget(self, shared: SharedEnv, deeper: int) -> Tuple[int, int]:
         pages = self._map_pages(shared)
         high = int(pages * HIGH * (0.7 ** deeper))
         low = int(pages * LOW * (0.7 ** deeper))
