@@ -10,7 +10,10 @@ import random
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "src"))
+try:  # the installed package wins (as in tests/conftest.py); else the source tree
+    import hotcache  # noqa: F401
+except ImportError:  # pragma: no cover - only without an install / PYTHONPATH
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "src"))
 
 from hotcache.disk import DiskCache  # noqa: E402
 
