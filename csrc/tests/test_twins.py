@@ -5,7 +5,7 @@ The core is loaded as a shared library (make -C csrc twins builds build/libhc.so
 stores that evict until the entry fits (hc_evict_keep, then hc_insert or hc_update), deletes,
 popitem (hc_victim + hc_remove_victim), resizes (hc_set_limits + evictions), clears, clones
 and a pickle-style rebuild (hc_policy_order/restore + hc_policy_state_save/load). The twins
-(src/hotcache/_pure_s3fifo.py, _pure_tinylfu.py) get the same calls through their policy
+(src/hotcache/_spec/policy_s3fifo.py, policy_tinylfu.py) get the same calls through their policy
 protocol. After every step: the same victims, the same keys, the same policy order and aux,
 the same region bounds and shares, the same sketch estimates / ghost answers for every key
 seen, the same jitter counter, and hc_check() plus the twin's check() pass.
@@ -26,9 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
-from hotcache._pure_s3fifo import S3FIFO  # noqa: E402
-from hotcache._pure_sketch import uhash  # noqa: E402
-from hotcache._pure_tinylfu import TinyLFU  # noqa: E402
+from hotcache._spec.policy_s3fifo import S3FIFO  # noqa: E402
+from hotcache._spec.sketch import uhash  # noqa: E402
+from hotcache._spec.policy_tinylfu import TinyLFU  # noqa: E402
 
 UNBOUNDED = (1 << 64) - 1
 HC_NIL = 0xFFFFFFFF

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from hotcache.disk import CorruptedError, DiskCache
-from hotcache._serial import encode_key
+from hotcache.tiers.redis_codec import encode_key
 from hotcache.disk._format import decode_key
 
 SECRET = b"0123456789abcdef-disk-test-secret"

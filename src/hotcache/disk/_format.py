@@ -11,7 +11,7 @@ import struct
 import sys
 from typing import Any, List, Optional, Tuple
 
-from .._serial import encode_key
+from ..tiers.redis_codec import encode_key
 
 __all__ = ["FORMAT", "HASHED", "MAX_DIRECT_KEY", "decode_key", "index_key", "lkey_of", "pack_record",
            "parse_size", "stamp_bytes", "unpack_record"]

@@ -14,7 +14,7 @@ import time
 import weakref
 from typing import Callable, Dict, List, Optional
 
-from .._spill import DEADLINE, KIND, SPILL, VALUE, W_FAILED, SpillQueue
+from ..tiers.redis_spill import DEADLINE, KIND, SPILL, VALUE, W_FAILED, SpillQueue
 from ._store import DELETE_OP, WRITE_OP, DiskFull, Store
 
 __all__ = ["DiskWriter"]

@@ -14,8 +14,8 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 
-from .._serial import Codec, Rejected, Secret, make_codec
-from .._spill import DEADLINE, GONE, KIND, SPILL, VALUE, SpillQueue
+from ..tiers.redis_codec import Codec, Rejected, Secret, make_codec
+from ..tiers.redis_spill import DEADLINE, GONE, KIND, SPILL, VALUE, SpillQueue
 from ._format import decode_key, lkey_of, pack_record, parse_size, rkey_of, unpack_record, value_loader
 from ._store import CorruptedError, Store, iter_chunks
 from ._writer import DiskWriter, writer_name

@@ -29,8 +29,8 @@ from __future__ import annotations
 import collections
 from typing import Any, Callable, Dict, List, Optional
 
-from ._pure_ghost import Ghost
-from ._pure_sketch import uhash
+from .ghost import Ghost
+from .sketch import uhash
 
 __all__ = ["S3FIFO"]
 

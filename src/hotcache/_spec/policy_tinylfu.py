@@ -25,8 +25,8 @@ from __future__ import annotations
 import collections
 from typing import Any, Callable, Dict, List, Optional
 
-from ._pure_ghost import Ghost
-from ._pure_sketch import MASK64, Sketch, fmix64, uhash
+from .ghost import Ghost
+from .sketch import MASK64, Sketch, fmix64, uhash
 
 __all__ = ["TinyLFU"]
 

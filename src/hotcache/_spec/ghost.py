@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from ._pure_sketch import MASK64, fmix64, reduce32
+from .sketch import MASK64, fmix64, reduce32
 
 __all__ = ["Ghost"]
 
