@@ -10,6 +10,7 @@ from collections.abc import ItemsView, KeysView, MutableMapping, ValuesView
 from typing import Any, Optional, Tuple
 
 from .base import TieredStats, check_tier, tiered_stats
+from .chain import TierChain
 from .state import _AUTO, _MISSING, MISS, _ids, _live, _Tiered, popped
 
 try:
@@ -70,9 +71,9 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
 
     __slots__ = ("_l1", "_tier", "_lock", "_gen", "_floor", "_touched", "_index", "_index_limit",
                  "_shared", "_l1_ttl", "_through", "_sub", "_insync", "_invalidations", "_losses",
-                 "_finalizer", "__weakref__")
+                 "_finalizer", "_raise", "__weakref__")
 
-    def __init__(self, l1: Any, tier: Any, *, mode: str = "spill", invalidation: Any = _AUTO,
+    def __init__(self, l1: Any, tier: Any, *more: Any, mode: str = "spill", invalidation: Any = _AUTO,
                  write: str = "behind") -> None:
         if not callable(getattr(l1, "_set_spill_hook", None)) or not callable(getattr(l1, "set", None)):
             raise TypeError("l1 must be a hotcache cache (LRUCache, LFUCache, TTLCache, ...), "
@@ -80,6 +81,8 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
         check_tier(tier, "a hotcache.redis_tier.RedisTier")
         if getattr(tier, "_awaitable", False):
             raise TypeError("an AsyncRedisTier needs AsyncTieredCache, not TieredCache")
+        if more:
+            tier = TierChain((tier,) + more)
         ReadThrough.__init__(self, l1)
         self._setup(l1, tier, mode, invalidation, write)
         _live[next(_ids)] = self
@@ -175,11 +178,18 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
 
     @property
     def tier(self) -> Any:
-        """The second tier (a RedisTier)."""
-        return self._tier
+        """The second tier (a RedisTier or a DiskTier; with several tiers, the nearest one)."""
+        tier = self._tier
+        return tier.levels[0] if isinstance(tier, TierChain) else tier
+
+    @property
+    def tiers(self) -> Tuple[Any, ...]:
+        """Every tier below the L1, nearest first."""
+        tier = self._tier
+        return tier.levels if isinstance(tier, TierChain) else (tier,)
 
     def __repr__(self) -> str:
-        return "TieredCache(%r, %r, mode=%r)" % (self._l1, self._tier, self.mode)
+        return "TieredCache(%r, %s, mode=%r)" % (self._l1, ", ".join(repr(t) for t in self.tiers), self.mode)
 
     # -- lifecycle and stats -------------------------------------------------------------------
     def flush(self, timeout: Optional[float] = None) -> bool:

@@ -32,7 +32,7 @@ class AsyncTieredCache(_Tiered):
 
     __slots__ = ("_l1", "_tier", "_lock", "_gen", "_floor", "_touched", "_index", "_index_limit",
                  "_shared", "_l1_ttl", "_through", "_sub", "_insync", "_invalidations", "_losses",
-                 "_finalizer", "__weakref__")
+                 "_finalizer", "_raise", "__weakref__")
 
     def __init__(self, l1: Any, tier: "AsyncRedisTier", *, mode: str = "spill",
                  invalidation: Any = _AUTO, write: str = "behind") -> None:
