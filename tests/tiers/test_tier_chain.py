@@ -15,18 +15,6 @@ pytestmark = pytest.mark.usefixtures("needs_lmdb")
 
 
 @pytest.fixture
-def needs_lmdb():
-    """The disk tests' rule (tests/disk/conftest.py): skipped without lmdb, except under CI."""
-    import importlib.util
-    import os
-
-    if importlib.util.find_spec("lmdb") is None:
-        if os.environ.get("CI") and not os.environ.get("HOTCACHE_WHEEL_TEST"):
-            raise ImportError("the disk tier tests need lmdb (pip install -e '.[test]')")
-        pytest.skip("lmdb is not installed (hotcache[disk])")
-
-
-@pytest.fixture
 def disk_path(tmp_path):
     return str(tmp_path / "disk")
 
@@ -55,10 +43,13 @@ def chain(url, disk_path):
         c.close()
 
 
-def redis_writer(url):
-    """Another process's view of the Redis level (shared mode, no L1 worth speaking of)."""
-    return TieredCache(hotcache.LRUCache(1), RedisTier(url, namespace="chain", ttl=120),
-                       mode="shared", invalidation=None)
+def seed_redis(url, key, value, ttl=120):
+    """Another process writes ``key`` into the Redis level (shared mode, no L1 worth speaking of)."""
+    other = TieredCache(hotcache.LRUCache(1), RedisTier(url, namespace="chain", ttl=120),
+                        mode="shared", invalidation=None)
+    other.set(key, value, ttl=ttl)
+    assert other.flush(timeout=10)
+    other.close()
 
 
 def test_l1_evictions_spill_to_the_nearest_level_only(chain):
@@ -78,10 +69,7 @@ def test_l1_evictions_spill_to_the_nearest_level_only(chain):
 def test_a_miss_walks_down_and_promotes_into_every_level_above(chain, url):
     c = chain(maxsize=2)
     disk, redis = c.tiers
-    other = redis_writer(url)
-    other.set("k", [1, 2], ttl=40)
-    assert other.flush(timeout=10)
-    other.close()
+    seed_redis(url, "k", [1, 2], ttl=40)
     assert c["k"] == [1, 2]                         # disk misses, Redis hits
     assert "k" in c.l1 and 30 < c.l1.ttl_left("k") <= 40
     assert c.flush(timeout=10)
@@ -102,10 +90,7 @@ def test_a_miss_walks_down_and_promotes_into_every_level_above(chain, url):
 def test_the_nearest_level_wins(chain, url):
     c = chain(maxsize=1)
     disk, redis = c.tiers
-    other = redis_writer(url)
-    other["k"] = "from redis"
-    assert other.flush(timeout=10)
-    other.close()
+    seed_redis(url, "k", "from redis")
     c["k"] = "mine"
     c["x"] = 0                                      # spills k to the disk
     assert c.flush(timeout=10)
@@ -129,10 +114,7 @@ def test_set_and_delete_invalidate_every_level(chain):
 def test_spill_mode_write_removes_older_copies_everywhere(chain, url):
     c = chain(maxsize=1)
     disk, redis = c.tiers
-    other = redis_writer(url)
-    other["k"] = "old"
-    assert other.flush(timeout=10)
-    other.close()
+    seed_redis(url, "k", "old")
     assert c["k"] == "old"                          # promoted into L1 and the disk
     assert c.flush(timeout=10) and disk.get("k") == "old"
     c["k"] = "new"

@@ -5,9 +5,6 @@ flush()/close(), stats, pickle refused without secret=/trusted=, tampered values
 """
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import pytest
 
 import hotcache
@@ -41,10 +38,7 @@ class DiskBackend:
     name = "disk"
 
     def __init__(self, request):
-        if importlib.util.find_spec("lmdb") is None:
-            if os.environ.get("CI") and not os.environ.get("HOTCACHE_WHEEL_TEST"):
-                raise ImportError("the disk tier tests need lmdb (pip install -e '.[test]')")
-            pytest.skip("lmdb is not installed (hotcache[disk])")
+        request.getfixturevalue("needs_lmdb")
         self.path = str(request.getfixturevalue("tmp_path") / "tier")
 
     def make(self, **kw):
