@@ -16,7 +16,6 @@ from ..disk._format import lkey_of, rkey_of
 from ..disk.cache import _MISSING, DiskCache, DiskStats
 from .base import spill_hook
 from .redis_codec import Secret
-from .redis_io import Counters
 from .state import MISS
 
 __all__ = ["DiskTier"]
@@ -63,7 +62,7 @@ class DiskTier:
                                 max_pending=max_pending, interval=interval)
         self.ttl: Optional[float] = self._cache.ttl
         self._timer = timer
-        self._counters = Counters()
+        self._counts = [0, 0]  # l2_hits, l2_misses
         self._rkey: Callable[[Any], bytes] = rkey_of
 
     # -- the tier protocol (see hotcache.tiers.base.Tier) ----------------------------------------
@@ -83,7 +82,12 @@ class DiskTier:
         return (value, left) if left > 0 else MISS
 
     def _tally(self, hit: Any) -> Any:
-        self._counters.add("l2_misses" if hit is MISS else "l2_hits")
+        # counted like DiskCache's counters: a plain increment under the GIL, no lock (the
+        # locked Counters.add cost ~0.3 us of a ~4 us disk hit)
+        if hit is MISS:
+            self._counts[1] += 1
+        else:
+            self._counts[0] += 1
         return hit
 
     def _write(self, rkey: bytes, value: Any, ttl: Optional[float]) -> None:
@@ -135,9 +139,9 @@ class DiskTier:
     def counters(self) -> Dict[str, Any]:
         """l2_hits, l2_misses, l2_errors (engine errors), spilled (entries written), spill_dropped,
         rejected, pending, breaker_state ("closed": there is none), disk_full, write_failures."""
-        c, cache = self._counters, self._cache
+        cache = self._cache
         q, store = cache._queue, cache._store
-        return {"l2_hits": c.l2_hits, "l2_misses": c.l2_misses,
+        return {"l2_hits": self._counts[0], "l2_misses": self._counts[1],
                 "l2_errors": cache._counts["errors"] + store.counts["errors"],
                 "spilled": q.spilled, "spill_dropped": q.spill_dropped,
                 "rejected": cache._counts["rejected"], "pending": len(q.queue) + len(q.inflight),
