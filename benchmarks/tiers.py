@@ -16,6 +16,10 @@ fresh temporary directory for the disk tiers. The timing machinery is benchmarks
                                    tier's read, decoding, promotion. Contenders: DiskTier,
                                    RedisTier, and L1 + DiskTier + RedisTier with the keys on the
                                    disk (a hit at level 1 of the chain).
+    async    await c.get(k) through AsyncTieredCache(l1, AsyncDiskTier) with the keys on the disk
+                                   (L1 cleared before each round; reads run on the loop), against
+                                   the same disk read handed to a thread (asyncio.to_thread): why
+                                   AsyncDiskTier reads without a thread hop.
     L1 hit   for k in keys: c[k] * reps   keys already in the L1 (LRUCache(10,000)): the bare
                                    LRUCache against TieredCache over a DiskTier, over a
                                    RedisTier, and over both (the L1's hit path is the same C
@@ -24,6 +28,7 @@ fresh temporary directory for the disk tiers. The timing machinery is benchmarks
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -36,7 +41,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
 import hotcache  # noqa: E402
-from hotcache.tiers import DiskTier, RedisTier, TieredCache  # noqa: E402
+from hotcache.tiers import AsyncDiskTier, AsyncTieredCache, DiskTier, RedisTier, TieredCache  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
 from redis_tier import rounds, row, value  # noqa: E402
 
@@ -106,6 +111,37 @@ def bench_l2_hit(url, root, p, results):
         t.close()
 
 
+def bench_async(root, p, results):
+    print("\nasyncio L2 hit: µs per lookup (best, median) -- %d keys on the disk, none in L1" % p.l2_keys)
+    keys = list(range(p.l2_keys))
+    tier = AsyncDiskTier(os.path.join(root, "async"), maxsize="256MB", ttl=3600)
+    sync = seeded(hotcache.LRUCache(1), DiskTier(os.path.join(root, "async"), maxsize="256MB", ttl=3600),
+                  keys=keys)
+    sync.close()
+    c = AsyncTieredCache(hotcache.LRUCache(p.l2_keys * 2), tier)
+    rkeys = [tier._rkey(k) for k in keys]
+    loop = asyncio.new_event_loop()
+
+    async def direct():
+        for k in keys:
+            await c.get(k)
+
+    async def threaded():
+        read, to_thread = tier._read, asyncio.to_thread
+        for rk in rkeys:
+            await to_thread(read, rk)
+
+    res = rounds({"direct": (lambda: loop.run_until_complete(direct()), c.l1.clear),
+                  "thread": (lambda: loop.run_until_complete(threaded()), None)}, p.rounds)
+    n = p.l2_keys
+    results["async_direct_us"] = row("AsyncTieredCache.get: L1 miss -> disk on the loop -> promote",
+                                     res["direct"], n, "µs", scale=1e-3)
+    results["async_thread_us"] = row("the disk read alone through asyncio.to_thread", res["thread"], n, "µs",
+                                     results["async_direct_us"], 1e-3)
+    loop.run_until_complete(c.aclose())
+    loop.close()
+
+
 def bench_l1_hit(url, root, p, results):
     reps = p.hit_reps
     n = p.hit_keys * reps
@@ -155,6 +191,7 @@ def main():
     try:
         with RedisServer() as server:
             bench_l2_hit(server.url, root, p, results)
+            bench_async(root, p, results)
             bench_l1_hit(server.url, root, p, results)
     finally:
         shutil.rmtree(root, ignore_errors=True)

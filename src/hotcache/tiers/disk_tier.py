@@ -66,9 +66,10 @@ class DiskTier:
         self._rkey: Callable[[Any], bytes] = rkey_of
 
     # -- the tier protocol (see hotcache.tiers.base.Tier) ----------------------------------------
-    def _fetch(self, rkey: bytes) -> Any:
+    def _read(self, rkey: bytes) -> Any:
         """(value, seconds left or None) of the live value for ``rkey``, else MISS (engine errors
-        and tampered values count and read as misses; a closed tier misses)."""
+        and tampered values count and read as misses; a closed tier misses). ``_fetch`` of the
+        protocol (AsyncDiskTier's awaits it)."""
         try:
             found = self._cache._find(rkey)
         except ValueError:  # closed
@@ -80,6 +81,8 @@ class DiskTier:
             return value, None
         left = expire_at - self._timer()
         return (value, left) if left > 0 else MISS
+
+    _fetch = _read
 
     def _tally(self, hit: Any) -> Any:
         # counted like DiskCache's counters: a plain increment under the GIL, no lock (the
@@ -151,12 +154,12 @@ class DiskTier:
     # -- public -------------------------------------------------------------------------------
     def get(self, key: Any, default: Any = None) -> Any:
         """The value the directory holds for ``key`` (this tier only, counted as a hit or miss)."""
-        hit = self._tally(self._fetch(rkey_of(key)))
+        hit = self._tally(self._read(rkey_of(key)))
         return default if hit is MISS else hit[0]
 
     def ttl_left(self, key: Any) -> Optional[float]:
         """Seconds the directory keeps ``key`` (None: no expiry); KeyError if it holds no value."""
-        hit = self._fetch(rkey_of(key))
+        hit = self._read(rkey_of(key))
         if hit is MISS:
             raise KeyError(key)
         return hit[1]

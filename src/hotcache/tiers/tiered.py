@@ -80,7 +80,8 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
                             "not %s" % type(l1).__name__)
         check_tier(tier, "a hotcache.redis_tier.RedisTier")
         if getattr(tier, "_awaitable", False):
-            raise TypeError("an AsyncRedisTier needs AsyncTieredCache, not TieredCache")
+            raise TypeError("an asyncio tier (%s) needs AsyncTieredCache, not TieredCache"
+                            % type(tier).__name__)
         if more:
             tier = TierChain((tier,) + more)
         ReadThrough.__init__(self, l1)
