@@ -247,3 +247,22 @@ def test_tampered_values_are_misses_not_crashes(make_tiered, backend, sealed):
     else:  # JSON with a flipped bit: either rejected or a different JSON value, never a crash
         got = c.get("k")
         assert got is None or got != {"v": 1} or c.stats().rejected == 0
+
+
+def test_cached_short_form_takes_the_tier(backend):
+    calls = []
+
+    @hotcache.cached(maxsize=10, ttl=60, tier=backend.make())
+    def square(x):
+        calls.append(x)
+        return x * x
+
+    try:
+        assert [square(3), square(3), square(4)] == [9, 9, 16] and calls == [3, 4]
+        assert square.cache.flush(timeout=10)
+        key = hotcache.keys.hashkey(3)
+        assert square.cache.tier.get(key) == 9 and 55 < square.cache.tier.ttl_left(key) <= 60
+        square.cache.l1.clear()
+        assert square(3) == 9 and calls == [3, 4]      # from the tier
+    finally:
+        square.cache.close()
