@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 import hotcache  # noqa: E402
 from hotcache.tiers import AsyncDiskTier, AsyncTieredCache, DiskTier, RedisTier, TieredCache  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
-from redis_tier import rounds, row, value  # noqa: E402
+from redis_tier import reader, rounds, row, value, warn_l2  # noqa: E402
 
 
 class Preset:
@@ -68,14 +68,14 @@ def seeded(l1, *tiers, keys):
     return t
 
 
-def reader(t, keys):
-    def run():
-        for k in keys:
-            try:
-                t[k]
-            except KeyError:
-                raise SystemExit("L2 miss in the L2 hit benchmark: %r" % (t.stats(),))
-    return run
+def target(label, ratio, limit):
+    print("  target: %s: %.3fx (best) -> %s" % (label, ratio, "met" if ratio <= limit else "NOT met"))
+
+
+def close_all(caches):
+    for c in caches:
+        c.clear()
+        c.close()
 
 
 def bench_l2_hit(url, root, p, results):
@@ -92,10 +92,7 @@ def bench_l2_hit(url, root, p, results):
         "disk": (reader(disk, keys), disk.l1.clear),
         "chain": (reader(chain, keys), chain.l1.clear),
     }, p.rounds)
-    for t in (redis, disk, chain):
-        s = t.stats()
-        if s.l2_misses or s.l2_errors:
-            print("  (warning: %d L2 misses, %d errors during the L2 hit rounds)" % (s.l2_misses, s.l2_errors))
+    warn_l2((redis, disk, chain))
     n = p.l2_keys
     base = row("TieredCache(l1, RedisTier): L1 miss -> Redis -> promote", res["redis"], n, "µs", scale=1e-3)
     results["l2_redis_us"] = base
@@ -103,12 +100,8 @@ def bench_l2_hit(url, root, p, results):
                                 "µs", base, 1e-3)
     results["l2_chain_us"] = row("TieredCache(l1, DiskTier, RedisTier): hit on the disk", res["chain"], n,
                                  "µs", base, 1e-3)
-    ratio = results["l2_disk_us"][0] / base[0]
-    print("  target: disk-tier hit <= 0.1x a Redis-tier hit: %.3fx (best) -> %s"
-          % (ratio, "met" if ratio <= 0.1 else "NOT met"))
-    for t in (redis, disk, chain):
-        t.clear()
-        t.close()
+    target("disk-tier hit <= 0.1x a Redis-tier hit", results["l2_disk_us"][0] / base[0], 0.1)
+    close_all((redis, disk, chain))
 
 
 def bench_async(root, p, results):
@@ -171,12 +164,8 @@ def bench_l1_hit(url, root, p, results):
     results["l1_disk_ns"] = row("TieredCache(l1, DiskTier) c[k]", res["disk"], n, "ns", base)
     results["l1_redis_ns"] = row("TieredCache(l1, RedisTier) c[k]", res["redis"], n, "ns", base)
     results["l1_chain_ns"] = row("TieredCache(l1, DiskTier, RedisTier) c[k]", res["chain"], n, "ns", base)
-    ratio = results["l1_disk_ns"][0] / base[0]
-    print("  target: L1 hit with a disk tier <= 1.05x a bare L1 hit: %.3fx (best) -> %s"
-          % (ratio, "met" if ratio <= 1.05 else "NOT met"))
-    for c in (disk, redis, chain):
-        c.clear()
-        c.close()
+    target("L1 hit with a disk tier <= 1.05x a bare L1 hit", results["l1_disk_ns"][0] / base[0], 1.05)
+    close_all((disk, redis, chain))
 
 
 def main():
