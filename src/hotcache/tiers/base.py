@@ -1,6 +1,7 @@
-"""The contract between a tiered cache and its second tier: ``Tier`` (the protocol every tier
-implements: RedisTier today, a disk tier next), ``check_tier``, and ``TieredStats`` (what a
-tiered cache's ``stats()`` returns, built by ``tiered_stats``).
+"""The contract between a tiered cache and its tiers: ``Tier`` (the protocol every tier
+implements: RedisTier, DiskTier, and TierChain for several of them), ``check_tier``,
+``spill_hook`` (the L1 eviction hook every tier builds), and ``TieredStats`` (what a tiered
+cache's ``stats()`` returns, built by ``tiered_stats``).
 """
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ class TieredStats(CacheStats):
 
 
 class Tier(Protocol):
-    """What a tiered cache asks of its second tier (RedisTier is the implementation; a disk
-    tier or an N-tier chain follows the same contract). Every method is called by
+    """What a tiered cache asks of its tier (RedisTier, DiskTier and their asyncio flavours;
+    TierChain presents several tiers as one). Every method is called by
     TieredCache/AsyncTieredCache only; callers use the public API.
 
     Keys and reads:
@@ -81,9 +82,15 @@ class Tier(Protocol):
                                      ``sink._inv_state(live)`` (see hotcache.tiers.redis_invalidate).
       ``breaker``                    has add_listener/remove_listener (its opening counts as a
                                      lost subscription).
-    Lifecycle and stats: ``ttl``, ``flush(timeout)``, ``close(timeout)``/``aclose``,
-    ``counters() -> dict`` (l2_hits, l2_misses, l2_errors, spilled, spill_dropped, rejected,
-    breaker_state).
+    Lifecycle and stats: ``ttl`` (None on a disk tier: entries live until evicted),
+    ``flush(timeout)``, ``close(timeout)``/``aclose``, ``counters() -> dict`` (l2_hits,
+    l2_misses, l2_errors, spilled, spill_dropped, rejected, breaker_state; a chain adds
+    ``levels``).
+    Optional: ``_announces = False`` (a tier without a subscriber: invalidation defaults to
+    None and "pubsub" is refused), ``_spill_put() -> put(rkey, value, seconds)`` (a droppable
+    write; required of every level of a TierChain, which uses it to copy a lower level's hit
+    upwards), ``_raise(rkey, value, ttl)`` (a chain's copy upwards, called by the tiered cache
+    under its lock once the generation rule allowed the promotion).
     """
 
     ttl: float

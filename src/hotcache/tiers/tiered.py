@@ -1,4 +1,5 @@
-"""``TieredCache``: an in-process L1 cache in front of a second tier (RedisTier), as a mapping.
+"""``TieredCache``: an in-process L1 cache in front of one or more tiers (RedisTier, DiskTier), as
+a mapping.
 
 The L1 serves hits at its own speed (through the native ReadThrough front); its size/memory
 evictions spill to the tier; its misses read through the tier and promote. The asyncio flavour is
@@ -22,10 +23,14 @@ __all__ = ["TieredCache"]
 
 
 class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
-    """A MutableMapping over ``l1`` (a hotcache cache) backed by ``tier`` (a RedisTier).
+    """A MutableMapping over ``l1`` (a hotcache cache) backed by ``tier`` (a RedisTier or a
+    DiskTier), or by several tiers, nearest first.
 
-    ``TieredCache(l1, tier, *, mode="spill", invalidation=<"pubsub" in shared mode, else None>,
-    write="behind")``.
+    ``TieredCache(l1, tier, *more_tiers, mode="spill", invalidation=<"pubsub" in shared mode
+    with a RedisTier alone, else None>, write="behind")``. With several tiers (hotcache.tiers.
+    chain): a miss walks down them and copies what it finds into the L1 and every level above,
+    L1 evictions spill to the nearest, writes and deletes reach every level, ``stats().levels``
+    has each level's counters (docs/disk.md). What follows says "Redis" for the tier.
 
     * ``mode="spill"`` (a process that outgrows its memory): writes stay in the L1 and the
       Redis copy of the key is deleted; the L1's size/memory evictions are written to Redis
