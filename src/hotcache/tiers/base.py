@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from ..stats import CacheStats
@@ -47,7 +47,7 @@ class TieredStats(CacheStats):
     invalidations: int = 0
     resyncs: int = 0
     invalidation_state: str = "off"
-    levels: Tuple[Dict[str, Any], ...] = ()
+    levels: Tuple[Dict[str, Any], ...] = field(default=(), hash=False)  # dicts: the snapshot stays hashable
 
 
 class Tier(Protocol):
