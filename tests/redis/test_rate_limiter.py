@@ -225,8 +225,23 @@ def test_decode_responses_client(redis_server, algorithm):
 # -- cluster --------------------------------------------------------------------------------------
 def test_cluster_exact_and_spread_over_shards(redis_cluster, algorithm):
     c = redis_cluster.client()
-    keys = ["rl:cluster:%s:%s:%d" % (algorithm, uuid.uuid4().hex, i) for i in range(6)]
-    assert len({c.get_node_from_key(k).port for k in keys}) >= 2
+    # six keys that cover every shard: one key per node first, then any keys (a random draw of
+    # six leaves a node empty now and then; this makes the spread certain)
+    nodes = {n.port for n in c.get_primaries()}
+    prefix = "rl:cluster:%s:%s" % (algorithm, uuid.uuid4().hex)
+    first, rest = {}, []
+    for i in range(1000):
+        k = "%s:%d" % (prefix, i)
+        port = c.get_node_from_key(k).port
+        if port not in first:
+            first[port] = k
+        elif len(rest) < 6:
+            rest.append(k)
+        if len(first) == len(nodes) and len(first) + len(rest) >= 6:
+            break
+    keys = (list(first.values()) + rest)[:max(6, len(nodes))]
+    assert set(first) == nodes and len(nodes) >= 2
+    assert len({c.get_node_from_key(k).port for k in keys}) == len(nodes)
     for k in keys:
         rl = RateLimiter(c, k, 5, LONG, algorithm)
         assert [rl.hit().allowed for _ in range(7)] == [True] * 5 + [False] * 2

@@ -356,7 +356,7 @@ def test_namespace_isolation_and_clear(url, redis_client):
 
 
 def test_clear_uses_scan_and_unlink_never_keys_or_flushdb(url, redis_client):
-    t = tiered(url, maxsize=1, namespace="scan:ns")
+    t = tiered(url, maxsize=1, namespace="scan:ns", timeout=2.0)  # 1000-key UNLINK batches under CI load
     for i in range(1500):
         t[i] = i
     assert t.flush(timeout=20)
