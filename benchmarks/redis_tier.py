@@ -115,6 +115,25 @@ def row(label, samples, per, unit, base=None, scale=1.0):
 
 # -- L2 hit ----------------------------------------------------------------------------------
 
+def reader(t, keys):
+    """for k in keys: t[k], where every read must be an L2 hit (SystemExit otherwise)."""
+    def run():
+        for k in keys:
+            try:
+                t[k]
+            except KeyError:
+                raise SystemExit("L2 miss in the L2 hit benchmark: %r" % (t.stats(),))
+    return run
+
+
+def warn_l2(caches):
+    """Say so when an L2 hit benchmark's rounds missed or failed (they would time the wrong path)."""
+    for t in caches:
+        s = t.stats()
+        if s.l2_misses or s.l2_errors:
+            print("  (warning: %d L2 misses, %d errors during the L2 hit rounds)" % (s.l2_misses, s.l2_errors))
+
+
 def bench_l2_hit(url, p, results):
     print("\nL2 hit: µs per lookup (best, median) -- %d keys in Redis, none in L1" % p.l2_keys)
     r = bare_client(url)
@@ -140,15 +159,6 @@ def bench_l2_hit(url, p, results):
         for rk in rkeys:
             loads(get(rk))
 
-    def tiered(t):
-        def run():
-            for k in keys:
-                try:
-                    t[k]
-                except KeyError:
-                    raise SystemExit("L2 miss in the L2 hit benchmark: %r" % (t.stats(),))
-        return run
-
     def tier_only():
         get = plain.tier.get
         for k in keys:
@@ -156,15 +166,12 @@ def bench_l2_hit(url, p, results):
 
     res = rounds({
         "bare": (bare, None),
-        "tiered": (tiered(plain), plain.l1.clear),
-        "sealed": (tiered(sealed), sealed.l1.clear),
-        "thrash": (tiered(thrash), None),
+        "tiered": (reader(plain, keys), plain.l1.clear),
+        "sealed": (reader(sealed, keys), sealed.l1.clear),
+        "thrash": (reader(thrash, keys), None),
         "tier": (tier_only, None),
     }, p.rounds)
-    for t in (plain, sealed, thrash):
-        s = t.stats()
-        if s.l2_misses or s.l2_errors:
-            print("  (warning: %d L2 misses, %d errors during the L2 hit rounds)" % (s.l2_misses, s.l2_errors))
+    warn_l2((plain, sealed, thrash))
     n = p.l2_keys
     base = row("redis-py GET + json.loads (bare)", res["bare"], n, "µs", scale=1e-3)
     results["l2_bare_us"] = base

@@ -32,6 +32,9 @@ Choices (documented in docs/monitoring.md):
   every miss; reading the decorator's own counters at scrape time needs none.
 * The breaker state of a tiered cache is one gauge per state,
   ``hotcache_l2_breaker_state{state="closed"|"open"|"half_open"}``, 1 for the current state.
+* A tiered cache's ``hotcache_l2_*`` counters cover its tiers as a whole; each tier also has
+  its own ``hotcache_tier_*{level="1"|"2"|...}`` series (level 1 is the nearest the L1), so
+  ``TieredCache(l1, DiskTier(...), RedisTier(...))`` shows the disk's and Redis's hits apart.
 * For a decorated function, hits and misses are the function's (``cache_stats()``): calls
   answered from the cache and calls that ran or waited for a load.  Evictions, size and memory
   come from the function's cache when it has ``stats()`` (else len/currsize/maxsize).
@@ -116,6 +119,16 @@ METRICS: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {
                              ()),
     "hotcache_l2_breaker_state": (_GAUGE, "Circuit breaker of the second tier: 1 for the current "
                                          "state, 0 for the others.", ("state",)),
+    # each tier of a TieredCache (TieredStats.levels; level "1" is the nearest the L1)
+    "hotcache_tier_hits": (_COUNTER, "L1 misses this tier answered.", ("level",)),
+    "hotcache_tier_misses": (_COUNTER, "L1 misses this tier was asked and did not answer.", ("level",)),
+    "hotcache_tier_errors": (_COUNTER, "Failed calls to this tier.", ("level",)),
+    "hotcache_tier_written": (_COUNTER, "Entries written to this tier (spills, shared writes, "
+                                       "copies from a lower tier).", ("level",)),
+    "hotcache_tier_dropped": (_COUNTER, "Writes to this tier given up.", ("level",)),
+    "hotcache_tier_rejected": (_COUNTER, "Values of this tier that failed authentication or "
+                                        "decoding.", ("level",)),
+    "hotcache_tier_pending": (_GAUGE, "Writes queued for this tier.", ("level",)),
     # WriteBehindCache (stats() dict)
     "hotcache_write_behind_pending": (_GAUGE, "Writes queued, not yet flushed.", ()),
     "hotcache_write_behind_flushed_batches": (_COUNTER, "Batches the writer accepted.", ()),
@@ -128,6 +141,10 @@ METRICS: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {
 
 _BREAKER_STATES = ("closed", "open", "half_open")
 _TIERED_FIELDS = ("l2_hits", "l2_misses", "l2_errors", "spilled", "spill_dropped", "rejected")
+_LEVEL_FIELDS = (("l2_hits", "hotcache_tier_hits"), ("l2_misses", "hotcache_tier_misses"),
+                 ("l2_errors", "hotcache_tier_errors"), ("spilled", "hotcache_tier_written"),
+                 ("spill_dropped", "hotcache_tier_dropped"), ("rejected", "hotcache_tier_rejected"),
+                 ("pending", "hotcache_tier_pending"))
 # stats-dict key -> family, for cache_stats() and for stats() that return a dict
 _DICT_FIELDS = {
     "loads": "hotcache_loads", "load_errors": "hotcache_load_errors",
@@ -204,6 +221,11 @@ def _tiered_samples(st: Any, out: List[Sample]) -> None:
         if v is not None:
             name = "hotcache_" + field if field.startswith("l2_") else "hotcache_l2_" + field
             out.append((name, (), v))
+    for i, level in enumerate(getattr(st, "levels", None) or (), 1):
+        for field, name in _LEVEL_FIELDS:
+            v = _num(level.get(field))
+            if v is not None:
+                out.append((name, (str(i),), v))
     state = getattr(st, "breaker_state", None)
     if isinstance(state, str) and state:
         states = _BREAKER_STATES if state in _BREAKER_STATES else _BREAKER_STATES + (state,)

@@ -725,6 +725,35 @@ def test_real_tiered_cache(registry, redis_client):
         t.close()
 
 
+def test_real_tiered_cache_with_two_levels(registry, redis_client, tmp_path):
+    """L1 + DiskTier + RedisTier: the hotcache_l2_* counters cover the levels together, the
+    hotcache_tier_*{level} series each level on its own."""
+    pytest.importorskip("lmdb")
+    from hotcache.tiers import DiskTier, RedisTier, TieredCache
+
+    t = TieredCache(module("core").LRUCache(2), DiskTier(str(tmp_path / "d"), maxsize="8MB"),
+                    RedisTier(client=redis_client, namespace="hc-metrics-n"))
+    try:
+        metrics.register("n", t, registry)
+        for k in "abc":
+            t[k] = k                             # a spills to the disk (level 1)
+        t.flush()
+        assert t.get("a") == "a"                 # L1 miss, disk hit
+        assert t.get("nope") is None             # misses at both levels
+        t.flush()
+        assert value(registry, "hotcache_l2_hits_total", "n") == 1.0
+        assert value(registry, "hotcache_l2_misses_total", "n") == 1.0
+        assert value(registry, "hotcache_tier_hits_total", "n", level="1") == 1.0
+        assert value(registry, "hotcache_tier_misses_total", "n", level="1") == 1.0
+        assert value(registry, "hotcache_tier_hits_total", "n", level="2") == 0.0
+        assert value(registry, "hotcache_tier_misses_total", "n", level="2") == 1.0
+        assert value(registry, "hotcache_tier_written_total", "n", level="1") == 2.0
+        assert value(registry, "hotcache_tier_written_total", "n", level="2") == 0.0
+        assert value(registry, "hotcache_tier_pending", "n", level="2") == 0.0
+    finally:
+        t.close()
+
+
 def test_real_per_instance_method_cache(registry):
     """A per-instance cachedmethod bound to one instance: its cache is exported while the
     instance lives, and exporting it does not keep the instance alive."""

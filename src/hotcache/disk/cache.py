@@ -12,7 +12,7 @@ import time
 import weakref
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 from ..tiers.redis_codec import Codec, Rejected, Secret, make_codec
 from ..tiers.redis_spill import DEADLINE, GONE, KIND, SPILL, VALUE, SpillQueue
@@ -186,19 +186,29 @@ class DiskCache(MutableMapping):
     # -- reads ---------------------------------------------------------------------------------
     def _lookup(self, key: Any) -> Any:
         """The live value stored for ``key``, or _MISSING (counted as a hit or a miss)."""
+        found = self._find(rkey_of(key))
+        if found is _MISSING:
+            self._counts["misses"] += 1
+            return _MISSING
+        self._counts["hits"] += 1
+        return found[0]
+
+    def _find(self, rkey: bytes) -> Any:
+        """(value, expire_at: the timer's time of expiry, 0.0 for none) of the live value stored
+        for ``rkey`` (this process's queued writes first), or _MISSING. Counts rejected values and
+        engine errors, not hits or misses (DiskTier counts its own)."""
         if self._closed:
             raise ValueError("I/O operation on a closed DiskCache")
-        rkey = rkey_of(key)
         lkey = rkey if len(rkey) <= 400 else lkey_of(rkey)
         q = self._queue
         if q.done != q.seq or q.tombs or q.clear_pending:
             op = q.lookup(lkey)
             if op is not None:
                 if op is GONE or op[KIND] != SPILL:
-                    return self._miss()
+                    return _MISSING
                 expire_at = op[DEADLINE]
                 if expire_at and expire_at <= self._timer():
-                    return self._miss()
+                    return _MISSING
                 return self._decode(rkey, lkey, op[VALUE][0], False)
         try:
             record = self._store.read(lkey)
@@ -207,36 +217,31 @@ class DiskCache(MutableMapping):
                 raise ValueError("I/O operation on a closed DiskCache") from None
             self._counts["errors"] += 1
             self._store.last_error = "%s: %s" % (type(exc).__name__, exc)
-            return self._miss()
+            return _MISSING
         if record is None:
-            return self._miss()
+            return _MISSING
         return self._decode(rkey, lkey, record, True)
-
-    def _miss(self) -> Any:
-        self._counts["misses"] += 1
-        return _MISSING
 
     def _decode(self, rkey: bytes, lkey: bytes, record: bytes, stored: bool) -> Any:
         try:
             expire_at, kept, blob = unpack_record(record)
         except ValueError:
             self._counts["rejected"] += 1
-            return self._miss()
+            return _MISSING
         if expire_at and expire_at <= self._timer():
-            return self._miss()
+            return _MISSING
         if kept is not None and kept != rkey:
-            return self._miss()  # a digest collision (hashed long keys): not this key
+            return _MISSING  # a digest collision (hashed long keys): not this key
         try:
             value = self._loads(rkey, blob)
         except Rejected:
             self._counts["rejected"] += 1
-            return self._miss()
-        self._counts["hits"] += 1
+            return _MISSING
         if stored:
             touches = self._touches
             if len(touches) < 65536:
                 touches[lkey] = time.time_ns() // 1000
-        return value
+        return value, expire_at
 
     def __getitem__(self, key: Any) -> Any:
         value = self._lookup(key)
@@ -278,6 +283,14 @@ class DiskCache(MutableMapping):
         if seconds is not None and not seconds > 0:
             self._remove(rkey)
             return
+        self._queue_record(rkey, value, seconds, False)
+        self._counts["sets"] += 1
+        if self._through:
+            self._confirm()
+
+    def _record(self, rkey: bytes, value: Any, seconds: Optional[float]) -> Tuple[bytes, bytes, float]:
+        """(lkey, record, expire_at) of ``value`` stored for ``seconds`` (None: no expiry).
+        TypeError if the serializer refuses the value, ValueError if it is too large."""
         blob = self._codec.dumps(rkey, value)
         lkey = lkey_of(rkey)
         expire_at = 0.0 if seconds is None or math.isinf(seconds) else self._timer() + seconds
@@ -285,13 +298,19 @@ class DiskCache(MutableMapping):
         if len(record) > self._max_record:
             raise ValueError("a value of %d bytes does not fit this cache (maxsize %d allows %d per entry)"
                              % (len(record), self._store.maxsize, self._max_record))
+        return lkey, record, expire_at
+
+    def _queue_record(self, rkey: bytes, value: Any, seconds: Optional[float], spill: bool) -> None:
+        """Queue ``value`` for ``rkey``: a write (never dropped) or, with ``spill``, a spill of a
+        tier (dropped when the queue is full). Errors as _record's, the queue then unchanged."""
+        lkey, record, expire_at = self._record(rkey, value, seconds)
         writer = self._writer
         if writer._thread is None:
             writer.ensure()
-        self._queue.put_write(lkey, (record, time.time_ns() // 1000), expire_at)
-        self._counts["sets"] += 1
-        if self._through:
-            self._confirm()
+        if spill:
+            self._queue.put_spill(lkey, (record, time.time_ns() // 1000), expire_at)
+        else:
+            self._queue.put_write(lkey, (record, time.time_ns() // 1000), expire_at)
 
     def _remove(self, rkey: bytes) -> None:
         writer = self._writer
@@ -333,9 +352,15 @@ class DiskCache(MutableMapping):
         writer has managed it."""
         if self._closed:
             raise ValueError("I/O operation on a closed DiskCache")
+        self._clear_with(None)
+
+    def _clear_with(self, then: Optional[Callable[[], None]]) -> None:
+        """clear(), calling ``then()`` (a tiered cache's L1 clear) once no write is in flight."""
         q = self._queue
         with self._writer.io_lock:
             q.begin_clear()
+            if then is not None:
+                then()
             ok = False
             try:
                 self._store.clear()

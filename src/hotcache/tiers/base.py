@@ -1,16 +1,18 @@
-"""The contract between a tiered cache and its second tier: ``Tier`` (the protocol every tier
-implements: RedisTier today, a disk tier next), ``check_tier``, and ``TieredStats`` (what a
-tiered cache's ``stats()`` returns, built by ``tiered_stats``).
+"""The contract between a tiered cache and its tiers: ``Tier`` (the protocol every tier
+implements: RedisTier, DiskTier, and TierChain for several of them), ``check_tier``,
+``spill_hook`` (the L1 eviction hook every tier builds), and ``TieredStats`` (what a tiered
+cache's ``stats()`` returns, built by ``tiered_stats``).
 """
 from __future__ import annotations
 
+import math
 import sys
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Protocol, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from ..stats import CacheStats
 
-__all__ = ["Tier", "TieredStats", "check_tier", "tiered_stats"]
+__all__ = ["Tier", "TieredStats", "check_tier", "spill_hook", "tiered_stats"]
 
 _OPTIONS = {"frozen": True}
 if sys.version_info >= (3, 10):
@@ -29,7 +31,10 @@ class TieredStats(CacheStats):
     authentication or decoding. ``breaker_state`` is "closed", "open" or "half_open".
     ``invalidations`` counts keys other processes announced as changed (dropped from this L1),
     ``resyncs`` how often the subscription was lost (each time the L1 was cleared), and
-    ``invalidation_state`` is "off", "live" or "lost".
+    ``invalidation_state`` is "off", "live" or "lost". ``levels``: each tier's own counters
+    (a dict per tier, nearest first: the ones above plus ``pending`` and, for a DiskTier,
+    ``disk_full`` and ``write_failures``); with several tiers, l2_hits counts hits at any
+    level, l2_misses misses at every level, the other counters are the levels' sums.
     """
 
     l2_hits: int = 0
@@ -42,11 +47,12 @@ class TieredStats(CacheStats):
     invalidations: int = 0
     resyncs: int = 0
     invalidation_state: str = "off"
+    levels: Tuple[Dict[str, Any], ...] = field(default=(), hash=False)  # dicts: the snapshot stays hashable
 
 
 class Tier(Protocol):
-    """What a tiered cache asks of its second tier (RedisTier is the implementation; a disk
-    tier or an N-tier chain follows the same contract). Every method is called by
+    """What a tiered cache asks of its tier (RedisTier, DiskTier and their asyncio flavours;
+    TierChain presents several tiers as one). Every method is called by
     TieredCache/AsyncTieredCache only; callers use the public API.
 
     Keys and reads:
@@ -76,9 +82,15 @@ class Tier(Protocol):
                                      ``sink._inv_state(live)`` (see hotcache.tiers.redis_invalidate).
       ``breaker``                    has add_listener/remove_listener (its opening counts as a
                                      lost subscription).
-    Lifecycle and stats: ``ttl``, ``flush(timeout)``, ``close(timeout)``/``aclose``,
-    ``counters() -> dict`` (l2_hits, l2_misses, l2_errors, spilled, spill_dropped, rejected,
-    breaker_state).
+    Lifecycle and stats: ``ttl`` (None on a disk tier: entries live until evicted),
+    ``flush(timeout)``, ``close(timeout)``/``aclose``, ``counters() -> dict`` (l2_hits,
+    l2_misses, l2_errors, spilled, spill_dropped, rejected, breaker_state; a chain adds
+    ``levels``).
+    Optional: ``_announces = False`` (a tier without a subscriber: invalidation defaults to
+    None and "pubsub" is refused), ``_spill_put() -> put(rkey, value, seconds)`` (a droppable
+    write; required of every level of a TierChain, which uses it to copy a lower level's hit
+    upwards), ``_raise(rkey, value, ttl)`` (a chain's copy upwards, called by the tiered cache
+    under its lock once the generation rule allowed the promotion).
     """
 
     ttl: float
@@ -118,6 +130,40 @@ def tiered_stats(l1: Any, tier: Any, extra: Optional[Dict[str, Any]] = None) -> 
     for name in ("l2_hits", "l2_misses", "l2_errors", "spilled", "spill_dropped", "rejected",
                  "breaker_state"):
         fields[name] = counts[name]
+    fields["levels"] = counts.get("levels") or (counts,)
     if extra:
         fields.update(extra)
     return TieredStats(**fields)
+
+
+def spill_hook(put: Callable[[bytes, Any, Optional[float]], None], dropped: Callable[[int], None],
+               rkey_of: Callable[[Any], bytes], default_ttl: Optional[float],
+               index: Dict[bytes, Tuple[Any, Any]]) -> Callable[[Any, Any, str, Optional[float]], None]:
+    """The L1 spill hook of a tier: ``put(rkey, value, seconds)`` queues an evicted entry with the
+    time it had left (the tier's ttl when it had none; None: the tier keeps it until it evicts
+    it), ``dropped(n)`` counts entries whose key the tier cannot encode. It runs on the evicting
+    thread, so ``put`` only encodes and enqueues.
+
+    ``index`` is the tiered cache's map tier key -> (key, clean value): an entry whose clean
+    value is the very object evicted came from the tier (or was written there) and has not
+    changed since, so the tier still holds it, with the same expiry: it is not written again.
+    The hook holds ``put`` and the index, not the tier, so an L1 that outlives its tier does not
+    keep the tier alive."""
+    pop = index.pop
+
+    def spill(key: Any, value: Any, cause: str, ttl_left: Optional[float]) -> None:
+        try:
+            rkey = rkey_of(key)
+        except Exception:
+            dropped(1)
+            return
+        entry = pop(rkey, None)
+        if entry is not None and entry[1] is value:
+            return  # clean: the tier holds this value already
+        if ttl_left is None or ttl_left == math.inf:
+            ttl_left = default_ttl
+        elif not ttl_left > 0:
+            return  # already expired: not written
+        put(rkey, value, ttl_left)
+
+    return spill

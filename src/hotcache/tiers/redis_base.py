@@ -12,10 +12,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .redis_codec import Codec, Rejected, Secret, encode_key, make_codec, namespace_prefix
 from .redis_io import OUTAGE, Counters, check_bytes_client, is_cluster
 from .redis_spill import DEADLINE, GONE, VALUE, SpillQueue
+from .base import spill_hook
 from .state import MISS
 
-__all__ = ["ASK", "check_seconds", "client_from_url", "default_breaker", "given_client", "key_encoder",
-           "spill_hook"]
+__all__ = ["ASK", "check_seconds", "client_from_url", "default_breaker", "given_client", "key_encoder"]
 
 
 ASK: Any = object()  # _short_cut's "read Redis"
@@ -62,37 +62,6 @@ def key_encoder(prefix: bytes, key_fn: Optional[Callable[[Any], str]]) -> Callab
     return rkey
 
 
-def spill_hook(queue: SpillQueue, rkey_of: Callable[[Any], bytes], default_ttl: float,
-               index: Dict[bytes, Tuple[Any, Any]]) -> Callable[[Any, Any, str, Optional[float]], None]:
-    """The L1 spill hook: queue an evicted entry with the time it had left (the tier's ttl when
-    it had none); runs on the evicting thread, so it only encodes the key and enqueues.
-
-    ``index`` is the tiered cache's map Redis key -> (key, clean value): an entry whose clean
-    value is the very object evicted came from Redis (or was written there) and has not changed
-    since, so Redis still holds it, with the same expiry: it is not written again. The hook
-    holds the queue and the index, not the tier, so an L1 that outlives its tier does not keep
-    the tier alive."""
-    monotonic = time.monotonic
-    pop = index.pop
-
-    def spill(key: Any, value: Any, cause: str, ttl_left: Optional[float]) -> None:
-        try:
-            rkey = rkey_of(key)
-        except Exception:
-            queue.count_dropped(1)
-            return
-        entry = pop(rkey, None)
-        if entry is not None and entry[1] is value:
-            return  # clean: Redis holds this value already
-        if ttl_left is None or ttl_left == math.inf:
-            ttl_left = default_ttl
-        elif not ttl_left > 0:
-            return  # already expired: not written
-        queue.put_spill(rkey, value, monotonic() + ttl_left)
-
-    return spill
-
-
 class _TierBase:
     """What the sync and asyncio tiers share: options, validation, key encoding, codec, queue."""
 
@@ -125,7 +94,17 @@ class _TierBase:
 
     # -- the tier protocol (see hotcache.tiers.Tier): what a tiered cache calls ----------------
     def _spill_hook(self, index: Dict[bytes, Tuple[Any, Any]]) -> Callable[..., None]:
-        return spill_hook(self._queue, self._rkey, self.ttl, index)
+        return spill_hook(self._spill_put(), self._queue.count_dropped, self._rkey, self.ttl, index)
+
+    def _spill_put(self) -> Callable[[bytes, Any, float], None]:
+        """``put(rkey, value, seconds)``: queue a droppable copy (a spill, or a promotion from a
+        lower tier of a chain); it holds the queue, not the tier."""
+        queue, monotonic = self._queue, time.monotonic
+
+        def put(rkey: bytes, value: Any, seconds: float) -> None:
+            queue.put_spill(rkey, value, monotonic() + seconds)
+
+        return put
 
     def _write(self, rkey: bytes, value: Any, ttl: Optional[float]) -> None:
         """Queue ``value`` for ``rkey`` with ``ttl`` seconds (None: the tier's ttl), ordered

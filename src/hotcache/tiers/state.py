@@ -185,12 +185,17 @@ class _Tiered:
     _invalidations: int
     _losses: int
     _finalizer: Any
+    _raise: Any
 
     def _setup(self, l1: Any, tier: Any, mode: Any, invalidation: Any, write: Any) -> None:
         mode = _choice("mode", mode, MODES)
+        announces = getattr(tier, "_announces", True)  # False: a tier without _subscriber (disk, chains)
         if invalidation is _AUTO:
-            invalidation = "pubsub" if mode == "shared" else None
+            invalidation = "pubsub" if mode == "shared" and announces else None
         _choice("invalidation", invalidation, INVALIDATIONS)
+        if invalidation is not None and not announces:
+            raise ValueError("invalidation=%r needs a tier that carries messages between processes "
+                             "(a RedisTier alone); %r has none" % (invalidation, tier))
         write = _choice("write", write, WRITES)
         self._l1 = l1
         self._tier = tier
@@ -203,6 +208,7 @@ class _Tiered:
         self._shared = mode == "shared"
         self._through = write == "through"
         self._l1_ttl = self._cap(tier.ttl)  # a shared write's L1 ttl when it has none
+        self._raise = getattr(tier, "_raise", None)  # a chain: copy a lower level's hit upwards
         self._invalidations = 0
         self._losses = 0
         self._insync = True
@@ -239,6 +245,7 @@ class _Tiered:
             _log.exception("hotcache.redis_tier: clearing the L1 failed")
 
     def _promote(self, key: Any, rkey: bytes, value: Any, ttl: Optional[float], gen: int) -> None:
+        left = ttl
         if ttl is not None:
             ttl = self._cap(ttl)
         with self._lock:
@@ -247,15 +254,20 @@ class _Tiered:
             seen = self._touched.get(rkey)
             if seen is not None and seen > gen:
                 return  # a write raced this read: its value wins, ours is not stored
+            if self._raise is not None:
+                self._raise(rkey, value, left)
             try:
                 self._l1.set(key, value, ttl)
             except ValueError:  # larger than the L1 can hold: serve it, don't keep it
                 return
             self._note(rkey, key, value)
 
-    def _cap(self, ttl: float) -> Optional[float]:
+    def _cap(self, ttl: Optional[float]) -> Optional[float]:
         """The L1 ttl of a copy that Redis keeps ``ttl`` seconds: None (the L1's default) when
-        the L1's own default ttl is shorter, so an L1 copy never outlives its Redis copy."""
+        the L1's own default ttl is shorter, so an L1 copy never outlives its Redis copy (and
+        when the tier keeps it forever: ``ttl`` None)."""
+        if ttl is None:
+            return None
         own = getattr(self._l1, "default_ttl", None)
         if isinstance(own, (int, float)) and own < ttl:
             return None

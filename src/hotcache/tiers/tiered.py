@@ -1,4 +1,5 @@
-"""``TieredCache``: an in-process L1 cache in front of a second tier (RedisTier), as a mapping.
+"""``TieredCache``: an in-process L1 cache in front of one or more tiers (RedisTier, DiskTier), as
+a mapping.
 
 The L1 serves hits at its own speed (through the native ReadThrough front); its size/memory
 evictions spill to the tier; its misses read through the tier and promote. The asyncio flavour is
@@ -10,6 +11,7 @@ from collections.abc import ItemsView, KeysView, MutableMapping, ValuesView
 from typing import Any, Optional, Tuple
 
 from .base import TieredStats, check_tier, tiered_stats
+from .chain import TierChain
 from .state import _AUTO, _MISSING, MISS, _ids, _live, _Tiered, popped
 
 try:
@@ -21,10 +23,14 @@ __all__ = ["TieredCache"]
 
 
 class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
-    """A MutableMapping over ``l1`` (a hotcache cache) backed by ``tier`` (a RedisTier).
+    """A MutableMapping over ``l1`` (a hotcache cache) backed by ``tier`` (a RedisTier or a
+    DiskTier), or by several tiers, nearest first.
 
-    ``TieredCache(l1, tier, *, mode="spill", invalidation=<"pubsub" in shared mode, else None>,
-    write="behind")``.
+    ``TieredCache(l1, tier, *more_tiers, mode="spill", invalidation=<"pubsub" in shared mode
+    with a RedisTier alone, else None>, write="behind")``. With several tiers (hotcache.tiers.
+    chain): a miss walks down them and copies what it finds into the L1 and every level above,
+    L1 evictions spill to the nearest, writes and deletes reach every level, ``stats().levels``
+    has each level's counters (docs/disk.md). What follows says "Redis" for the tier.
 
     * ``mode="spill"`` (a process that outgrows its memory): writes stay in the L1 and the
       Redis copy of the key is deleted; the L1's size/memory evictions are written to Redis
@@ -70,16 +76,19 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
 
     __slots__ = ("_l1", "_tier", "_lock", "_gen", "_floor", "_touched", "_index", "_index_limit",
                  "_shared", "_l1_ttl", "_through", "_sub", "_insync", "_invalidations", "_losses",
-                 "_finalizer", "__weakref__")
+                 "_finalizer", "_raise", "__weakref__")
 
-    def __init__(self, l1: Any, tier: Any, *, mode: str = "spill", invalidation: Any = _AUTO,
+    def __init__(self, l1: Any, tier: Any, *more: Any, mode: str = "spill", invalidation: Any = _AUTO,
                  write: str = "behind") -> None:
         if not callable(getattr(l1, "_set_spill_hook", None)) or not callable(getattr(l1, "set", None)):
             raise TypeError("l1 must be a hotcache cache (LRUCache, LFUCache, TTLCache, ...), "
                             "not %s" % type(l1).__name__)
         check_tier(tier, "a hotcache.redis_tier.RedisTier")
         if getattr(tier, "_awaitable", False):
-            raise TypeError("an AsyncRedisTier needs AsyncTieredCache, not TieredCache")
+            raise TypeError("an asyncio tier (%s) needs AsyncTieredCache, not TieredCache"
+                            % type(tier).__name__)
+        if more:
+            tier = TierChain((tier,) + more)
         ReadThrough.__init__(self, l1)
         self._setup(l1, tier, mode, invalidation, write)
         _live[next(_ids)] = self
@@ -175,11 +184,18 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
 
     @property
     def tier(self) -> Any:
-        """The second tier (a RedisTier)."""
-        return self._tier
+        """The second tier (a RedisTier or a DiskTier; with several tiers, the nearest one)."""
+        tier = self._tier
+        return tier.levels[0] if isinstance(tier, TierChain) else tier
+
+    @property
+    def tiers(self) -> Tuple[Any, ...]:
+        """Every tier below the L1, nearest first."""
+        tier = self._tier
+        return tier.levels if isinstance(tier, TierChain) else (tier,)
 
     def __repr__(self) -> str:
-        return "TieredCache(%r, %r, mode=%r)" % (self._l1, self._tier, self.mode)
+        return "TieredCache(%r, %s, mode=%r)" % (self._l1, ", ".join(repr(t) for t in self.tiers), self.mode)
 
     # -- lifecycle and stats -------------------------------------------------------------------
     def flush(self, timeout: Optional[float] = None) -> bool:

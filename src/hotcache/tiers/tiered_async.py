@@ -1,17 +1,15 @@
-"""``AsyncTieredCache``: TieredCache for asyncio code, an L1 in front of an AsyncRedisTier.
+"""``AsyncTieredCache``: TieredCache for asyncio code, an L1 in front of an AsyncRedisTier or an
+AsyncDiskTier.
 
 Same semantics as hotcache.tiers.tiered.TieredCache (what both share is hotcache.tiers.state);
 reads that miss the L1 and every write that must reach the tier are awaited.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from .base import TieredStats, check_tier, tiered_stats
 from .state import _AUTO, _MISSING, MISS, _ids, _live, _Tiered, popped
-
-if TYPE_CHECKING:
-    from .redis_async import AsyncRedisTier
 
 __all__ = ["AsyncTieredCache"]
 
@@ -32,23 +30,24 @@ class AsyncTieredCache(_Tiered):
 
     __slots__ = ("_l1", "_tier", "_lock", "_gen", "_floor", "_touched", "_index", "_index_limit",
                  "_shared", "_l1_ttl", "_through", "_sub", "_insync", "_invalidations", "_losses",
-                 "_finalizer", "__weakref__")
+                 "_finalizer", "_raise", "__weakref__")
 
-    def __init__(self, l1: Any, tier: "AsyncRedisTier", *, mode: str = "spill",
+    def __init__(self, l1: Any, tier: Any, *, mode: str = "spill",
                  invalidation: Any = _AUTO, write: str = "behind") -> None:
         if not callable(getattr(l1, "_set_spill_hook", None)):
             raise TypeError("l1 must be a hotcache cache, not %s" % type(l1).__name__)
-        check_tier(tier, "an AsyncRedisTier")
+        check_tier(tier, "an AsyncRedisTier or an AsyncDiskTier")
         if not getattr(tier, "_awaitable", False):
-            raise TypeError("tier must be an AsyncRedisTier, not %s" % type(tier).__name__)
+            raise TypeError("tier must be an AsyncRedisTier or an AsyncDiskTier, not %s" % type(tier).__name__)
         self._setup(l1, tier, mode, invalidation, write)
         _live[-1 - next(_ids)] = self
         if self._sub is not None:
             self._sub.ensure()  # a no-op outside a running loop: the first use starts it
 
     @property
-    def tier(self) -> "AsyncRedisTier":
-        return self._tier  # type: ignore[no-any-return]
+    def tier(self) -> Any:
+        """The tier (an AsyncRedisTier or an AsyncDiskTier)."""
+        return self._tier
 
     def __repr__(self) -> str:
         return "AsyncTieredCache(%r, %r, mode=%r)" % (self._l1, self._tier, self.mode)
