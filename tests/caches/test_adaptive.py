@@ -283,3 +283,19 @@ def test_hit_ratio_beats_lru_on_zipf(capacity):
         ratios[name] = hits / len(trace)
     assert ratios["S3FIFOCache"] > ratios["LRUCache"] + 0.03, ratios
     assert ratios["TinyLFUCache"] > ratios["LRUCache"] + 0.03, ratios
+
+
+def test_version_1_pickle_state_still_loads():
+    """Pickles from before the adaptive policies (state version 1: no policy blob) still load
+    for the classical classes."""
+    LRU = classes("core")["LRUCache"]
+    c = LRU(5)
+    for k in range(7):
+        c[k] = k
+    c[3]
+    state = c.__getstate__()
+    assert state[0] == 2 and state[12] == b""
+    d = LRU.__new__(LRU)
+    d.__setstate__((1,) + state[1:12])
+    assert list(d.items()) == list(c.items()) and d._policy_order() == c._policy_order()
+    check(d)
