@@ -664,6 +664,16 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         return self.__st.maxmemory
 
     @property
+    def memory_used(self) -> Optional[int]:
+        """Sum of the byte charges of the live entries (None without maxmemory), as the native
+        Core's property."""
+        st = self.__st
+        if st.maxmemory is None:
+            return None
+        self.__settle()
+        return st.memory
+
+    @property
     def timer(self) -> Timer:
         """The timer wrapper used by the cache."""
         return self.__st.timer
