@@ -36,7 +36,9 @@ def writer(path: str, seed: int) -> None:
                 c.get("b%d:%d:%d" % (seed, max(n - 1, 0), i))
         if c.flush(timeout=30):
             sys.stdout.write("acked %d\n" % n)
-            sys.stdout.flush()
+        else:  # the test fails on a gap in the acks; this line says why the flush was refused
+            sys.stdout.write("refused %d %r\n" % (n, c.stats()))
+        sys.stdout.flush()
         n += 1
 
 

@@ -43,9 +43,12 @@ def test_sigkill_of_a_writer_keeps_everything_flushed(cache_dir):
         assert first.startswith("acked"), first
         time.sleep(rng.uniform(0.0, 0.25))  # then kill it at an arbitrary point of its loop
         proc.send_signal(signal.SIGKILL)
-        rest, _ = proc.communicate(timeout=30)
+        # read the rest through the same buffered stream: communicate(timeout=) reads the raw
+        # pipe and would lose lines that readline() above already buffered
+        rest = proc.stdout.read()
+        proc.wait(timeout=30)
         acked = [int(line.split()[1]) for line in [first] + rest.splitlines() if line.startswith("acked")]
-        assert acked == list(range(len(acked)))
+        assert acked == list(range(len(acked))), [ln for ln in rest.splitlines() if not ln.startswith("acked")]
         acked_total += len(acked)
         assert verify_files(cache_dir) == []
         with DiskCache(cache_dir, maxsize=disk_workers.MAXSIZE) as c:
