@@ -4,7 +4,7 @@
 #   2. `auditwheel repair` turns the wheel into a manylinux one and `auditwheel show` prints its tag;
 #   3. a fresh venv gets the repaired wheel + test deps, and the sdist's own tests run against it
 #      from outside the source tree, with a PATH on which no C compiler can be found
-#      (HOTCACHE_WHEEL_TEST=1 skips only the C unit tests and cachetools' downloaded suite);
+#      (HOTCACHE_WHEEL_TEST=1 skips only the C unit tests, the C fuzz run and cachetools' downloaded suite);
 #   4. another fresh venv installs from the sdist alone (compiler allowed) and smoke-tests it;
 #   5. cibuildwheel prints the Linux build identifiers that pyproject.toml's [tool.cibuildwheel] selects.
 # With --wheel-only (what .ci/run does on every interpreter but the one with the full proof):
