@@ -150,8 +150,9 @@ if [ "$MODE" = full ]; then
 fi
 # PATH: the venv's bin plus a dir holding only the non-compiler tools the suite may call
 mkdir -p "$WORK/nocc"
-# uname for the tests; redis-server for the Redis tests, which start their own servers
-for tool in uname redis-server; do
+# uname for the tests; redis-server for the Redis tests, which start their own servers; mount and
+# umount for the disk-full test (a size-limited tmpfs, when run as root)
+for tool in uname redis-server mount umount; do
     src="$(command -v "$tool" || true)"
     [ -n "$src" ] && ln -s "$src" "$WORK/nocc/$tool"
 done
