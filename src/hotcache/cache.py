@@ -1,7 +1,8 @@
 """The cache classes: each picks one configuration of the C-backed core type.
 
 Drop-in for cachetools 8 (same constructors, semantics and corner cases), plus keyword-only
-extensions on every class: ``ttl=``, ``maxmemory=``, ``sizeof=``, ``timer=``, ``on_evict=``.
+extensions on every class: ``ttl=``, ``maxmemory=``, ``sizeof=``, ``timer=``, ``on_evict=``,
+``sizing=`` (hotcache.sizing).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class Cache(Core[K, V]):  # type: ignore[misc]
 
     Re-assigning a key keeps its place. Every hotcache class accepts the keyword-only
     extensions ``ttl`` (default seconds to live), ``maxmemory`` (bytes, or "64MB"),
-    ``sizeof(key, value)`` (bytes charged per entry), ``timer`` and ``on_evict(key, value, cause)``.
+    ``sizeof(key, value)`` (bytes charged per entry), ``timer``, ``on_evict(key, value, cause)``
+    and ``sizing`` (a sample rate in (0, 1]: the sizing advisor, read with ``sizing()``).
     """
 
     # No instance __dict__ (a method lookup on a dict-less object is a specialised fast path);
@@ -46,10 +48,10 @@ class Cache(Core[K, V]):  # type: ignore[misc]
     def __init__(self, maxsize: float, getsizeof: Optional[Callable[[Any], int]] = None, *,
                  ttl: Optional[float] = None, maxmemory: Memory = None,
                  sizeof: Optional[Callable[[Any, Any], int]] = None,
-                 timer: Callable[[], Any] = time.monotonic, on_evict: OnEvict = None) -> None:
+                 timer: Callable[[], Any] = time.monotonic, on_evict: OnEvict = None, sizing: Optional[float] = None) -> None:
         Core.__init__(self, maxsize, getsizeof, policy=self._policy_name,
                       ttl=_extension_ttl(ttl), timer=timer, maxmemory=maxmemory,
-                      sizeof_fn=sizeof, on_evict=on_evict)
+                      sizeof_fn=sizeof, on_evict=on_evict, sizing=sizing)
 
     def ttl(self, key: Any) -> Optional[float]:
         """Seconds until ``key`` expires, ``None`` if it never does (KeyError if absent)."""
@@ -106,10 +108,10 @@ class RRCache(Cache):
                  getsizeof: Optional[Callable[[Any], int]] = None, *,
                  seed: Optional[int] = None, ttl: Optional[float] = None,
                  maxmemory: Memory = None, sizeof: Optional[Callable[[Any, Any], int]] = None,
-                 timer: Callable[[], Any] = time.monotonic, on_evict: OnEvict = None) -> None:
+                 timer: Callable[[], Any] = time.monotonic, on_evict: OnEvict = None, sizing: Optional[float] = None) -> None:
         Core.__init__(self, maxsize, getsizeof, policy="random", ttl=_extension_ttl(ttl),
                       timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict,
-                      choice=choice, seed=seed)
+                      choice=choice, seed=seed, sizing=sizing)
 
     @property
     def choice(self) -> Callable[[Any], Any]:
@@ -127,9 +129,9 @@ class TTLCache(Cache):
     def __init__(self, maxsize: float, ttl: Any, timer: Callable[[], Any] = time.monotonic,
                  getsizeof: Optional[Callable[[Any], int]] = None, *, maxmemory: Memory = None,
                  sizeof: Optional[Callable[[Any, Any], int]] = None,
-                 on_evict: OnEvict = None) -> None:
+                 on_evict: OnEvict = None, sizing: Optional[float] = None) -> None:
         Core.__init__(self, maxsize, getsizeof, policy="lru", ttl=_cachetools_ttl(ttl),
-                      timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict)
+                      timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict, sizing=sizing)
 
     @property
     def ttl(self) -> Any:
@@ -148,9 +150,9 @@ class TLRUCache(Cache):
                  timer: Callable[[], Any] = time.monotonic,
                  getsizeof: Optional[Callable[[Any], int]] = None, *, ttl: Optional[float] = None,
                  maxmemory: Memory = None, sizeof: Optional[Callable[[Any, Any], int]] = None,
-                 on_evict: OnEvict = None) -> None:
+                 on_evict: OnEvict = None, sizing: Optional[float] = None) -> None:
         Core.__init__(self, maxsize, getsizeof, policy="lru", ttu=ttu, ttl=_extension_ttl(ttl),
-                      timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict)
+                      timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict, sizing=sizing)
 
     @property
     def ttu(self) -> Callable[[Any, Any, Any], Any]:

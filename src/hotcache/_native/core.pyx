@@ -30,6 +30,7 @@ hotcache._spec mirrors them where a Python twin makes sense):
   subclass.pxi  cachetools' call graph for subclasses     _spec/core.py (the hooked paths)
   call.pxi      CachedCall, the decorators' hit path      _spec/call.py
   front.pxi     ReadThrough, a tier's native L1 front     _spec/front.py
+  sizing.pxi    the sizing advisor's sampler (sizing=R)   hotcache/sizing/sampler.py
 """
 from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ
 from cpython.ref cimport Py_INCREF, Py_DECREF
@@ -174,6 +175,7 @@ cdef class Core:
     cdef bint _hooked             # a subclass overrides a hook: cachetools' call graph (subclass.pxi)
     cdef int _kind                # _KIND_TTL / _KIND_TLRU: cachetools' timed classes (call expire())
     cdef bint _fast               # stores need no sizes, bytes, clock or popitem(): _store_fast
+    cdef object _sizing           # the sizing advisor's Sizer (sizing.pxi), None when off
 
     def __cinit__(self, *args, **kwargs):
         cdef hc_config cfg
@@ -197,9 +199,18 @@ cdef class Core:
 
     def __init__(self, maxsize, getsizeof=None, *, policy="lru", ttl=None, ttu=None,
                  timer=_MONOTONIC, maxmemory=None, sizeof_fn=None, on_evict=None,
-                 choice=_RANDOM_CHOICE, seed=None):
+                 choice=_RANDOM_CHOICE, seed=None, sizing=None):
         _configure(self, maxsize, getsizeof, policy, ttl, ttu, timer, maxmemory, sizeof_fn,
                    on_evict, choice, seed)
+        self._sizing = None if sizing is None else _sizing_for(self, sizing)
+
+    def sizing(self):
+        """The sizing advisor's SizingReport of the lookups seen so far (``sizing=R`` given to
+        the constructor; ValueError otherwise)."""
+        if self._sizing is None:
+            raise ValueError("sizing is off: construct the cache with sizing=R (a sample rate "
+                             "in (0, 1], e.g. 0.01) to get its sizing report")
+        return (<Sizer>self._sizing).report()
 
     # ---------------------------------------------------------- hooked subclasses
     # The paths of classes that override cachetools' hooks (subclass.pxi). Called as methods,
@@ -787,6 +798,7 @@ cdef class _CoreIter:
 _abc.MutableMapping.register(Core)
 
 
+include "sizing.pxi"
 include "hotpath.pxi"
 include "config.pxi"
 include "pickle.pxi"

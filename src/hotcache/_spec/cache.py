@@ -10,6 +10,7 @@ import time
 from typing import Any, Callable, Optional, Union
 
 from .core import Cache
+from .sizing import register
 from .entries import OnEvict
 from .policy_lfu import _LFU
 from .policy_order import _FIFO, _LRU
@@ -56,13 +57,15 @@ class RRCache(Cache):
         sizeof: Optional[Callable[[Any, Any], int]] = None,
         timer: Callable[[], Any] = time.monotonic,
         on_evict: Optional[OnEvict] = None,
+        sizing: Optional[float] = None,
     ) -> None:
         if not callable(choice):
             raise TypeError("choice must be callable, not %s" % type(choice).__name__)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError("seed must be an int or None, not %s" % type(seed).__name__)
         policy = _Random(choice, seed)
-        self._Cache__setup(maxsize, getsizeof, policy, timer, ttl, maxmemory, sizeof, on_evict)  # type: ignore[attr-defined]
+        self._Cache__setup(maxsize, getsizeof, policy, timer, ttl, maxmemory, sizeof, on_evict,  # type: ignore[attr-defined]
+                           sizing=sizing)
 
     @property
     def choice(self) -> Callable[[Any], Any]:
@@ -83,9 +86,11 @@ class TTLCache(Cache):
         maxmemory: Union[int, str, None] = None,
         sizeof: Optional[Callable[[Any, Any], int]] = None,
         on_evict: Optional[OnEvict] = None,
+        sizing: Optional[float] = None,
     ) -> None:
         self._Cache__setup(  # type: ignore[attr-defined]
-            maxsize, getsizeof, _LRU(), timer, None, maxmemory, sizeof, on_evict, kind="ttl", ttl_value=ttl
+            maxsize, getsizeof, _LRU(), timer, None, maxmemory, sizeof, on_evict, kind="ttl", ttl_value=ttl,
+            sizing=sizing,
         )
 
     @property  # type: ignore[override]
@@ -108,9 +113,11 @@ class TLRUCache(Cache):
         maxmemory: Union[int, str, None] = None,
         sizeof: Optional[Callable[[Any, Any], int]] = None,
         on_evict: Optional[OnEvict] = None,
+        sizing: Optional[float] = None,
     ) -> None:
         self._Cache__setup(  # type: ignore[attr-defined]
-            maxsize, getsizeof, _LRU(), timer, ttl, maxmemory, sizeof, on_evict, kind="tlru", ttu=ttu
+            maxsize, getsizeof, _LRU(), timer, ttl, maxmemory, sizeof, on_evict, kind="tlru", ttu=ttu,
+            sizing=sizing,
         )
 
     @property
@@ -118,3 +125,10 @@ class TLRUCache(Cache):
         """The time-to-use function used by the cache."""
         return self._Cache__st.ttu  # type: ignore[attr-defined,no-any-return]
 
+
+
+# the sizing advisor's miniature caches (sizing.py): policy name -> twin class
+register("lru", LRUCache, _LRU)
+register("lfu", LFUCache, _LFU)
+register("fifo", FIFOCache, _FIFO)
+register("random", RRCache, _Random)
