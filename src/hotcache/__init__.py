@@ -1,11 +1,14 @@
 """hotcache: an in-process cache for Python whose hot path is C.
 
 Drop-in replacements for cachetools' classes (``LRUCache``, ``LFUCache``, ``FIFOCache``,
-``RRCache``, ``TTLCache``, ``TLRUCache``, ``Cache``) with byte bounds, per-entry TTLs on a timing
+``RRCache``, ``TTLCache``, ``TLRUCache``, ``Cache``), the adaptive ``TinyLFUCache`` (W-TinyLFU,
+recommended for general use) and ``S3FIFOCache``, with byte bounds, per-entry TTLs on a timing
 wheel, eviction callbacks and statistics; the memoizing decorators ``cached``, ``cachedmethod``
 (cachetools'), ``lru_cache`` (functools'), ``hotcache.keys`` and ``hotcache.func``.
 """
-from ._classes import Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer
+from ._classes import (
+    Cache, FIFOCache, LFUCache, LRUCache, RRCache, S3FIFOCache, TinyLFUCache, TLRUCache, TTLCache, Timer,
+)
 from ._config import ENTRY_OVERHEAD
 from ._version import __version__
 from .stats import CacheStats
@@ -22,9 +25,11 @@ __all__ = [
     "LFUCache",
     "LRUCache",
     "RRCache",
+    "S3FIFOCache",
     "TLRUCache",
     "TTLCache",
     "Timer",
+    "TinyLFUCache",
     "__version__",
     "cached",
     "cachedmethod",

@@ -8,11 +8,14 @@ itself, so nothing below the package root imports it. ``NATIVE`` tells which one
 from __future__ import annotations
 
 __all__ = [
-    "NATIVE", "Cache", "FIFOCache", "LFUCache", "LRUCache", "RRCache", "TLRUCache", "TTLCache", "Timer",
+    "NATIVE", "Cache", "FIFOCache", "LFUCache", "LRUCache", "RRCache", "S3FIFOCache", "TLRUCache",
+    "TTLCache", "Timer", "TinyLFUCache",
 ]
 
 try:
-    from .cache import Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer
+    from .cache import (
+        Cache, FIFOCache, LFUCache, LRUCache, RRCache, S3FIFOCache, TinyLFUCache, TLRUCache, TTLCache, Timer,
+    )
 except ImportError as _exc:  # the C extension could not load: same API, pure Python
     if "_native" not in str(_exc) and "_native" not in (getattr(_exc, "name", None) or ""):
         raise
@@ -25,7 +28,8 @@ except ImportError as _exc:  # the C extension could not load: same API, pure Py
         stacklevel=2,
     )
     from ._spec import (  # type: ignore[assignment]
-        Cache, FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache, Timer,
+        Cache, FIFOCache, LFUCache, LRUCache, RRCache, S3FIFOCache, TinyLFUCache, TLRUCache, TTLCache,
+        Timer,
     )
 
     NATIVE = False

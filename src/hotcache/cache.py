@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable, ClassVar, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, ClassVar, Dict, Optional, Tuple, TypeVar, Union
 
 from ._config import parse_ttl
 from ._flight import aget_or_set as _aget_or_set, get_or_set as _get_or_set
 from ._native.core import Core, Timer, _type_flags_of
 
-__all__ = ["Cache", "FIFOCache", "LFUCache", "LRUCache", "RRCache", "TLRUCache", "TTLCache", "Timer"]
+__all__ = [
+    "Cache", "FIFOCache", "LFUCache", "LRUCache", "RRCache", "S3FIFOCache", "TLRUCache", "TTLCache",
+    "Timer", "TinyLFUCache",
+]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -91,6 +94,66 @@ class FIFOCache(Cache):
     __slots__ = ()
 
     _policy_name = "fifo"
+
+
+class S3FIFOCache(Cache):
+    """S3-FIFO (Yang et al., SOSP 2023): a small FIFO for new keys (10 %), a main FIFO (90 %)
+    and a ghost of keys recently evicted from small.
+
+    A read only bumps the entry's 2-bit use counter (nothing moves, so a hit costs what a FIFO
+    hit costs); a key read again while in small is promoted to main when it reaches the front,
+    a key the ghost remembers goes straight to main. ``popitem()`` removes the next victim
+    (counted as an eviction by the policy: its key enters the ghost, as on eviction).
+    """
+
+    __slots__ = ()
+
+    _policy_name = "s3fifo"
+
+    def policy_info(self) -> Dict[str, Any]:
+        """The policy's queues: ``small_weight``/``main_weight`` (sizes, or byte charges when
+        only maxmemory bounds the cache), ``small_len``/``main_len``, their bounds
+        ``small_max``/``main_max`` and ``ghost_len`` (hashes the ghost remembers)."""
+        return self._policy_info()  # type: ignore[no-any-return]
+
+
+class TinyLFUCache(Cache):
+    """W-TinyLFU (Einziger et al., TOS 2017, on Caffeine's design): a window LRU for new keys, a
+    segmented main (probation and protected LRUs), and a 4-bit count-min sketch of every key's
+    recent frequency, lookups that miss included. A candidate leaving the window enters main
+    only if the sketch estimates it more frequent than main's victim; the window's share adapts
+    by hill climbing, so recency-heavy and frequency-heavy workloads both do well.
+
+    The recommended cache for general use. ``seed=`` seeds the admission jitter (1 in 128
+    admissions of a frequent candidate ignore the sketch, so crafted keys cannot lock main);
+    ``None`` draws one.
+    """
+
+    __slots__ = ()
+
+    _policy_name = "tinylfu"
+
+    def __init__(self, maxsize: float, getsizeof: Optional[Callable[[Any], int]] = None, *,
+                 ttl: Optional[float] = None, maxmemory: Memory = None,
+                 sizeof: Optional[Callable[[Any, Any], int]] = None,
+                 timer: Callable[[], Any] = time.monotonic, on_evict: OnEvict = None,
+                 seed: Optional[int] = None, sizing: Optional[float] = None) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError("seed must be an int or None, not %s" % type(seed).__name__)
+        Core.__init__(self, maxsize, getsizeof, policy="tinylfu", ttl=_extension_ttl(ttl),
+                      timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict,
+                      seed=seed, sizing=sizing)
+
+    def policy_info(self) -> Dict[str, Any]:
+        """The policy's regions: ``window_weight``/``probation_weight``/``protected_weight``
+        (sizes, or byte charges when only maxmemory bounds the cache), their ``*_len``,
+        ``window_max``, ``protected_max``, ``protected_share`` (of main), ``ghost_len``,
+        ``ghost_sample`` (the ghost keeps one victim in this many) and ``sketch_capacity``."""
+        return self._policy_info()  # type: ignore[no-any-return]
+
+    def frequency(self, key: Any) -> int:
+        """The sketch's estimate (0..15) of how often ``key`` was used or missed lately."""
+        return self._policy_frequency(key)  # type: ignore[no-any-return]
 
 
 class RRCache(Cache):

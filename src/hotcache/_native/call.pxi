@@ -135,7 +135,7 @@ cdef class CachedCall:
                 hc_touch(core.c, <uint32_t>slot)
                 self._hits += 1
                 return <object>hc_entry_at(core.c, slot).val
-            hc_count_miss(core.c)
+            hc_miss(core.c, <uint64_t>h)   # TINYLFU counts the key's frequency
             if mode < 2:
                 return self._miss(key, args, kwargs if kwargs is not None else {})
             # ---- functools.lru_cache: load and store under the hash already computed ----

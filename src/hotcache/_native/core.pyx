@@ -25,6 +25,7 @@ hotcache._spec mirrors them where a Python twin makes sense):
   hotpath.pxi   probe, use, plain store (every hit)       _spec/core.py
   config.pxi    constructor, per-class paths, resize      _spec/core.py
   pickle.pxi    copy, deepcopy, pickle                    _spec/core.py
+  policy.pxi    adaptive policies' state blob and info    _spec/policy_s3fifo.py, _tinylfu.py
   gc.pxi        bulk references, tp_traverse/tp_clear     (none: Python's own)
   check.pxi     the invariant checker of the tests        Cache._check in _spec/core.py
   subclass.pxi  cachetools' call graph for subclasses     _spec/core.py (the hooked paths)
@@ -120,6 +121,8 @@ _POLICIES = {
     "lfu": HC_POLICY_LFU,
     "fifo": HC_POLICY_FIFO,
     "random": HC_POLICY_RANDOM,
+    "s3fifo": HC_POLICY_S3FIFO,
+    "tinylfu": HC_POLICY_TINYLFU,
 }
 
 
@@ -175,6 +178,8 @@ cdef class Core:
     cdef bint _hooked             # a subclass overrides a hook: cachetools' call graph (subclass.pxi)
     cdef int _kind                # _KIND_TTL / _KIND_TLRU: cachetools' timed classes (call expire())
     cdef bint _fast               # stores need no sizes, bytes, clock or popitem(): _store_fast
+    cdef Py_ssize_t _popping      # slot a hooked popitem() is deleting via del self[key], or -1
+    cdef uint64_t _popping_version    # hc_version when _popping was set (the slot is still it)
     cdef object _sizing           # the sizing advisor's Sizer (sizing.pxi), None when off
 
     def __cinit__(self, *args, **kwargs):
@@ -190,6 +195,7 @@ cdef class Core:
         self._maxsize = _math.inf
         self._timer = Timer(_MONOTONIC)
         self._choice = _RANDOM_CHOICE
+        self._popping = -1
 
     def __dealloc__(self):
         if self.c != NULL:
@@ -470,7 +476,10 @@ cdef class Core:
             _out_push(self, &out, <uint32_t>slot, HC_CAUSE_EXPIRED)
             _out_release(self, &out)
             return False
-        hc_remove(self.c, <uint32_t>slot)
+        if hc_rarely(slot == self._popping) and hc_version(self.c) == self._popping_version:
+            hc_remove_victim(self.c, <uint32_t>slot)    # a hooked popitem's ``del self[key]``
+        else:
+            hc_remove(self.c, <uint32_t>slot)
         k = _take_k(self, slot)     # the freed record keeps its words until the next insert
         v = _take_v(self, slot)
         if value != NULL:
@@ -499,12 +508,13 @@ cdef class Core:
         return self._setdefault(key, default)
 
     cdef object _setdefault(self, object key, object default):
-        cdef double now
-        cdef Py_ssize_t slot = self._find_live(key, &now)
-        if slot >= 0:
+        cdef Py_hash_t h = hash(key)
+        cdef double now = _now_if_timed(self)
+        cdef Py_ssize_t slot = _find(self, key, h)
+        if slot >= 0 and not hc_expired(self.c, <uint32_t>slot, now):
             hc_touch(self.c, <uint32_t>slot)
             return <object>hc_entry_at(self.c, slot).val
-        hc_count_miss(self.c)
+        hc_miss(self.c, <uint64_t>h)
         self[key] = default             # a subclass's __setitem__ is honoured
         return default
 
@@ -522,7 +532,7 @@ cdef class Core:
             raise KeyError("%s is empty" % type(self).__name__) from None
         k = _take_k(self, slot)
         v = _take_v(self, slot)
-        hc_remove(self.c, slot)
+        hc_remove_victim(self.c, slot)     # S3FIFO's ghost / TINYLFU's jitter see an eviction
         return (k, v)
 
     def clear(self):
@@ -749,6 +759,14 @@ cdef class Core:
         """Keys in the policy's eviction order, next victim first (for tests; subclass.pxi)."""
         return _policy_keys(self)
 
+    def _policy_info(self):
+        """The adaptive policies' queue weights, bounds, ghost and sketch (policy.pxi)."""
+        return _policy_info(self)
+
+    def _policy_frequency(self, key):
+        """TINYLFU: the sketch's estimate for key; S3FIFO: 1 if the ghost remembers it."""
+        return _policy_frequency(self, key)
+
     # ------------------------------------------------------------------ copy and pickle (pickle.pxi)
     def __copy__(self):
         return _copy(self)
@@ -802,6 +820,7 @@ include "sizing.pxi"
 include "hotpath.pxi"
 include "config.pxi"
 include "pickle.pxi"
+include "policy.pxi"
 include "gc.pxi"
 include "check.pxi"
 include "subclass.pxi"

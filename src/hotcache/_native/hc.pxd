@@ -11,6 +11,8 @@ cdef extern from "hc.h" nogil:
         HC_POLICY_LFU
         HC_POLICY_FIFO
         HC_POLICY_RANDOM
+        HC_POLICY_S3FIFO
+        HC_POLICY_TINYLFU
 
     enum:
         HC_CAUSE_NONE
@@ -51,6 +53,7 @@ cdef extern from "hc.h" nogil:
     hc_entry *hc_entry_at(hc_cache *c, uint32_t slot)
     uint64_t hc_version(const hc_cache *c)
     void hc_touch(hc_cache *c, uint32_t slot)
+    void hc_miss(hc_cache *c, uint64_t hash)
     void hc_count_miss(hc_cache *c)
     double hc_expire_at(const hc_cache *c, uint32_t slot)
     bint hc_expired(const hc_cache *c, uint32_t slot, double now)
@@ -68,6 +71,7 @@ cdef extern from "hc.h" nogil:
     void hc_remove(hc_cache *c, uint32_t slot)
     void hc_expire_slot(hc_cache *c, uint32_t slot)
     uint32_t hc_victim(hc_cache *c)
+    void hc_remove_victim(hc_cache *c, uint32_t slot)
     uint32_t hc_prefetch_victim(const hc_cache *c)
     void hc_prefetch(const void *p)
     size_t hc_expire(hc_cache *c, double now, uint32_t *out, size_t max)
@@ -94,6 +98,21 @@ cdef extern from "hc.h" nogil:
     uint32_t hc_order_next(const hc_cache *c, uint32_t slot)
     size_t hc_policy_order(const hc_cache *c, uint32_t *out, uint64_t *aux)
     int hc_policy_restore(hc_cache *c, const uint32_t *slots, const uint64_t *aux, size_t n)
+    size_t hc_policy_state_size(const hc_cache *c)
+    void hc_policy_state_save(const hc_cache *c, void *buf)
+    int hc_policy_state_load(hc_cache *c, const void *buf, size_t n)
+
+    ctypedef struct hc_policy_info:
+        uint64_t q_weight[3]
+        uint32_t q_len[3]
+        uint64_t q_max[3]
+        uint64_t ghost_words
+        uint64_t ghost_sample
+        uint64_t sketch_capacity
+        double protect_share
+    void hc_policy_info_get(const hc_cache *c, hc_policy_info *out)
+    uint32_t hc_policy_frequency(const hc_cache *c, uint64_t hash)
+
     uint64_t hc_rng_state(const hc_cache *c)
     void hc_rng_set_state(hc_cache *c, uint64_t state)
 

@@ -50,7 +50,8 @@ cdef int _store_fast_h(Core self, object key, object value, Py_hash_t h) except 
 
 cdef inline Py_ssize_t _use(Core self, object key) except -2:
     """The lookup of [] and get(): the slot of a live key (counted as a hit and a use), or -1
-    after counting a miss. Shared by Core and ReadThrough (TieredCache)."""
+    after counting a miss (which the adaptive policies hear: TINYLFU counts the key's frequency,
+    as Caffeine's getIfPresent records a miss). Shared by Core and ReadThrough (TieredCache)."""
     cdef Py_hash_t h = hash(key)
     if self._sizing is not None:    # the sizing advisor (sizing.pxi); off: this test only
         _sz_observe(<Sizer>self._sizing, key, h)
@@ -59,7 +60,7 @@ cdef inline Py_ssize_t _use(Core self, object key) except -2:
     if slot >= 0 and not hc_expired(self.c, <uint32_t>slot, now):
         hc_touch(self.c, <uint32_t>slot)
         return slot
-    hc_count_miss(self.c)
+    hc_miss(self.c, <uint64_t>h)
     return -1
 
 

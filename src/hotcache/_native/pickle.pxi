@@ -1,5 +1,5 @@
 # copy.copy, copy.deepcopy and pickle keep the full policy state (eviction order, LFU counts and
-# tie order, expiry times, the PRNG, the counters), as cachetools' classes do; nothing here is
+# tie order, expiry times, the PRNG, the counters, the adaptive policies' sketch/ghost/regions), as cachetools' classes do; nothing here is
 # recursive, so a cache of any size pickles. Included by core.pyx after Core, whose __copy__,
 # copy, __reduce__, __getstate__ and __setstate__ call these.
 
@@ -86,8 +86,9 @@ cdef tuple _getstate(Core self):
     config = (self._policy, self._maxsize, self._maxmemory, self._sizeof, self._on_evict,
               self._timer, self._ttl, self._ttu, choice, self._seed, self._given_sizer)
     d = getattr(self, "__dict__", None)
-    return (1, dict(d) if d else None, config, keys, vals, sizes, nbytes, expires, order, counts,
-            hc_rng_state(self.c), stats)
+    # version 2 appends the policy-wide state (S3FIFO's ghost; TINYLFU's sketch, ghost, regions)
+    return (2, dict(d) if d else None, config, keys, vals, sizes, nbytes, expires, order, counts,
+            hc_rng_state(self.c), stats, _policy_state_save(self))
 
 
 cdef int _setstate(Core self, object state) except -1:
@@ -98,10 +99,12 @@ cdef int _setstate(Core self, object state) except -1:
     cdef size_t n, i
     cdef uint32_t *buf
     cdef uint64_t *aux
-    (version, d, config, keys, vals, sizes, nbytes, expires, order, counts, rng,
-     stats) = state
-    if version != 1:
-        raise ValueError("unsupported hotcache pickle version %r" % (version,))
+    if type(state) is not tuple or len(state) < 1 or state[0] not in (1, 2) \
+            or len(state) != 11 + state[0]:
+        raise ValueError("unsupported hotcache pickle state")
+    version = state[0]
+    (_, d, config, keys, vals, sizes, nbytes, expires, order, counts, rng, stats) = state[:12]
+    blob = state[12] if version == 2 else b""   # version 1: from before the adaptive policies
     (policy, maxsize, maxmemory, sizeof_fn, on_evict, timer, ttl, ttu, choice, seed,
      given_sizer) = config
     if d:
@@ -165,6 +168,7 @@ cdef int _setstate(Core self, object state) except -1:
             if hc_prepare_update(self.c, sizes[j], nbytes[j], expires[j]) < 0:
                 raise MemoryError()
             hc_set_expire(self.c, <uint32_t>slots[j], expires[j])
+    _policy_state_load(self, blob)
     hc_rng_set_state(self.c, rng)
     hc_stats_restore(self.c, stats[0], stats[1], stats[2], stats[3], stats[4], stats[5],
                      stats[6], stats[7])

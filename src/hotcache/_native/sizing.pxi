@@ -119,7 +119,8 @@ cdef Sizer _sizer_new(double rate, list sizes, list policies, bint hashed, bint 
     s.policies = list(policies)
     s.threshold = threshold(s.rate)
     s.hashed = hashed
-    s.minis = [Core(m, policy=p) for p in policies for m in s.mini_sizes]
+    # seed 0: RRCache's and TinyLFUCache's PRNGs give the same report for the same sample
+    s.minis = [Core(m, policy=p, seed=0) for p in policies for m in s.mini_sizes]
     s.n = len(s.minis)
     s.hits = <uint64_t *>calloc(s.n if s.n else 1, sizeof(uint64_t))
     if s.hits == NULL:

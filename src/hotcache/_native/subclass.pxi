@@ -169,7 +169,14 @@ cdef object _popitem_del(Core self):
         raise KeyError("%s is empty" % type(self).__name__) from None
     key = <object>hc_entry_at(self.c, slot).key
     value = <object>hc_entry_at(self.c, slot).val
-    del self[key]
+    # the subclass's __delitem__ runs (issue 10's call graph); when it reaches Core's, that
+    # removal is this victim's eviction for the policy (S3FIFO's ghost, TINYLFU's jitter)
+    self._popping = slot
+    self._popping_version = hc_version(self.c)
+    try:
+        del self[key]
+    finally:
+        self._popping = -1
     return (key, value)
 
 

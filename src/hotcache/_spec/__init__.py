@@ -11,6 +11,8 @@ import fallback when the extension cannot load. One module per concern, mirrorin
     policy_order.py   insertion, FIFO and LRU order              csrc/hc_policy_{insertion,fifo,lru}.c
     policy_lfu.py     LFU with frequency buckets                 csrc/hc_policy_lfu.c
     policy_random.py  random replacement                         csrc/hc_policy_random.c
+    policy_s3fifo.py  S3-FIFO (+ ghost.py)                       csrc/hc_policy_s3fifo.c
+    policy_tinylfu.py W-TinyLFU (+ sketch.py, ghost.py)          csrc/hc_policy_tinylfu.c
     core.py           Cache: the mapping, its store and eviction _native/core.pyx and the .pxi
                       rules, hooked subclasses, copy/pickle,     it includes (+ hotcache.cache's
                       the invariant checker                      Cache)
@@ -23,7 +25,7 @@ A new eviction policy's twin is one new ``policy_*.py`` here (plus the line nami
 class that uses it). Only the foundations (``hotcache._config``, ``hotcache.stats``) and, for an
 ``isinstance`` test, ``hotcache._native.core`` are imported.
 """
-from .cache import FIFOCache, LFUCache, LRUCache, RRCache, TLRUCache, TTLCache
+from .cache import FIFOCache, LFUCache, LRUCache, RRCache, S3FIFOCache, TinyLFUCache, TLRUCache, TTLCache
 from .call import CachedCall
 from .core import ENTRY_OVERHEAD, Cache, Timer
 from .front import ReadThrough
@@ -37,7 +39,9 @@ __all__ = [
     "LRUCache",
     "ReadThrough",
     "RRCache",
+    "S3FIFOCache",
     "TLRUCache",
     "TTLCache",
     "Timer",
+    "TinyLFUCache",
 ]

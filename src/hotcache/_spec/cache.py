@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 from .core import Cache
 from .sizing import register
@@ -15,8 +15,11 @@ from .entries import OnEvict
 from .policy_lfu import _LFU
 from .policy_order import _FIFO, _LRU
 from .policy_random import _Random
+from .policy_s3fifo import S3FIFO
+from .policy_tinylfu import TinyLFU
+from .._config import parse_maxsize, parse_memory
 
-__all__ = ["FIFOCache", "LFUCache", "LRUCache", "RRCache", "TLRUCache", "TTLCache"]
+__all__ = ["FIFOCache", "LFUCache", "LRUCache", "RRCache", "S3FIFOCache", "TLRUCache", "TTLCache", "TinyLFUCache"]
 
 
 class FIFOCache(Cache):
@@ -35,6 +38,64 @@ class LRUCache(Cache):
     """Least Recently Used (LRU) cache."""
 
     _policy = _LRU
+
+
+class S3FIFOCache(Cache):
+    """S3-FIFO cache: small FIFO, main FIFO with 2-bit use counters, ghost (policy_s3fifo)."""
+
+    def __init__(
+        self,
+        maxsize: Union[int, float],
+        getsizeof: Optional[Callable[[Any], int]] = None,
+        *,
+        ttl: Optional[float] = None,
+        maxmemory: Union[int, str, None] = None,
+        sizeof: Optional[Callable[[Any, Any], int]] = None,
+        timer: Callable[[], Any] = time.monotonic,
+        on_evict: Optional[OnEvict] = None,
+        sizing: Optional[float] = None,
+    ) -> None:
+        policy = S3FIFO(parse_maxsize(maxsize)[1], parse_memory(maxmemory))
+        self._Cache__setup(maxsize, getsizeof, policy, timer, ttl, maxmemory, sizeof, on_evict,  # type: ignore[attr-defined]
+                           sizing=sizing)
+
+    def policy_info(self) -> Dict[str, Any]:
+        """The queues' weights, lengths and bounds and the ghost's length (as the native class)."""
+        return self._policy_info()
+
+
+class TinyLFUCache(Cache):
+    """W-TinyLFU cache: window LRU, SLRU main, count-min sketch admission, climbing window
+    (policy_tinylfu). ``seed`` seeds the admission jitter (None: a random one)."""
+
+    def __init__(
+        self,
+        maxsize: Union[int, float],
+        getsizeof: Optional[Callable[[Any], int]] = None,
+        *,
+        ttl: Optional[float] = None,
+        maxmemory: Union[int, str, None] = None,
+        sizeof: Optional[Callable[[Any, Any], int]] = None,
+        timer: Callable[[], Any] = time.monotonic,
+        on_evict: Optional[OnEvict] = None,
+        seed: Optional[int] = None,
+        sizing: Optional[float] = None,
+    ) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError("seed must be an int or None, not %s" % type(seed).__name__)
+        if seed is None:
+            seed = random.getrandbits(64)
+        policy = TinyLFU(parse_maxsize(maxsize)[1], parse_memory(maxmemory), seed)
+        self._Cache__setup(maxsize, getsizeof, policy, timer, ttl, maxmemory, sizeof, on_evict,  # type: ignore[attr-defined]
+                           sizing=sizing)
+
+    def policy_info(self) -> Dict[str, Any]:
+        """The regions' weights, lengths and bounds, the ghost and the sketch (as the native class)."""
+        return self._policy_info()
+
+    def frequency(self, key: Any) -> int:
+        """The sketch's estimate (0..15) of how often ``key`` was used or missed lately."""
+        return self._policy_frequency(key)
 
 
 class RRCache(Cache):
@@ -132,3 +193,5 @@ register("lru", LRUCache, _LRU)
 register("lfu", LFUCache, _LFU)
 register("fifo", FIFOCache, _FIFO)
 register("random", RRCache, _Random)
+register("s3fifo", S3FIFOCache, S3FIFO)
+register("tinylfu", TinyLFUCache, TinyLFU)

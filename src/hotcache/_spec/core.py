@@ -200,9 +200,11 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
             return None
         return entry
 
-    def __remove(self, entry: _Entry, pending: _Pending, cause: Optional[str]) -> Tuple[Any, Any]:
+    def __remove(self, entry: _Entry, pending: _Pending, cause: Optional[str], evicted: bool = False) -> Tuple[Any, Any]:
         """Take `entry` out of every structure; its key and value go to `pending` (released
-        at the end of the operation, reported to on_evict if `cause`); return them."""
+        at the end of the operation, reported to on_evict if `cause`); return them. The policy
+        sees an eviction (policy.evict: S3FIFO's ghost, TINYLFU's jitter) if `evicted` (the
+        policy's victim, evicted or popped), else a removal (deletes, expiry)."""
         st = self.__st
         k = entry.k
         key, value = k.key, entry.value  # type: ignore[union-attr]
@@ -211,7 +213,10 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         st.memory -= entry.charge
         if entry.expires is not None:
             st.expiring -= 1
-        st.policy.remove(entry)
+        if evicted:
+            st.policy.evict(entry)
+        else:
+            st.policy.remove(entry)
         pending.append((key, value, cause))
         entry.k = entry.value = entry.expires = None  # a stale heap item now holds nothing
         entry.seq = 0
@@ -309,7 +314,7 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
                 victim_entry = st.policy.victim(entry)
                 if victim_entry.expires is not None and pending.spill is not None:
                     pending.expires[len(pending)] = victim_entry.expires
-                self.__remove(victim_entry, pending, cause)
+                self.__remove(victim_entry, pending, cause, evicted=True)
             else:  # cachetools' loop: self.popitem() (its result only feeds on_evict)
                 before = len(st.data), st.currsize, st.memory
                 pair = self.popitem()
@@ -377,9 +382,12 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         entry = st.data.get(k)
         if entry is not None:
             pending.append((None, entry.value, None))  # the old value, released at the end
+            old_size, old_charge = entry.size, entry.charge
             st.currsize += size - entry.size
             st.memory += charge - entry.charge
             entry.value, entry.size, entry.charge = value, size, charge
+            if (old_size, old_charge) != (size, charge):
+                st.policy.charge(entry, old_size, old_charge)
             st.policy.update(entry)
             st.updates += 1
         else:
@@ -430,6 +438,7 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
                 st.hits += 1
                 return entry.value
             st.misses += 1
+            st.policy.miss(k.hash)  # TINYLFU counts the key's frequency (Caffeine: a miss records)
             return _MARKER
 
     def __getitem__(self, key: Any) -> Any:
@@ -461,7 +470,8 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
             entry = st.data.get(k)
             if entry is not None:
                 if self.__live(entry, now):
-                    value = self.__remove(entry, pending, None)[1]
+                    # a hooked popitem's ``del self[key]`` removes the policy's victim
+                    value = self.__remove(entry, pending, None, evicted=entry is st.popping)[1]
                 else:
                     st.expirations += 1
                     self.__remove(entry, pending, "expired")
@@ -527,6 +537,7 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
                 st.hits += 1
                 return entry.value
             st.misses += 1
+            st.policy.miss(k.hash)
             self[key] = default  # a subclass's __setitem__ is honoured
             return default
 
@@ -546,7 +557,7 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
             if not st.data:
                 raise KeyError("%s is empty" % type(self).__name__) from None
             if not st.slow_evict:
-                return self.__remove(st.policy.victim(), pending, None)
+                return self.__remove(st.policy.victim(), pending, None, evicted=True)
         return self.__popitem_del()  # a custom choice: cachetools' way
 
     def __popitem_del(self) -> Tuple[Any, Any]:
@@ -566,6 +577,12 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
                 raise KeyError("%s is empty" % type(self).__name__) from None
             entry = policy.victim()
             key, value = entry.k.key, entry.value  # type: ignore[union-attr]
+            st.popping = entry  # the subclass's __delitem__ runs; Cache's sees an eviction
+            try:
+                del self[key]
+            finally:
+                st.popping = None
+            return key, value
         del self[key]
         return key, value
 
@@ -707,6 +724,7 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
                         entry.charge = charge if entry.seq else 0
                     st.memory = sum(e.charge for e in st.data.values())
                 st.maxmemory = newmem
+            st.policy.limits(st.bound, st.maxmemory)
             self.__purge(now, pending)
             self.__make_room(None, 0, 0, pending)
 
@@ -749,6 +767,16 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
     def _policy_order(self) -> List[Any]:
         """All keys, next victim first (ignoring expiry; RR: the candidates in policy order)."""
         return self.__st.policy.order()  # type: ignore[no-any-return]
+
+    def _policy_info(self) -> Dict[str, Any]:
+        """The adaptive policies' queue weights, bounds, ghost and sketch ({} for the others)."""
+        info = getattr(self.__st.policy, "info", None)
+        return info() if info is not None else {}
+
+    def _policy_frequency(self, key: Any) -> int:
+        """TINYLFU: the sketch's estimate for key; S3FIFO: 1 if the ghost remembers it; else 0."""
+        freq = getattr(self.__st.policy, "frequency", None)
+        return freq(hash(key)) if freq is not None else 0
 
     def _check(self) -> None:
         """Raise AssertionError if an internal invariant is broken."""

@@ -81,6 +81,7 @@ class _State:
         self.seq = 0
         self.kind: Optional[str] = None  # None, "ttl" (TTLCache) or "tlru" (TLRUCache)
         self.slow_evict = False  # stores evict through self.popitem() (see Cache.__setup)
+        self.popping: Optional["_Entry"] = None  # the victim a hooked popitem() is deleting
         self.ttl_value: Any = None  # TTLCache's positional ttl
         self.ttu: Optional[Callable[[Any, Any, Any], Any]] = None
         self.default_ttl: Optional[float] = None  # the ttl= extension
@@ -125,3 +126,23 @@ class _State:
                 entry.seq = self.seq
                 self.heap.append((entry.expires, entry.seq, entry))
         heapq.heapify(self.heap)
+
+
+class ClassicHooks:
+    """The hooks the adaptive policies (policy_s3fifo, policy_tinylfu) need from the cache, as
+    no-ops for the classical policies, so the cache calls them unconditionally: ``miss(h)`` (a
+    lookup of hash h missed), ``evict(entry)`` (remove it as the policy's victim),
+    ``charge(entry, old_size, old_charge)`` (its weight changed, before update()),
+    ``limits(bound, maxmemory)`` (the cache's bounds changed)."""
+
+    def miss(self, h: int) -> None:
+        pass
+
+    def evict(self, entry: "_Entry") -> None:
+        self.remove(entry)  # type: ignore[attr-defined]
+
+    def charge(self, entry: "_Entry", old_size: int, old_charge: int) -> None:
+        pass
+
+    def limits(self, bound: Optional[int], maxmemory: Optional[int]) -> None:
+        pass

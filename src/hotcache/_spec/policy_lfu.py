@@ -7,11 +7,11 @@ from __future__ import annotations
 import collections
 from typing import Any, Callable, Dict, List, Optional
 
-from .entries import _Entry
+from .entries import ClassicHooks, _Entry
 
 __all__ = ["_LFU"]
 
-class _LFU:
+class _LFU(ClassicHooks):
     """LFUCache: use counts; a new key starts at 1; ties -> least recently used in the bucket."""
 
     def __init__(self) -> None:

@@ -17,11 +17,11 @@ from __future__ import annotations
 import collections
 from typing import Any, Callable, Dict, List, Optional
 
-from .entries import _Entry
+from .entries import ClassicHooks, _Entry
 
 __all__ = ["_FIFO", "_Insertion", "_LRU", "_ListPolicy"]
 
-class _ListPolicy:
+class _ListPolicy(ClassicHooks):
     """Entries in an OrderedDict, next victim first."""
 
     move_on_touch = False  # a read hit moves the entry to the newest end

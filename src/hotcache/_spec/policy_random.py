@@ -7,11 +7,11 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, Dict, List, Optional
 
-from .entries import _Entry
+from .entries import ClassicHooks, _Entry
 
 __all__ = ["_Random"]
 
-class _Random:
+class _Random(ClassicHooks):
     """RRCache: a uniform victim among the entries, kept as cachetools keeps its keys (and as the
     C core's random policy does): a dense list, appended to on insert, swap-remove on delete (the
     last entry moves into the hole). A custom ``choice`` gets the keys in that order."""

@@ -193,8 +193,24 @@ class S3FIFO:
         self._configure()
         self.pick = 0
 
+    def entries(self) -> List[Any]:
+        return list(self.small) + list(self.main)
+
     def order(self) -> List[Any]:
         return [e.k.key for e in list(self.small) + list(self.main)]
+
+    def info(self) -> Dict[str, Any]:
+        """What the core's hc_policy_info_get reports, by the binding's names."""
+        return {
+            "small_weight": self.small_w, "main_weight": self.main_w,
+            "small_len": len(self.small), "main_len": len(self.main),
+            "small_max": self.small_max, "main_max": self.main_max,
+            "ghost_len": self.ghost.count(),
+        }
+
+    def frequency(self, h: int) -> int:
+        """1 if the ghost remembers hash h (the core's hc_policy_frequency), else 0."""
+        return int(self.ghost.has(uhash(h)))
 
     def aux(self) -> List[int]:
         return [self.aux_of[e] for e in list(self.small) + list(self.main)]

@@ -337,8 +337,28 @@ class TinyLFU:
         self._demote_window()
         self._demote_protected()
 
+    def entries(self) -> List[Any]:
+        return [e for q in self.queues for e in q]
+
     def order(self) -> List[Any]:
         return [e.k.key for q in self.queues for e in q]
+
+    def info(self) -> Dict[str, Any]:
+        """What the core's hc_policy_info_get reports, by the binding's names."""
+        return {
+            "window_weight": self.weights[Q_WINDOW], "probation_weight": self.weights[Q_PROBATION],
+            "protected_weight": self.weights[Q_PROTECT],
+            "window_len": len(self.queues[Q_WINDOW]), "probation_len": len(self.queues[Q_PROBATION]),
+            "protected_len": len(self.queues[Q_PROTECT]),
+            "window_max": self.window_max, "protected_max": self.protect_max,
+            "protected_share": self.protect_share,
+            "ghost_len": self.ghost.count(), "ghost_sample": 1 << self.ghost_shift,
+            "sketch_capacity": self.sketch.capacity,
+        }
+
+    def frequency(self, h: int) -> int:
+        """The sketch's estimate of hash h (the core's hc_policy_frequency)."""
+        return self.sketch.estimate(uhash(h))  # type: ignore[no-any-return]
 
     def aux(self) -> List[int]:
         return [self.aux_of[e] for q in self.queues for e in q]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
-__all__ = ["register", "twin_class", "twin_policies", "policy_name", "start_sizing"]
+__all__ = ["register", "make_mini", "twin_class", "twin_policies", "policy_name", "start_sizing"]
 
 _CLASSES: Dict[str, Tuple[type, type]] = {}   # policy name -> (twin class, its policy type)
 
@@ -22,6 +22,15 @@ def register(name: str, cls: type, policy_type: type) -> None:
 def twin_policies() -> List[str]:
     """The policy names the twin has a class for."""
     return list(_CLASSES)
+
+
+def make_mini(policy: str, size: int) -> Any:
+    """A miniature cache of ``policy`` with ``size`` entries, seeded with 0 (RRCache and
+    TinyLFUCache draw from a PRNG: the same sample gives the same report)."""
+    cls = twin_class(policy)
+    if policy in ("random", "tinylfu"):
+        return cls(size, seed=0)
+    return cls(size)
 
 
 def twin_class(policy: str) -> type:
@@ -53,4 +62,4 @@ def start_sizing(rate: Any, maxsize: Any, policy: Any) -> Any:
     own = policy_name(policy)
     if own in _CLASSES and own not in names:
         names.append(own)
-    return PyTwinSizer(r, sizes, names, lambda p, n: twin_class(p)(n), hashed=True, bounded=True)
+    return PyTwinSizer(r, sizes, names, make_mini, hashed=True, bounded=True)

@@ -28,10 +28,10 @@ def new_sizer(rate: float, sizes: Sequence[int], policies: Sequence[str], hashed
 def _twin_sizer(rate: float, sizes: Sequence[int], policies: Sequence[str], hashed: bool,
                 bounded: bool) -> PyTwinSizer:
     from hotcache import _spec  # noqa: F401  (its classes register themselves)
-    from hotcache._spec.sizing import twin_class
+    from hotcache._spec.sizing import make_mini, twin_class
     for p in policies:
         twin_class(p)   # ValueError for a policy this version's twin lacks
-    return PyTwinSizer(rate, sizes, policies, lambda p, n: twin_class(p)(n), hashed, bounded)
+    return PyTwinSizer(rate, sizes, policies, make_mini, hashed, bounded)
 
 
 def simulate(keys: Iterable[Any], sizes: Optional[Iterable[int]] = None,
