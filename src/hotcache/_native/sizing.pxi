@@ -102,11 +102,14 @@ cdef class Sizer:
             total += hc_overhead_bytes((<Core>mini).c) + (32 if self.hashed else 0) * len(mini)
         return total
 
-    def report(self):
-        """The SizingReport of the lookups seen so far (hotcache.sizing.sampler.build_report)."""
+    def report(self, requests=None, registers=None):
+        """The SizingReport of the lookups seen so far (hotcache.sizing.sampler.build_report);
+        ``requests``/``registers`` stand in for the sampler's own when it was fed only the
+        sampled keys of a longer trace (simulate's two passes)."""
         from hotcache.sizing.sampler import build_report
         return build_report(self.sizes, self.policies, [self.hits[i] for i in range(self.n)],
-                            self.requests, self.sampled, self.rate, self.registers())
+                            self.requests if requests is None else requests, self.sampled,
+                            self.rate, self.registers() if registers is None else registers)
 
 
 cdef Sizer _sizer_new(double rate, list sizes, list policies, bint hashed, bint bounded):

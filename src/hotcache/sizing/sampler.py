@@ -130,9 +130,12 @@ class PyTwinSizer:
                 progress(n)
         return n
 
-    def report(self) -> SizingReport:
-        return build_report(self.sizes, self.policies, self.hits, self.requests, self.sampled,
-                            self.rate, bytes(self.regs))
+    def report(self, requests: Optional[int] = None, registers: Optional[bytes] = None) -> SizingReport:
+        """The SizingReport so far; ``requests``/``registers`` stand in for the sampler's own
+        (as the native Sizer.report)."""
+        return build_report(self.sizes, self.policies, self.hits,
+                            self.requests if requests is None else requests, self.sampled,
+                            self.rate, bytes(self.regs) if registers is None else registers)
 
     def memory(self) -> int:
         """Approximate bytes held: registers, counters and the miniatures' entries."""

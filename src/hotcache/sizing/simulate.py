@@ -68,5 +68,4 @@ def simulate(keys: Iterable[Any], sizes: Optional[Iterable[int]] = None,
     size_list = sorted({max(1, int(round(top / 2.0 ** e))) for e in range(11, -1, -1)})
     s = new_sizer(rate, size_list, names)
     s.feed(kept)
-    rep = s.report()
-    return SizingReport(rep.sizes, rep.hit_ratio, ws, n, rep.sampled, rep.sample_rate)
+    return s.report(requests=n, registers=probe.registers())
