@@ -109,7 +109,8 @@ cdef class Sizer:
         from hotcache.sizing.sampler import build_report
         return build_report(self.sizes, self.policies, [self.hits[i] for i in range(self.n)],
                             self.requests if requests is None else requests, self.sampled,
-                            self.rate, self.registers() if registers is None else registers)
+                            self.rate, self.registers() if registers is None else registers,
+                            self.memory())
 
 
 cdef Sizer _sizer_new(double rate, list sizes, list policies, bint hashed, bint bounded):

@@ -90,6 +90,8 @@ def estimate(regs: Sequence[int]) -> float:
     for k in range(Q, 0, -1):
         z = 0.5 * (z + counts[k])
     z += m * _sigma(counts[0] / m)
+    if z == 0.0:        # every register at the top rank: beyond what 64-bit hashes can count
+        return math.inf
     return m * m / (2.0 * math.log(2.0)) / z
 
 

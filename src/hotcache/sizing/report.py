@@ -33,20 +33,21 @@ class SizingReport:
 
     ``sizes`` (ascending entry counts), ``hit_ratio[policy][i]`` (the hit ratio predicted at
     ``sizes[i]``), ``working_set`` (estimated distinct keys), ``requests`` (lookups seen),
-    ``sampled`` (lookups simulated) and ``sample_rate`` (the rate used, possibly lowered from the
-    one asked to keep the advisor's memory bounded).
+    ``sampled`` (lookups simulated), ``sample_rate`` (the rate used, possibly lowered from the
+    one asked to keep the advisor's memory bounded) and ``memory`` (bytes the advisor holds).
     """
 
-    __slots__ = ("sizes", "hit_ratio", "working_set", "requests", "sampled", "sample_rate")
+    __slots__ = ("sizes", "hit_ratio", "working_set", "requests", "sampled", "sample_rate", "memory")
 
     def __init__(self, sizes: Sequence[int], hit_ratio: Dict[str, List[float]], working_set: float,
-                 requests: int, sampled: int, sample_rate: float) -> None:
+                 requests: int, sampled: int, sample_rate: float, memory: int = 0) -> None:
         self.sizes = list(sizes)
         self.hit_ratio = {p: list(v) for p, v in hit_ratio.items()}
         self.working_set = working_set
         self.requests = requests
         self.sampled = sampled
         self.sample_rate = sample_rate
+        self.memory = memory
 
     @property
     def policies(self) -> List[str]:

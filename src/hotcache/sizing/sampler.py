@@ -135,21 +135,23 @@ class PyTwinSizer:
         (as the native Sizer.report)."""
         return build_report(self.sizes, self.policies, self.hits,
                             self.requests if requests is None else requests, self.sampled,
-                            self.rate, bytes(self.regs) if registers is None else registers)
+                            self.rate, bytes(self.regs) if registers is None else registers,
+                            self.memory())
 
     def memory(self) -> int:
         """Approximate bytes held: registers, counters and the miniatures' entries."""
-        return len(self.regs) + 8 * len(self.hits) + sum(200 * len(c) for c in self.minis)
+        return len(self.regs) + 8 * len(self.hits) + sum(_ENTRY_BYTES * len(c) for c in self.minis)
 
     def registers(self) -> bytes:
         return bytes(self.regs)
 
 
 _MISS = object()
+_ENTRY_BYTES = 400   # a twin entry: _Key, _Entry, dict slot, policy links (a rough upper figure)
 
 
 def build_report(sizes: Sequence[int], policies: Sequence[str], hits: Sequence[int], requests: int,
-                 sampled: int, rate: float, regs: bytes) -> SizingReport:
+                 sampled: int, rate: float, regs: bytes, memory: int = 0) -> SizingReport:
     """The SizingReport of a sampler's counters (native and twin share this).
 
     SHARDS_adj (Waldspurger et al. 2015, section 4.3): the sample holds ``sampled`` lookups where
@@ -172,4 +174,4 @@ def build_report(sizes: Sequence[int], policies: Sequence[str], hits: Sequence[i
                 r = 0.0
             row.append(min(1.0, max(0.0, r)))
         ratio[p] = row
-    return SizingReport(sizes, ratio, estimate(regs), requests, sampled, rate)
+    return SizingReport(sizes, ratio, estimate(regs), requests, sampled, rate, memory)
