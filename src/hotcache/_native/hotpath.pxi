@@ -53,8 +53,6 @@ cdef inline Py_ssize_t _use(Core self, object key) except -2:
     after counting a miss (which the adaptive policies hear: TINYLFU counts the key's frequency,
     as Caffeine's getIfPresent records a miss). Shared by Core and ReadThrough (TieredCache)."""
     cdef Py_hash_t h = hash(key)
-    if self._sizing is not None:    # the sizing advisor (sizing.pxi); off: this test only
-        _sz_observe(<Sizer>self._sizing, key, h)
     cdef double now = _now_if_timed(self)
     cdef Py_ssize_t slot = _find(self, key, h)
     if slot >= 0 and not hc_expired(self.c, <uint32_t>slot, now):
