@@ -12,9 +12,13 @@ change's cost). Use it to decide whether a change touches a hot path:
 
 Scenarios (a full cache of 1000 int keys; hits look up the very key objects stored; N a multiple of 1000;
 the loop runs in a function with the garbage collector off):
-  {lru,ttl}_getitem   ``c[k]`` hits          {lru,ttl}_get       ``c.get(k)`` hits
+  {lru,ttl}_getitem   ``c[k]`` hits, keys in a cycle over all 1000 (every key once per 1000 ops)
+  {lru,ttl}_getitem_rand  ``c[k]`` hits, 1000 seeded uniform draws (repeats, gaps) in a cycle
+  {lru,ttl}_get       ``c.get(k)`` hits
   {lru,ttl}_set_evict ``c[k] = k`` of fresh keys: every store evicts the oldest entry
   {lru,ttl}_sub_*     the same on a subclass that overrides nothing (``class S(LRUCache): pass``)
+  {fifo,s3fifo,tinylfu}_*  the same on FIFOCache, S3FIFOCache, TinyLFUCache (issue 12's targets:
+                      S3FIFO hit <= 1.1x FIFO's, TinyLFU hit <= 1.15x LRU's, set evict <= 1.3x LRU's)
 TTLCache uses its default clock (time.monotonic, read in C) and ttl=1e9. PYTHONHASHSEED=0.
 """
 import argparse
@@ -25,8 +29,8 @@ import subprocess
 import sys
 import tempfile
 
-KINDS = ("lru", "ttl", "lru_sub", "ttl_sub")
-OPS = ("getitem", "get", "set_evict")
+KINDS = ("lru", "ttl", "lru_sub", "ttl_sub", "fifo", "s3fifo", "tinylfu")
+OPS = ("getitem", "get", "set_evict", "getitem_rand")
 SCENARIOS = {k + "_" + op: (k, op) for k in KINDS for op in OPS}
 
 CHILD = r"""
@@ -34,7 +38,10 @@ import gc
 import sys
 import hotcache
 kind, op, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-base = hotcache.TTLCache if kind.startswith("ttl") else hotcache.LRUCache
+base = {"fifo": hotcache.FIFOCache, "s3fifo": getattr(hotcache, "S3FIFOCache", None),
+        "tinylfu": getattr(hotcache, "TinyLFUCache", None)}.get(kind)
+if base is None:
+    base = hotcache.TTLCache if kind.startswith("ttl") else hotcache.LRUCache
 if kind.endswith("_sub"):
     class Sub(base):
         pass
@@ -43,7 +50,13 @@ c = base(1000, 1e9) if kind.startswith("ttl") else base(1000)
 full = list(range(1000))
 for k in full:
     c[k] = k
-keys = range(1000, 1000 + n) if op == "set_evict" else full * (n // 1000)
+if op == "set_evict":
+    keys = range(1000, 1000 + n)
+elif op == "getitem_rand":  # 1000 seeded uniform draws (fixed cost: cancels out), repeated
+    import random
+    keys = random.Random(0).choices(full, k=1000) * (n // 1000)
+else:
+    keys = full * (n // 1000)
 
 
 def getitem(c, keys):
@@ -62,7 +75,7 @@ def set_evict(c, keys):
 
 
 gc.disable()
-{"getitem": getitem, "get": get, "set_evict": set_evict}[op](c, keys)
+{"getitem": getitem, "get": get, "set_evict": set_evict, "getitem_rand": getitem}[op](c, keys)
 """
 
 

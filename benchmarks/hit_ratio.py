@@ -10,6 +10,14 @@ each is the textbook structure for its policy, small enough to check by reading.
     FIFO    deque of keys in insertion order + set; hits change nothing
     random  dense key list + position map, victim = rng.randrange(len), swap-remove
 
+The adaptive policies (S3FIFOCache, TinyLFUCache) have no textbook simulator small enough to
+check by reading; they are shown beside the LRU simulator and, when installed, the anchors of
+issue 12 on the same trace: libCacheSim's S3FIFO and WTinyLFU (``pip install libcachesim``) and
+theine's W-TinyLFU ``Cache`` (``pip install theine``). Verdicts: never below LRU; S3FIFO within
+0.005 of libCacheSim's S3FIFO (the issue's target; unit sizes, so the same algorithm must give
+nearly the same hits). The full 15-row table is ../shared/tools/hitratio_anchors.py and
+benchmarks/policy_hit_ratio.py.
+
 Workload: cache-aside over the seeded Zipf(0.99) trace of hotcache.bench.caches (the one
 `python -m hotcache bench` uses):  v = c.get(k); if v is None: c[k] = compute(k).
 LRU, LFU, FIFO (and TTL without expiry, which evicts LRU) must reproduce the simulator's hit
@@ -18,6 +26,7 @@ count exactly; random must be within 0.005 of the simulator's mean ratio over se
     python benchmarks/hit_ratio.py                          # hotcache, 1M requests
     python benchmarks/hit_ratio.py --against cachetools     # validates the simulators
     python benchmarks/hit_ratio.py --length 200000 --json hr.json
+    python benchmarks/hit_ratio.py --adaptive-only --length 1000000   # S3FIFO/TINYLFU rows only
 
 Importable (for tests):  check(...) returns one row per (policy, capacity) with "ok".
 """
@@ -32,6 +41,8 @@ import sys
 
 RANDOM_TOLERANCE = 0.005
 POLICIES = ("LRU", "LFU", "FIFO", "RR", "TTL")
+ADAPTIVE = ("S3FIFO", "TINYLFU")
+LCS_TOLERANCE = 0.005      # issue 12: S3FIFOCache within this of libCacheSim's S3FIFO
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,6 +156,102 @@ def classes_of(module_name):
     }
 
 
+# ---------------------------------------------------------------------------------------------
+# The adaptive policies beside the anchors.
+
+def anchor_theine(trace, capacity):
+    """theine's W-TinyLFU Cache (get -> (value, found)), cache-aside; None if not installed."""
+    try:
+        from theine import Cache
+    except ImportError:
+        return None
+    c = Cache(capacity)
+    hits = 0
+    for k in trace:
+        v, ok = c.get(k)
+        if ok:
+            hits += 1
+        else:
+            c.set(k, k)
+    return hits
+
+
+def anchors_libcachesim(trace, capacities):
+    """{capacity: {"S3FIFO": hits, "WTinyLFU": hits}} from libCacheSim's simulators (unit sizes,
+    the trace written as an oracleGeneral file), or None if libcachesim/numpy are missing."""
+    try:
+        import os
+        import tempfile
+
+        import libcachesim as lcs
+        import numpy as np
+        from libcachesim.libcachesim_python import TraceType
+    except ImportError:
+        return None
+    tr = np.asarray(trace, dtype=np.uint64)
+    n = len(tr)
+    dt = np.dtype([("t", "<u4"), ("id", "<u8"), ("sz", "<u4"), ("next", "<i8")])
+    a = np.zeros(n, dt)
+    a["t"] = np.arange(n) // 1000 + 1
+    a["id"] = tr + 1
+    a["sz"] = 1
+    a["next"] = -1
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "trace.bin")
+        a.tofile(path)
+        for cap in capacities:
+            out[cap] = {}
+            for pol in ("S3FIFO", "WTinyLFU"):
+                reader = lcs.TraceReader(path, TraceType.ORACLE_GENERAL_TRACE)
+                miss_ratio = getattr(lcs, pol)(cap).process_trace(reader)[0]
+                out[cap][pol] = round((1.0 - miss_ratio) * n)
+    return out
+
+
+def check_adaptive(trace, capacities, classes=None):
+    """Rows {policy, capacity, requests, lru, measured, anchors: {name: ratio}, ok}: hotcache's
+    adaptive classes on `trace`, the LRU simulator and whatever anchors are installed."""
+    if classes is None:
+        import hotcache
+        classes = {"S3FIFO": hotcache.S3FIFOCache, "TINYLFU": hotcache.TinyLFUCache}
+    n = len(trace)
+    lcs = anchors_libcachesim(trace, capacities)
+    rows = []
+    for cap in capacities:
+        lru = sim_lru(trace, cap) / n
+        theine = anchor_theine(trace, cap)
+        for pol in ADAPTIVE:
+            got = cache_aside_hits(classes[pol](cap), trace) / n
+            anchors = {}
+            if lcs is not None:
+                anchors["libCacheSim S3FIFO"] = lcs[cap]["S3FIFO"] / n
+                anchors["libCacheSim WTinyLFU"] = lcs[cap]["WTinyLFU"] / n
+            if theine is not None:
+                anchors["theine"] = theine / n
+            ok = got >= lru
+            if pol == "S3FIFO" and lcs is not None:
+                ok = ok and abs(got - anchors["libCacheSim S3FIFO"]) <= LCS_TOLERANCE
+            rows.append({"policy": pol, "capacity": cap, "requests": n, "lru": lru,
+                         "measured": got, "anchors": anchors, "ok": ok})
+    return rows
+
+
+def format_adaptive(rows):
+    names = sorted({k for r in rows for k in r["anchors"]})
+    lines = ["%-8s %9s %9s %9s %s  verdict" % ("policy", "capacity", "LRU sim", "hotcache",
+                                               " ".join("%21s" % k for k in names))]
+    for r in rows:
+        lines.append("%-8s %9d %9.4f %9.4f %s  %s" % (
+            r["policy"], r["capacity"], r["lru"], r["measured"],
+            " ".join("%21s" % ("%.4f" % r["anchors"][k] if k in r["anchors"] else "-")
+                     for k in names),
+            "ok" if r["ok"] else "MISS"))
+    if not names:
+        lines.append("(no anchors installed: pip install libcachesim numpy theine)")
+    return "\n".join(lines)
+
+
 def default_trace(length):
     from hotcache.bench.caches import zipf_trace
     return zipf_trace(length)
@@ -203,16 +310,28 @@ def main(argv=None):
                    help="capacity (repeatable; default 10%% and 1%% of 1M keys)")
     p.add_argument("--policy", action="append", choices=POLICIES, help="repeatable")
     p.add_argument("--json", metavar="FILE")
+    p.add_argument("--adaptive-only", action="store_true",
+                   help="only the S3FIFO/TINYLFU rows (hotcache's classes beside the anchors)")
+    p.add_argument("--no-adaptive", action="store_true", help="only the simulator rows")
     a = p.parse_args(argv)
-    rows = check(length=a.length, capacities=tuple(a.capacity or (100_000, 10_000)),
-                 policies=tuple(a.policy or POLICIES), classes=classes_of(a.against))
-    print("cache-aside on Zipf(0.99), 1M keys, %d requests; RR: mean of 5 simulator seeds, "
-          "tolerance %.3f" % (a.length, RANDOM_TOLERANCE))
-    print(format_rows(rows, a.against))
+    capacities = tuple(a.capacity or (100_000, 10_000))
+    trace = default_trace(a.length)
+    rows, adaptive = [], []
+    if not a.adaptive_only:
+        rows = check(capacities=capacities, policies=tuple(a.policy or POLICIES),
+                     classes=classes_of(a.against), trace=trace)
+        print("cache-aside on Zipf(0.99), 1M keys, %d requests; RR: mean of 5 simulator seeds, "
+              "tolerance %.3f" % (a.length, RANDOM_TOLERANCE))
+        print(format_rows(rows, a.against))
+    if not a.no_adaptive and a.against == "hotcache":
+        adaptive = check_adaptive(trace, capacities)
+        print("\nadaptive policies on the same trace (S3FIFO: within %.3f of libCacheSim's "
+              "S3FIFO; both: never below LRU)" % LCS_TOLERANCE)
+        print(format_adaptive(adaptive))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(rows, f, indent=1)
-    return 0 if all(r["ok"] for r in rows) else 1
+            json.dump({"simulated": rows, "adaptive": adaptive}, f, indent=1)
+    return 0 if all(r["ok"] for r in rows + adaptive) else 1
 
 
 if __name__ == "__main__":

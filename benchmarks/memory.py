@@ -26,9 +26,11 @@ import statistics
 import subprocess
 import sys
 
-LIBS = ("dict", "hotcache", "cachebox", "lru-dict", "cachetools", "lru_cache")
+LIBS = ("dict", "hotcache", "hotcache-s3fifo", "hotcache-tinylfu", "cachebox", "lru-dict",
+        "cachetools", "lru_cache", "theine")
 N_DEFAULT = 1_000_000
 TARGET_HOTCACHE = 72  # bytes/entry, the issue's target for an LRU entry
+TARGET_ADAPTIVE = 8   # issue 12: S3FIFO/TinyLFU <= LRU's bytes/entry + 8 (sketch, ghost included)
 
 
 def _rss():
@@ -50,6 +52,19 @@ def _factory(lib, n):
     if lib == "hotcache":
         from hotcache import LRUCache
         return lambda: LRUCache(n)
+    if lib == "hotcache-s3fifo":
+        from hotcache import S3FIFOCache
+        return lambda: S3FIFOCache(n)
+    if lib == "hotcache-tinylfu":
+        from hotcache import TinyLFUCache
+        return lambda: TinyLFUCache(n)
+    if lib == "theine":
+        from theine import Cache
+
+        class Theine(Cache):  # the loop below stores with c[k] = v (theine's API is set())
+            def __setitem__(self, k, v):
+                self.set(k, v)
+        return lambda: Theine(n)
     if lib == "cachebox":
         import cachebox
         return lambda: cachebox.LRUCache(n)
@@ -65,43 +80,47 @@ def _factory(lib, n):
     raise ValueError("unknown library %r" % lib)
 
 
-def child(lib, n):
-    """Runs in the fresh subprocess: measure and return the result dict."""
+def child(lib, n, churn=0):
+    """Runs in the fresh subprocess: measure and return the result dict. With churn=c the cache
+    (capacity n) gets (1 + c) * n distinct keys, so it evicts c * n times and ends full in its
+    steady state (S3-FIFO's and W-TinyLFU's ghosts hold evicted hashes; their memory is touched
+    only then). The evicted keys and values stay alive in the lists: only the cache is counted."""
     make = _factory(lib, n)
-    keys = list(range(n))
-    values = [k + n for k in keys]        # distinct int objects, none shared with keys
+    keys = list(range(n * (1 + churn)))
+    values = [k + len(keys) for k in keys]    # distinct int objects, none shared with keys
     gc.collect()
     before, method = _rss()
     if lib == "lru_cache":
         f = make()(values.__getitem__)    # f(k) stores key k -> values[k]
         for k in keys:
             f(k)
-        assert f.cache_info().currsize == n
+        assert f.cache_info().currsize == min(n, len(keys))
         holder = f
     else:
         c = make()
         for k, v in zip(keys, values):
             c[k] = v
-        assert len(c) == n
+        assert lib == "theine" or len(c) == n or lib == "dict"
         holder = c
     gc.collect()
     after, _ = _rss()
     del holder
-    return {"library": lib, "n": n, "rss_before": before, "rss_after": after,
+    return {"library": lib, "n": n, "churn": churn, "rss_before": before, "rss_after": after,
             "bytes_per_entry": (after - before) / n, "method": method}
 
 
-def measure(lib, n=N_DEFAULT, timeout=300):
+def measure(lib, n=N_DEFAULT, timeout=300, churn=0):
     """Measure `lib` in a fresh interpreter; returns the result dict or {"skipped": reason}."""
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", lib,
-                           "--n", str(n)], capture_output=True, text=True, timeout=timeout)
+                           "--n", str(n), "--churn", str(churn)], capture_output=True, text=True,
+                          timeout=timeout)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["exit %d" % proc.returncode])[-1]
         return {"library": lib, "n": n, "skipped": last}
     return json.loads(proc.stdout)
 
 
-def run(libs=LIBS, n=N_DEFAULT, repeat=3, out=sys.stdout):
+def run(libs=LIBS, n=N_DEFAULT, repeat=3, out=sys.stdout, churn=0):
     """Measure every library `repeat` times (interleaved), print a table, return the rows."""
     samples = {lib: [] for lib in libs}
     skipped = {}
@@ -111,7 +130,7 @@ def run(libs=LIBS, n=N_DEFAULT, repeat=3, out=sys.stdout):
             if lib in skipped:
                 continue
             sys.stderr.write("memory: %s, repeat %d/%d\n" % (lib, r + 1, repeat))
-            res = measure(lib, n)
+            res = measure(lib, n, churn=churn)
             if "skipped" in res:
                 skipped[lib] = res["skipped"]
                 continue
@@ -125,7 +144,8 @@ def run(libs=LIBS, n=N_DEFAULT, repeat=3, out=sys.stdout):
                          "min": min(s), "max": max(s), "samples": s})
     base = next((r["median"] for r in rows if r["library"] == "dict"), None)
     out.write("RSS growth per entry, %d int->int entries, fresh process each, %d repeat(s), "
-              "RSS from %s\n" % (n, repeat, method))
+              "RSS from %s%s\n" % (n, repeat, method,
+                                   ", after %d x n evicting stores (dict grows)" % churn if churn else ""))
     out.write("%-12s %10s %8s %8s %8s\n" % ("library", "B/entry", "min", "max", "vs dict"))
     for r in rows:
         out.write("%-12s %10.1f %8.1f %8.1f %8s\n" % (
@@ -137,6 +157,12 @@ def run(libs=LIBS, n=N_DEFAULT, repeat=3, out=sys.stdout):
     if hc:
         out.write("target: hotcache LRU <= %d B/entry: %.1f -> %s\n" % (
             TARGET_HOTCACHE, hc["median"], "ok" if hc["median"] <= TARGET_HOTCACHE else "MISS"))
+        for r in rows:
+            if r["library"] in ("hotcache-s3fifo", "hotcache-tinylfu"):
+                limit = hc["median"] + TARGET_ADAPTIVE
+                out.write("target: %s <= LRU + %d = %.1f B/entry: %.1f -> %s\n" % (
+                    r["library"], TARGET_ADAPTIVE, limit, r["median"],
+                    "ok" if r["median"] <= limit else "MISS"))
     return rows
 
 
@@ -146,15 +172,17 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=N_DEFAULT, help="entries (default 1M)")
     p.add_argument("--repeat", type=int, default=3, help="fresh processes per library")
     p.add_argument("--json", metavar="FILE", help="write the rows as JSON")
+    p.add_argument("--churn", type=int, default=0,
+                   help="also store CHURN x n more keys (evictions; the adaptive policies' ghosts fill)")
     p.add_argument("--child", metavar="LIB", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
-        json.dump(child(a.child, a.n), sys.stdout)
+        json.dump(child(a.child, a.n, a.churn), sys.stdout)
         return 0
     for lib in a.libs:
         if lib not in LIBS:
             p.error("unknown library %r (choose from %s)" % (lib, ", ".join(LIBS)))
-    rows = run(a.libs, a.n, a.repeat)
+    rows = run(a.libs, a.n, a.repeat, churn=a.churn)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)

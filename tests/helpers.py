@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-CLASS_NAMES = ("Cache", "LRUCache", "LFUCache", "FIFOCache", "RRCache", "TTLCache", "TLRUCache")
+CLASS_NAMES = ("Cache", "LRUCache", "LFUCache", "FIFOCache", "RRCache", "TTLCache", "TLRUCache", "S3FIFOCache",
+               "TinyLFUCache")
 IMPLS = ("core", "pure")
 
 # eviction policy of each class when full ("insertion" = Cache's first-insertion order)
@@ -25,7 +26,14 @@ POLICY = {
     "RRCache": "rr",
     "TTLCache": "lru",
     "TLRUCache": "lru",
+    "S3FIFOCache": "s3fifo",
+    "TinyLFUCache": "tinylfu",
 }
+
+# policies whose _policy_order() is the exact sequence of future victims; the adaptive ones list
+# their queues oldest first, but the victim also depends on use counters / the sketch (and
+# finding it may move entries between queues), so tests compare against a copy's popitem()s
+ORDERED = ("insertion", "lru", "lfu", "fifo")
 
 # a time-to-live that never runs out during a test (finite on purpose: inf is tested separately)
 FAR = 1e9

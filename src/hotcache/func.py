@@ -1,5 +1,6 @@
 """``functools.lru_cache``-compatible memoizing decorators, one per eviction policy, like
-``cachetools.func``: ``fifo_cache``, ``lfu_cache``, ``lru_cache``, ``rr_cache``, ``ttl_cache``.
+``cachetools.func``: ``fifo_cache``, ``lfu_cache``, ``lru_cache``, ``rr_cache``, ``ttl_cache``, and
+hotcache's adaptive ``s3fifo_cache`` and ``tinylfu_cache``.
 
 Each is ``hotcache.cached(cache, key=keys.typedkey if typed else keys.hashkey, info=True)`` on a
 hotcache cache of that policy, plus ``cache_parameters()``. Unlike ``hotcache.lru_cache`` (which
@@ -17,10 +18,10 @@ import time
 from typing import Any, Callable, Dict, Optional
 
 from . import keys
-from ._classes import FIFOCache, LFUCache, LRUCache, RRCache, TTLCache
+from ._classes import FIFOCache, LFUCache, LRUCache, RRCache, S3FIFOCache, TinyLFUCache, TTLCache
 from .memo import cached
 
-__all__ = ["fifo_cache", "lfu_cache", "lru_cache", "rr_cache", "ttl_cache"]
+__all__ = ["fifo_cache", "lfu_cache", "lru_cache", "rr_cache", "s3fifo_cache", "tinylfu_cache", "ttl_cache"]
 
 
 class _UnboundTTLCache(TTLCache):  # type: ignore[misc, valid-type]
@@ -69,6 +70,25 @@ def lru_cache(maxsize: Any = 128, typed: bool = False) -> Any:
     if callable(maxsize):
         return _cache(LRUCache(128), 128, typed)(maxsize)
     return _cache(LRUCache(maxsize), maxsize, typed)
+
+
+def s3fifo_cache(maxsize: Any = 128, typed: bool = False) -> Any:
+    """Memoize up to ``maxsize`` results with S3-FIFO eviction (``hotcache.S3FIFOCache``)."""
+    if maxsize is None:
+        return _cache({}, None, typed)
+    if callable(maxsize):
+        return _cache(S3FIFOCache(128), 128, typed)(maxsize)
+    return _cache(S3FIFOCache(maxsize), maxsize, typed)
+
+
+def tinylfu_cache(maxsize: Any = 128, typed: bool = False) -> Any:
+    """Memoize up to ``maxsize`` results with W-TinyLFU eviction (``hotcache.TinyLFUCache``):
+    frequency-aware admission, the best hit ratio of the lot on most workloads."""
+    if maxsize is None:
+        return _cache({}, None, typed)
+    if callable(maxsize):
+        return _cache(TinyLFUCache(128), 128, typed)(maxsize)
+    return _cache(TinyLFUCache(maxsize), maxsize, typed)
 
 
 def rr_cache(maxsize: Any = 128, choice: Callable[[Any], Any] = random.choice, typed: bool = False) -> Any:

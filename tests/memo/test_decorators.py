@@ -591,7 +591,8 @@ def test_short_form_factory_gives_each_function_its_own_cache(call_impl):
 
 
 @pytest.mark.parametrize("policy, name", [("lru", "LRUCache"), ("lfu", "LFUCache"),
-                                          ("fifo", "FIFOCache"), ("random", "RRCache")])
+                                          ("fifo", "FIFOCache"), ("random", "RRCache"),
+                                          ("s3fifo", "S3FIFOCache"), ("tinylfu", "TinyLFUCache")])
 def test_short_form_policies(policy, name):
     w = cached(maxsize=3, policy=policy, maxmemory=1 << 20)(lambda x: x)
     assert type(w.cache) is getattr(hotcache, name)
@@ -599,6 +600,24 @@ def test_short_form_policies(policy, name):
     for i in range(10):
         w(i)
     assert len(w.cache) == 3
+
+
+def test_short_form_default_stays_lru():
+    assert type(cached(maxsize=3)(lambda x: x).cache) is hotcache.LRUCache
+    assert type(cached(lambda x: x).cache) is hotcache.LRUCache
+
+
+def test_tinylfu_decorator_misses_feed_the_sketch(call_impl):
+    """The decorator's miss path tells TinyLFU about the key (hc_miss), as a lookup does: a
+    result that is never stored (``unless``) still builds up its key's frequency."""
+    w = cached(maxsize=64, policy="tinylfu", unless=lambda r: r is None)(
+        lambda x: None if x == "skip" else x)
+    for i in range(64):
+        w(i)                        # the sketch is sized once the cache is half full
+    for _ in range(3):
+        assert w("skip") is None
+    key = hotcache.keys.hashkey("skip")
+    assert key not in w.cache and w.cache.frequency(key) == 3
 
 
 def test_short_form_errors():
@@ -1110,7 +1129,8 @@ def test_per_instance_single_flight(call_impl):
 
 # -- hotcache.func ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["fifo_cache", "lfu_cache", "lru_cache", "rr_cache", "ttl_cache"])
+@pytest.mark.parametrize("name", ["fifo_cache", "lfu_cache", "lru_cache", "rr_cache", "ttl_cache",
+                                  "s3fifo_cache", "tinylfu_cache"])
 def test_func_decorators(call_impl, name):
     deco = getattr(hotcache.func, name)
     w = deco(maxsize=2)(lambda n: n)

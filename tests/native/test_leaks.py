@@ -25,10 +25,14 @@ def removal_triggers():
     def evict(c, t, key):
         # the fills are used more than the key (LFU) and many (RR's random victims: the key
         # survives 100 evictions with probability (4/5)**100)
+        # survives 100 evictions with probability (4/5)**100); TinyLFU keeps a key in its
+        # protected segment until fills used after leaving the window (re-read below) push it
+        # to probation, where the fills' higher frequency evicts it
         for i in range(100):
             c[("fill", i)] = i
-            for _ in range(5):
-                c.get(("fill", i))
+            for j in range(max(0, i - 3), i + 1):
+                for _ in range(5):
+                    c.get(("fill", j))
 
     def delete(c, t, key):
         del c[key]

@@ -72,7 +72,22 @@ cdef object _hooked_get(Core self, object key, object default):
             return default
     if key in self:
         return self[key]
+    _hooked_miss(self, key)
     return default
+
+
+cdef int _hooked_miss(Core self, object key) except -1:
+    """A hooked lookup (get/setdefault through ``key in self``) missed: the adaptive policies
+    still hear it (TINYLFU's sketch counts the key, as on the plain paths), while the counters
+    stay as cachetools' call graph leaves them (no miss is counted there)."""
+    cdef hc_stats st
+    if self._policy != HC_POLICY_TINYLFU:
+        return 0
+    h = hash(key)
+    st = hc_stats_of(self.c)[0]
+    hc_miss(self.c, <uint64_t><Py_hash_t>h)
+    _stats_set(self, &st)
+    return 0
 
 
 cdef object _hooked_pop(Core self, object key, object default):
@@ -104,6 +119,7 @@ cdef object _hooked_setdefault(Core self, object key, object default):
             return default
     if key in self:
         return self[key]
+    _hooked_miss(self, key)
     self[key] = default
     return default
 

@@ -85,6 +85,7 @@ from .sizing import start_sizing
 from .policy_lfu import _LFU
 from .policy_order import _LRU, _Insertion
 from .policy_random import _Random
+from .policy_tinylfu import TinyLFU
 from .timer import Timer
 
 __all__ = ["ENTRY_OVERHEAD", "Cache", "Timer"]
@@ -500,7 +501,10 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
     def get(self, key: Any, default: Any = None) -> Any:
         if self._hooked:  # cachetools' Cache.get
             with self.__timed():
-                return self[key] if key in self else default
+                if key in self:
+                    return self[key]
+                self.__hooked_miss(key)
+                return default
         value = self.__use(key)
         return default if value is _MARKER else value
 
@@ -526,6 +530,7 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
             with self.__timed():
                 if key in self:
                     return self[key]
+                self.__hooked_miss(key)
                 self[key] = default
                 return default
         k = _Key(key)
@@ -540,6 +545,12 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
             st.policy.miss(k.hash)
             self[key] = default  # a subclass's __setitem__ is honoured
             return default
+
+    def __hooked_miss(self, key: Any) -> None:
+        """A hooked lookup (through ``key in self``) missed: the policy hears it (TINYLFU's
+        sketch), the counters stay as cachetools' call graph leaves them."""
+        if isinstance(self.__st.policy, TinyLFU):
+            self.__st.policy.miss(hash(key))
 
     def popitem(self) -> Tuple[Any, Any]:
         """Remove and return the next victim of the policy (after purging expired entries)."""
@@ -658,6 +669,16 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
     def maxmemory(self) -> Optional[int]:
         """The memory bound in bytes, or None."""
         return self.__st.maxmemory
+
+    @property
+    def memory_used(self) -> Optional[int]:
+        """Sum of the byte charges of the live entries (None without maxmemory), as the native
+        Core's property."""
+        st = self.__st
+        if st.maxmemory is None:
+            return None
+        self.__settle()
+        return st.memory
 
     @property
     def timer(self) -> Timer:

@@ -59,7 +59,7 @@ _CallBase: type = _NativeCall if _NativeCall is not None else _TwinCall
 
 _UNSET: Any = object()  # "argument not given"
 _POLICIES = {"lru": "LRUCache", "lfu": "LFUCache", "fifo": "FIFOCache", "random": "RRCache",
-             "rr": "RRCache"}
+             "rr": "RRCache", "s3fifo": "S3FIFOCache", "tinylfu": "TinyLFUCache"}
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -101,7 +101,8 @@ def _build_cache(maxsize: Any, policy: Optional[str], ttl: Optional[float], maxm
     """The short form's cache: ``policy`` class with ``maxsize`` (None = unbounded)."""
     name = _POLICIES.get(policy or "lru")
     if name is None:
-        raise ValueError("policy must be one of 'lru', 'lfu', 'fifo', 'random', not %r" % (policy,))
+        raise ValueError("policy must be one of 'lru', 'lfu', 'fifo', 'random', 's3fifo', "
+                         "'tinylfu', not %r" % (policy,))
     kwargs: Dict[str, Any] = {}
     if ttl is not None:
         kwargs["ttl"] = ttl
@@ -130,9 +131,9 @@ def cached(cache: Any = _UNSET, key: Callable[..., Any] = keys.hashkey, lock: An
     concurrent misses of one key run the function once (the others get its result or its
     exception), with no lock held while it runs. ``info=True`` adds ``cache_info()``.
 
-    Short form: ``cached(maxsize=128, ttl=None, policy="lru"|"lfu"|"fifo"|"random",
-    maxmemory=None, timer=None, sizing=None)`` builds a hotcache cache for each function it decorates (as
-    ``functools.lru_cache(128)`` does; ``maxsize=None``: unbounded); ``@cached`` and
+    Short form: ``cached(maxsize=128, ttl=None, policy="lru"|"lfu"|"fifo"|"random"|"s3fifo"|
+    "tinylfu", maxmemory=None, timer=None, sizing=None)`` builds a hotcache cache for each
+    function it decorates (as ``functools.lru_cache(128)`` does; ``maxsize=None``: unbounded); ``@cached`` and
     ``cached()`` mean an LRU cache of 128 entries. Giving both a cache and any of these raises
     TypeError. Every decorated function has its own single-flight table, also when several
     share one given cache.
@@ -258,7 +259,7 @@ def cachedmethod(cache: Any = _UNSET, key: Callable[..., Any] = keys.methodkey, 
     call is single-flight per (cache, key). ``ttl=``/``unless=`` work as in ``cached`` (the
     cache must then have ``set(key, value, ttl=)``, checked when storing).
 
-    ``cachedmethod(maxsize=128, ttl=None, policy="lru", maxmemory=None, timer=None,
+    ``cachedmethod(maxsize=128, ttl=None, policy="lru" (or as ``cached``), maxmemory=None, timer=None,
     key=keys.methodkey, info=False, unless=None, refresh_ahead=None, stale_if_error=None)``
     (no cache getter): each instance gets its own cache, kept in the instance ``__dict__``
     under a private name: it never keeps the instance alive and dies with it (a cycle made by
