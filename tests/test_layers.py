@@ -23,9 +23,9 @@ import hotcache
 LAYERS: List[Tuple[str, str, Tuple[str, ...]]] = [
     ("foundation", "validation, stats, keys, single-flight and cache-aside, the circuit breaker",
      ("hotcache._version", "hotcache._config", "hotcache.stats", "hotcache.keys", "hotcache._flight",
-      "hotcache.breaker")),
-    ("core", "the C core's binding and its pure-Python twin",
-     ("hotcache._native", "hotcache._spec")),
+      "hotcache.breaker", "hotcache.sizing.hll", "hotcache.sizing.report", "hotcache.sizing.sampler")),
+    ("core", "the C core's binding and its pure-Python twin, the sizing advisor's offline driver",
+     ("hotcache._native", "hotcache._spec", "hotcache.sizing")),
     ("caches", "the public cache classes, and the choice native / twin",
      ("hotcache.cache", "hotcache._classes")),
     ("tiers", "second tiers behind an L1 (Redis, disk) and the Redis patterns",

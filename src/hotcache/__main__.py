@@ -1,5 +1,6 @@
 """`python -m hotcache`: command-line entry point.  `bench` compares hotcache with dict and
-the peer caches that are installed (see hotcache.bench); with no command, prints usage."""
+the peer caches that are installed (see hotcache.bench); `advise TRACE` is the sizing advisor
+(hotcache.sizing.cli); with no command, prints usage."""
 
 import argparse
 import sys
@@ -17,6 +18,8 @@ def _parser():
     b.add_argument("--rounds", type=int, metavar="N",
                    help="interleaved rounds per micro-benchmark (long loops: min(N, 3))")
     b.add_argument("--json", metavar="FILE", help="also write every sample to FILE as JSON")
+    from hotcache.sizing.cli import add_parser
+    add_parser(sub)
     return p
 
 
@@ -32,6 +35,9 @@ def main(argv=None):
         from hotcache.bench import run
         run(quick=args.quick, rounds=args.rounds, json_file=args.json)
         return 0
+    if args.command == "advise":
+        from hotcache.sizing.cli import run as advise
+        return advise(args, parser)
     parser.print_help()
     return 2
 

@@ -1,7 +1,8 @@
 """The cache classes: each picks one configuration of the C-backed core type.
 
 Drop-in for cachetools 8 (same constructors, semantics and corner cases), plus keyword-only
-extensions on every class: ``ttl=``, ``maxmemory=``, ``sizeof=``, ``timer=``, ``on_evict=``.
+extensions on every class: ``ttl=``, ``maxmemory=``, ``sizeof=``, ``timer=``, ``on_evict=``,
+``sizing=`` (hotcache.sizing).
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ class Cache(Core[K, V]):  # type: ignore[misc]
 
     Re-assigning a key keeps its place. Every hotcache class accepts the keyword-only
     extensions ``ttl`` (default seconds to live), ``maxmemory`` (bytes, or "64MB"),
-    ``sizeof(key, value)`` (bytes charged per entry), ``timer`` and ``on_evict(key, value, cause)``.
+    ``sizeof(key, value)`` (bytes charged per entry), ``timer``, ``on_evict(key, value, cause)``
+    and ``sizing`` (a sample rate in (0, 1]: the sizing advisor, read with ``sizing()``).
     """
 
     # No instance __dict__ (a method lookup on a dict-less object is a specialised fast path);
@@ -49,10 +51,10 @@ class Cache(Core[K, V]):  # type: ignore[misc]
     def __init__(self, maxsize: float, getsizeof: Optional[Callable[[Any], int]] = None, *,
                  ttl: Optional[float] = None, maxmemory: Memory = None,
                  sizeof: Optional[Callable[[Any, Any], int]] = None,
-                 timer: Callable[[], Any] = time.monotonic, on_evict: OnEvict = None) -> None:
+                 timer: Callable[[], Any] = time.monotonic, on_evict: OnEvict = None, sizing: Optional[float] = None) -> None:
         Core.__init__(self, maxsize, getsizeof, policy=self._policy_name,
                       ttl=_extension_ttl(ttl), timer=timer, maxmemory=maxmemory,
-                      sizeof_fn=sizeof, on_evict=on_evict)
+                      sizeof_fn=sizeof, on_evict=on_evict, sizing=sizing)
 
     def ttl(self, key: Any) -> Optional[float]:
         """Seconds until ``key`` expires, ``None`` if it never does (KeyError if absent)."""
@@ -135,12 +137,12 @@ class TinyLFUCache(Cache):
                  ttl: Optional[float] = None, maxmemory: Memory = None,
                  sizeof: Optional[Callable[[Any, Any], int]] = None,
                  timer: Callable[[], Any] = time.monotonic, on_evict: OnEvict = None,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None, sizing: Optional[float] = None) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError("seed must be an int or None, not %s" % type(seed).__name__)
         Core.__init__(self, maxsize, getsizeof, policy="tinylfu", ttl=_extension_ttl(ttl),
                       timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict,
-                      seed=seed)
+                      seed=seed, sizing=sizing)
 
     def policy_info(self) -> Dict[str, Any]:
         """The policy's regions: ``window_weight``/``probation_weight``/``protected_weight``
@@ -169,10 +171,10 @@ class RRCache(Cache):
                  getsizeof: Optional[Callable[[Any], int]] = None, *,
                  seed: Optional[int] = None, ttl: Optional[float] = None,
                  maxmemory: Memory = None, sizeof: Optional[Callable[[Any, Any], int]] = None,
-                 timer: Callable[[], Any] = time.monotonic, on_evict: OnEvict = None) -> None:
+                 timer: Callable[[], Any] = time.monotonic, on_evict: OnEvict = None, sizing: Optional[float] = None) -> None:
         Core.__init__(self, maxsize, getsizeof, policy="random", ttl=_extension_ttl(ttl),
                       timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict,
-                      choice=choice, seed=seed)
+                      choice=choice, seed=seed, sizing=sizing)
 
     @property
     def choice(self) -> Callable[[Any], Any]:
@@ -190,9 +192,9 @@ class TTLCache(Cache):
     def __init__(self, maxsize: float, ttl: Any, timer: Callable[[], Any] = time.monotonic,
                  getsizeof: Optional[Callable[[Any], int]] = None, *, maxmemory: Memory = None,
                  sizeof: Optional[Callable[[Any, Any], int]] = None,
-                 on_evict: OnEvict = None) -> None:
+                 on_evict: OnEvict = None, sizing: Optional[float] = None) -> None:
         Core.__init__(self, maxsize, getsizeof, policy="lru", ttl=_cachetools_ttl(ttl),
-                      timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict)
+                      timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict, sizing=sizing)
 
     @property
     def ttl(self) -> Any:
@@ -211,9 +213,9 @@ class TLRUCache(Cache):
                  timer: Callable[[], Any] = time.monotonic,
                  getsizeof: Optional[Callable[[Any], int]] = None, *, ttl: Optional[float] = None,
                  maxmemory: Memory = None, sizeof: Optional[Callable[[Any, Any], int]] = None,
-                 on_evict: OnEvict = None) -> None:
+                 on_evict: OnEvict = None, sizing: Optional[float] = None) -> None:
         Core.__init__(self, maxsize, getsizeof, policy="lru", ttu=ttu, ttl=_extension_ttl(ttl),
-                      timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict)
+                      timer=timer, maxmemory=maxmemory, sizeof_fn=sizeof, on_evict=on_evict, sizing=sizing)
 
     @property
     def ttu(self) -> Callable[[Any, Any, Any], Any]:

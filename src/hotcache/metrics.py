@@ -129,6 +129,12 @@ METRICS: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {
     "hotcache_tier_rejected": (_COUNTER, "Values of this tier that failed authentication or "
                                         "decoding.", ("level",)),
     "hotcache_tier_pending": (_GAUGE, "Writes queued for this tier.", ("level",)),
+    # the sizing advisor (caches built with sizing=R, and functions decorated with it)
+    "hotcache_sizing_hit_ratio": (_GAUGE, "Hit ratio the sizing advisor predicts for this traffic "
+                                          "with the given policy and cache size (entries).",
+                                  ("policy", "size")),
+    "hotcache_sizing_working_set": (_GAUGE, "Distinct keys looked up so far (HyperLogLog "
+                                            "estimate of the sizing advisor).", ()),
     # WriteBehindCache (stats() dict)
     "hotcache_write_behind_pending": (_GAUGE, "Writes queued, not yet flushed.", ()),
     "hotcache_write_behind_flushed_batches": (_COUNTER, "Batches the writer accepted.", ()),
@@ -277,6 +283,7 @@ def _samples(obj: Any) -> List[Sample]:
         cache = getattr(obj, "cache", None)
         if cache is not None and not isinstance(cache, (types.FunctionType, types.MethodType)):
             _inner_cache_samples(cache, out, lookups=False)
+            _sizing_samples(cache, out)
         return out
     st = obj.stats()
     if isinstance(st, Mapping):
@@ -293,7 +300,23 @@ def _samples(obj: Any) -> List[Sample]:
     _cache_samples(st, out)
     if hasattr(st, "l2_hits"):
         _tiered_samples(st, out)
+    _sizing_samples(obj, out)
     return out
+
+
+def _sizing_samples(cache: Any, out: List[Sample]) -> None:
+    """The sizing advisor's predicted hit ratios and working set, when ``cache`` has it on."""
+    sizing = getattr(cache, "sizing", None)
+    if not callable(sizing):
+        return
+    try:
+        rep = sizing()
+    except ValueError:      # sizing is off
+        return
+    for policy, ratios in rep.hit_ratio.items():
+        for size, ratio in zip(rep.sizes, ratios):
+            out.append(("hotcache_sizing_hit_ratio", (policy, str(size)), float(ratio)))
+    out.append(("hotcache_sizing_working_set", (), float(rep.working_set)))
 
 
 def _reference(obj: Any) -> Callable[[], Any]:

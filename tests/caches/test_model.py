@@ -13,11 +13,12 @@ import copy
 import math
 import pickle
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from helpers import FakeTimer, classes
+from helpers import FakeTimer, classes, module
 
 SUBJECT = "core"  # the implementation under test; the oracle is always "pure"
 ORACLE = "pure"
@@ -209,3 +210,42 @@ MemoryModel, TestMemory = _machine(
 RRModel, TestRR = _machine(
     "RRModel", lambda self, impl, t: classes(impl)["RRCache"](5, seed=11, timer=t), exact=False
 )
+
+# The sizing advisor (sizing=R) only watches: the subject runs with it on (rate 1: every lookup
+# goes through the sampler and all its miniature caches), the oracle with it off, and they must
+# still agree op for op; the subject's report must stay readable after any sequence.
+
+
+def _sized(name):
+    def build(self, impl, t):
+        kw = {"sizing": 1.0} if impl == SUBJECT else {}
+        if name == "TTLCache":
+            return classes(impl)["TTLCache"](5, 3, t, **kw)
+        cls = getattr(module(impl), name)
+        return cls(5, timer=t, **kw)
+    return build
+
+
+class _SizedModel(CacheModel):
+    @invariant()
+    def report_reads(self):
+        first = self.__dict__.setdefault("first", self.a)   # the invariants run first after setup
+        if self.a is not first:     # copy_and_continue: copies start without the advisor
+            with pytest.raises(ValueError, match="sizing is off"):
+                self.a.sizing()
+            return
+        rep = self.a.sizing()
+        assert rep.sizes == [1, 2, 5, 10, 20, 40]  # default_sizes(5), kept across resize()
+        assert all(0.0 <= r <= 1.0 for v in rep.hit_ratio.values() for r in v)
+
+
+def _sized_machine(name, cls_name):
+    cls = type(name, (_SizedModel,), {"build": _sized(cls_name)})
+    test = cls.TestCase
+    test.settings = MODEL_SETTINGS
+    return cls, test
+
+
+SizedLRUModel, TestSizedLRU = _sized_machine("SizedLRUModel", "LRUCache")
+SizedTTLModel, TestSizedTTL = _sized_machine("SizedTTLModel", "TTLCache")
+SizedS3FIFOModel, TestSizedS3FIFO = _sized_machine("SizedS3FIFOModel", "S3FIFOCache")

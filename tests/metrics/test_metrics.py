@@ -26,6 +26,7 @@ except ImportError:  # the [metrics] extra: required in CI, optional locally
                 allow_module_level=True)
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
+import hotcache  # noqa: E402
 from hotcache import metrics  # noqa: E402
 from hotcache.stats import CacheStats  # noqa: E402
 
@@ -777,3 +778,29 @@ def test_real_per_instance_method_cache(registry):
     gc.collect()
     assert ref() is None
     assert value(registry, "hotcache_hits_total", "repo.find") is None
+
+
+def test_sizing_gauges():
+    """A cache with sizing=R exports the advisor's curve and working set, read at scrape time;
+    a cache without it exports neither."""
+    reg = CollectorRegistry()
+    c = hotcache.LRUCache(8, sizing=1.0)
+    plain = hotcache.LRUCache(8)
+    metrics.register("sized", c, registry=reg)
+    metrics.register("plain", plain, registry=reg)
+    for k in [1, 2, 1, 3, 1, 2]:
+        c.get(k) or c.__setitem__(k, k)
+    rep = c.sizing()
+    got = reg.get_sample_value("hotcache_sizing_hit_ratio", {"cache": "sized", "policy": "lru", "size": "8"})
+    assert got == rep.hit_ratio["lru"][rep.sizes.index(8)] == 0.5
+    assert reg.get_sample_value("hotcache_sizing_working_set", {"cache": "sized"}) == rep.working_set
+    assert reg.get_sample_value("hotcache_sizing_working_set", {"cache": "plain"}) is None
+
+    @hotcache.cached(maxsize=4, sizing=1.0)
+    def f(x):
+        return x
+
+    f(1)
+    f(1)
+    metrics.register("f", f, registry=reg)
+    assert reg.get_sample_value("hotcache_sizing_hit_ratio", {"cache": "f", "policy": "tinylfu", "size": "4"}) == 0.5

@@ -126,6 +126,8 @@ cdef class CachedCall:
             except TypeError as exc:
                 raise TypeError("%s: unhashable argument: %s" % (_name_of(self._func), exc)) \
                     from None
+            if hc_rarely(core._sizing is not None):     # the sizing advisor (sizing.pxi), as _use
+                (<Sizer>core._sizing)._observe(key, h)
             now = _now_if_timed(core)
             if type(key) is tuple:
                 slot = _find_tuple(core, <tuple>key, h)

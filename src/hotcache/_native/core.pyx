@@ -31,6 +31,7 @@ hotcache._spec mirrors them where a Python twin makes sense):
   subclass.pxi  cachetools' call graph for subclasses     _spec/core.py (the hooked paths)
   call.pxi      CachedCall, the decorators' hit path      _spec/call.py
   front.pxi     ReadThrough, a tier's native L1 front     _spec/front.py
+  sizing.pxi    the sizing advisor's sampler (sizing=R)   hotcache/sizing/sampler.py
 """
 from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ
 from cpython.ref cimport Py_INCREF, Py_DECREF
@@ -179,6 +180,7 @@ cdef class Core:
     cdef bint _fast               # stores need no sizes, bytes, clock or popitem(): _store_fast
     cdef Py_ssize_t _popping      # slot a hooked popitem() is deleting via del self[key], or -1
     cdef uint64_t _popping_version    # hc_version when _popping was set (the slot is still it)
+    cdef object _sizing           # the sizing advisor's Sizer (sizing.pxi), None when off
 
     def __cinit__(self, *args, **kwargs):
         cdef hc_config cfg
@@ -203,9 +205,18 @@ cdef class Core:
 
     def __init__(self, maxsize, getsizeof=None, *, policy="lru", ttl=None, ttu=None,
                  timer=_MONOTONIC, maxmemory=None, sizeof_fn=None, on_evict=None,
-                 choice=_RANDOM_CHOICE, seed=None):
+                 choice=_RANDOM_CHOICE, seed=None, sizing=None):
         _configure(self, maxsize, getsizeof, policy, ttl, ttu, timer, maxmemory, sizeof_fn,
                    on_evict, choice, seed)
+        self._sizing = None if sizing is None else _sizing_for(self, sizing)
+
+    def sizing(self):
+        """The sizing advisor's SizingReport of the lookups seen so far (``sizing=R`` given to
+        the constructor; ValueError otherwise)."""
+        if self._sizing is None:
+            raise ValueError("sizing is off: construct the cache with sizing=R (a sample rate "
+                             "in (0, 1], e.g. 0.01) to get its sizing report")
+        return (<Sizer>self._sizing).report()
 
     # ---------------------------------------------------------- hooked subclasses
     # The paths of classes that override cachetools' hooks (subclass.pxi). Called as methods,
@@ -234,6 +245,15 @@ cdef class Core:
     cdef int _hook_expire_now(self) except -1:
         return _hooked_expire_now(self)
 
+    cdef int _observe_sized(self, object key) except -1:
+        # The sizing advisor's look at one lookup (sizing.pxi), a method for the reason above.
+        # The callers (__getitem__, get, ReadThrough, CachedCall) test _sizing, then call this,
+        # then run their usual inlined _use(): every other copy of _use() (here, or in the
+        # sampler) made gcc stop inlining it into get(): +25..29 instructions per c.get(k) hit
+        # with sizing OFF (callgrind_ops.py). Hashes the key a second time, before anything
+        # changes (rule A).
+        return (<Sizer>self._sizing)._observe(key, hash(key))
+
     # ------------------------------------------------------------------ lookup
     cdef inline double _now(self) except? -1.0:
         return self._timer.read_f()
@@ -251,6 +271,8 @@ cdef class Core:
         return slot
 
     def __getitem__(self, key):
+        if hc_rarely(self._sizing is not None):     # the sizing advisor watches (sizing.pxi)
+            self._observe_sized(key)
         cdef Py_ssize_t slot = _use(self, key)
         if slot < 0:
             return self._miss(key)
@@ -267,6 +289,8 @@ cdef class Core:
     def get(self, key, default=None):
         if hc_rarely(self._hooked):
             return self._hook_get(key, default)
+        if hc_rarely(self._sizing is not None):     # the sizing advisor watches (sizing.pxi)
+            self._observe_sized(key)
         cdef Py_ssize_t slot = _use(self, key)
         if slot < 0:
             return default
@@ -805,6 +829,7 @@ cdef class _CoreIter:
 _abc.MutableMapping.register(Core)
 
 
+include "sizing.pxi"
 include "hotpath.pxi"
 include "config.pxi"
 include "pickle.pxi"

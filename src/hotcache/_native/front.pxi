@@ -31,6 +31,8 @@ cdef class ReadThrough:
         cdef Py_ssize_t slot
         cdef Core core = self._rt_core
         if core is not None:
+            if hc_rarely(core._sizing is not None):     # the sizing advisor (sizing.pxi)
+                core._observe_sized(key)
             slot = _use(core, key)
             if slot >= 0:
                 return <object>hc_entry_at(core.c, slot).val
@@ -48,6 +50,8 @@ cdef class ReadThrough:
         cdef Py_ssize_t slot
         cdef Core core = self._rt_core
         if core is not None:
+            if hc_rarely(core._sizing is not None):     # the sizing advisor (sizing.pxi)
+                core._observe_sized(key)
             slot = _use(core, key)
             if slot >= 0:
                 return <object>hc_entry_at(core.c, slot).val

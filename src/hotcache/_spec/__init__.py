@@ -19,6 +19,7 @@ import fallback when the extension cannot load. One module per concern, mirrorin
     cache.py          the classes by policy                      hotcache/cache.py
     call.py           CachedCall, the decorators' hit path       _native/call.pxi
     front.py          ReadThrough, a tier's L1 front             _native/front.pxi
+    sizing.py         the sizing advisor's classes and sampler   _native/sizing.pxi
 
 A new eviction policy's twin is one new ``policy_*.py`` here (plus the line naming it in the
 class that uses it). Only the foundations (``hotcache._config``, ``hotcache.stats``) and, for an

@@ -10,6 +10,7 @@ import time
 from typing import Any, Callable, Dict, Optional, Union
 
 from .core import Cache
+from .sizing import register
 from .entries import OnEvict
 from .policy_lfu import _LFU
 from .policy_order import _FIFO, _LRU
@@ -52,9 +53,11 @@ class S3FIFOCache(Cache):
         sizeof: Optional[Callable[[Any, Any], int]] = None,
         timer: Callable[[], Any] = time.monotonic,
         on_evict: Optional[OnEvict] = None,
+        sizing: Optional[float] = None,
     ) -> None:
         policy = S3FIFO(parse_maxsize(maxsize)[1], parse_memory(maxmemory))
-        self._Cache__setup(maxsize, getsizeof, policy, timer, ttl, maxmemory, sizeof, on_evict)  # type: ignore[attr-defined]
+        self._Cache__setup(maxsize, getsizeof, policy, timer, ttl, maxmemory, sizeof, on_evict,  # type: ignore[attr-defined]
+                           sizing=sizing)
 
     def policy_info(self) -> Dict[str, Any]:
         """The queues' weights, lengths and bounds and the ghost's length (as the native class)."""
@@ -76,13 +79,15 @@ class TinyLFUCache(Cache):
         timer: Callable[[], Any] = time.monotonic,
         on_evict: Optional[OnEvict] = None,
         seed: Optional[int] = None,
+        sizing: Optional[float] = None,
     ) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError("seed must be an int or None, not %s" % type(seed).__name__)
         if seed is None:
             seed = random.getrandbits(64)
         policy = TinyLFU(parse_maxsize(maxsize)[1], parse_memory(maxmemory), seed)
-        self._Cache__setup(maxsize, getsizeof, policy, timer, ttl, maxmemory, sizeof, on_evict)  # type: ignore[attr-defined]
+        self._Cache__setup(maxsize, getsizeof, policy, timer, ttl, maxmemory, sizeof, on_evict,  # type: ignore[attr-defined]
+                           sizing=sizing)
 
     def policy_info(self) -> Dict[str, Any]:
         """The regions' weights, lengths and bounds, the ghost and the sketch (as the native class)."""
@@ -113,13 +118,15 @@ class RRCache(Cache):
         sizeof: Optional[Callable[[Any, Any], int]] = None,
         timer: Callable[[], Any] = time.monotonic,
         on_evict: Optional[OnEvict] = None,
+        sizing: Optional[float] = None,
     ) -> None:
         if not callable(choice):
             raise TypeError("choice must be callable, not %s" % type(choice).__name__)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError("seed must be an int or None, not %s" % type(seed).__name__)
         policy = _Random(choice, seed)
-        self._Cache__setup(maxsize, getsizeof, policy, timer, ttl, maxmemory, sizeof, on_evict)  # type: ignore[attr-defined]
+        self._Cache__setup(maxsize, getsizeof, policy, timer, ttl, maxmemory, sizeof, on_evict,  # type: ignore[attr-defined]
+                           sizing=sizing)
 
     @property
     def choice(self) -> Callable[[Any], Any]:
@@ -140,9 +147,11 @@ class TTLCache(Cache):
         maxmemory: Union[int, str, None] = None,
         sizeof: Optional[Callable[[Any, Any], int]] = None,
         on_evict: Optional[OnEvict] = None,
+        sizing: Optional[float] = None,
     ) -> None:
         self._Cache__setup(  # type: ignore[attr-defined]
-            maxsize, getsizeof, _LRU(), timer, None, maxmemory, sizeof, on_evict, kind="ttl", ttl_value=ttl
+            maxsize, getsizeof, _LRU(), timer, None, maxmemory, sizeof, on_evict, kind="ttl", ttl_value=ttl,
+            sizing=sizing,
         )
 
     @property  # type: ignore[override]
@@ -165,9 +174,11 @@ class TLRUCache(Cache):
         maxmemory: Union[int, str, None] = None,
         sizeof: Optional[Callable[[Any, Any], int]] = None,
         on_evict: Optional[OnEvict] = None,
+        sizing: Optional[float] = None,
     ) -> None:
         self._Cache__setup(  # type: ignore[attr-defined]
-            maxsize, getsizeof, _LRU(), timer, ttl, maxmemory, sizeof, on_evict, kind="tlru", ttu=ttu
+            maxsize, getsizeof, _LRU(), timer, ttl, maxmemory, sizeof, on_evict, kind="tlru", ttu=ttu,
+            sizing=sizing,
         )
 
     @property
@@ -175,3 +186,12 @@ class TLRUCache(Cache):
         """The time-to-use function used by the cache."""
         return self._Cache__st.ttu  # type: ignore[attr-defined,no-any-return]
 
+
+
+# the sizing advisor's miniature caches (sizing.py): policy name -> twin class
+register("lru", LRUCache, _LRU)
+register("lfu", LFUCache, _LFU)
+register("fifo", FIFOCache, _FIFO)
+register("random", RRCache, _Random)
+register("s3fifo", S3FIFOCache, S3FIFO)
+register("tinylfu", TinyLFUCache, TinyLFU)

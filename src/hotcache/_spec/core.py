@@ -81,6 +81,7 @@ from .._flight import aget_or_set as _aget_or_set, get_or_set as _get_or_set
 from ..stats import CacheStats
 from .entries import OnEvict, _Entry, _Key, _State
 from .outbox import _Pending
+from .sizing import start_sizing
 from .policy_lfu import _LFU
 from .policy_order import _LRU, _Insertion
 from .policy_random import _Random
@@ -133,8 +134,10 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         sizeof: Optional[Callable[[Any, Any], int]] = None,
         timer: Callable[[], Any] = time.monotonic,
         on_evict: Optional[OnEvict] = None,
+        sizing: Optional[float] = None,
     ) -> None:
-        self.__setup(maxsize, getsizeof, self._policy(), timer, ttl, maxmemory, sizeof, on_evict)
+        self.__setup(maxsize, getsizeof, self._policy(), timer, ttl, maxmemory, sizeof, on_evict,
+                     sizing=sizing)
 
     def __setup(
         self,
@@ -149,6 +152,7 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         kind: Optional[str] = None,
         ttl_value: Any = None,
         ttu: Any = None,
+        sizing: Optional[float] = None,
     ) -> None:
         st = _State()
         st.maxsize, st.bound = parse_maxsize(maxsize)
@@ -170,6 +174,7 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         st.ttu = ttu
         # stores evict through self.popitem(): a hooked class, or an RRCache with its own choice
         st.slow_evict = type(self)._hooked or (isinstance(policy, _Random) and policy.choice is not random.choice)
+        st.sizing = None if sizing is None else start_sizing(sizing, st.maxsize, policy)
         self.__st = st
 
     # ---------------------------------------------------------------- helpers
@@ -425,6 +430,8 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         _MARKER after counting a miss."""
         k = _Key(key)
         st = self.__st
+        if st.sizing is not None:
+            st.sizing.observe(key, k.hash)
         with self.__clock() as now:
             entry = self.__lookup(k, now)
             if entry is not None:
@@ -747,6 +754,15 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         with self.__pending() as pending, (self.__clock() if time is None else contextlib.nullcontext(time)) as now:
             return self.__purge(now, pending)
 
+    def sizing(self) -> Any:
+        """The sizing advisor's SizingReport of the lookups seen so far (``sizing=R`` given to
+        the constructor; ValueError otherwise)."""
+        sizer = self.__st.sizing
+        if sizer is None:
+            raise ValueError("sizing is off: construct the cache with sizing=R (a sample rate "
+                             "in (0, 1], e.g. 0.01) to get its sizing report")
+        return sizer.report()
+
     def stats(self) -> CacheStats:
         """A snapshot of the counters and bounds (purges expired entries first)."""
         st = self.__st
@@ -811,3 +827,4 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         for i in range(1, len(heap)):
             assert not heap[i] < heap[(i - 1) // 2], "heap order"
         st.policy.check(entries)
+

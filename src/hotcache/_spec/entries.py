@@ -88,6 +88,7 @@ class _State:
         self.timer = Timer(time.monotonic)
         self.on_evict: Optional[OnEvict] = None
         self.spill: Optional[Callable[..., Any]] = None
+        self.sizing: Any = None  # the sizing advisor's sampler (hotcache.sizing.sampler) or None
         self.policy: Any = None
         self.hits = self.misses = self.inserts = self.updates = 0
         self.evictions_size = self.evictions_memory = self.expirations = 0
@@ -106,11 +107,13 @@ class _State:
         new.timer = self.timer.__copy__()
         new.policy = self.policy.copy(remap)
         new.spill = None  # a tier hook belongs to one cache: copies start without it
+        new.sizing = None  # so does the sizing advisor (as the native copies)
         return new
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
         state["spill"] = None
+        state["sizing"] = None
         return state
 
     def reschedule(self) -> None:

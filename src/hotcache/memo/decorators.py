@@ -97,7 +97,7 @@ def _tiered(l1: Any, tier: Any, is_async: bool) -> Any:
 
 
 def _build_cache(maxsize: Any, policy: Optional[str], ttl: Optional[float], maxmemory: Any,
-                 timer: Any) -> Any:
+                 timer: Any, sizing: Optional[float] = None) -> Any:
     """The short form's cache: ``policy`` class with ``maxsize`` (None = unbounded)."""
     name = _POLICIES.get(policy or "lru")
     if name is None:
@@ -110,6 +110,8 @@ def _build_cache(maxsize: Any, policy: Optional[str], ttl: Optional[float], maxm
         kwargs["maxmemory"] = maxmemory
     if timer is not None:
         kwargs["timer"] = timer
+    if sizing is not None:
+        kwargs["sizing"] = sizing
     return getattr(_classes, name)(math.inf if maxsize is None else maxsize, **kwargs)
 
 
@@ -119,7 +121,8 @@ def cached(cache: Any = _UNSET, key: Callable[..., Any] = keys.hashkey, lock: An
            condition: Any = None, info: bool = False, *, maxsize: Any = _UNSET, ttl: Any = None,
            policy: Optional[str] = None, maxmemory: Any = None, timer: Any = None,
            unless: Optional[Callable[[Any], Any]] = None, refresh_ahead: Optional[float] = None,
-           stale_if_error: Optional[float] = None, tier: Any = None) -> Any:
+           stale_if_error: Optional[float] = None, tier: Any = None,
+           sizing: Optional[float] = None) -> Any:
     """Decorator: memoize a function's results in ``cache`` (cachetools 8's ``cached``).
 
     ``cache`` is any mapping (``cache=None`` -> TypeError). ``key(*args, **kwargs)`` builds the
@@ -129,8 +132,8 @@ def cached(cache: Any = _UNSET, key: Callable[..., Any] = keys.hashkey, lock: An
     exception), with no lock held while it runs. ``info=True`` adds ``cache_info()``.
 
     Short form: ``cached(maxsize=128, ttl=None, policy="lru"|"lfu"|"fifo"|"random"|"s3fifo"|
-    "tinylfu", maxmemory=None, timer=None)`` builds a hotcache cache for each function it decorates (as
-    ``functools.lru_cache(128)`` does; ``maxsize=None``: unbounded); ``@cached`` and
+    "tinylfu", maxmemory=None, timer=None, sizing=None)`` builds a hotcache cache for each
+    function it decorates (as ``functools.lru_cache(128)`` does; ``maxsize=None``: unbounded); ``@cached`` and
     ``cached()`` mean an LRU cache of 128 entries. Giving both a cache and any of these raises
     TypeError. Every decorated function has its own single-flight table, also when several
     share one given cache.
@@ -149,7 +152,8 @@ def cached(cache: Any = _UNSET, key: Callable[..., Any] = keys.hashkey, lock: An
     tier's namespace, and a numeric ``ttl`` applies in Redis too. Static and class methods may
     be decorated in either order. The wrapper has ``cache``, ``cache_key``,
     ``cache_lock``, ``cache_condition``, ``cache_clear()``, ``cache_stats()``,
-    ``invalidate(*args, **kwargs)`` (-> bool), ``__wrapped__``; a sync wrapper's repr is
+    ``invalidate(*args, **kwargs)`` (-> bool), ``cache_sizing()`` (the sizing advisor's report:
+    ``sizing=R`` in the short form, or a cache built with it), ``__wrapped__``; a sync wrapper's repr is
     ``<cached func>`` and it pickles by qualified name. An unhashable argument raises TypeError
     naming the function.
     """
@@ -158,7 +162,8 @@ def cached(cache: Any = _UNSET, key: Callable[..., Any] = keys.hashkey, lock: An
     func = None
     if cache is not _UNSET and _is_bare_function(cache):
         func, cache = cache, _UNSET
-    short = maxsize is not _UNSET or policy is not None or maxmemory is not None or timer is not None
+    short = (maxsize is not _UNSET or policy is not None or maxmemory is not None or timer is not None
+             or sizing is not None)
     loading = refresh_ahead is not None or stale_if_error is not None
     if loading and (lock is not None or condition is not None):
         raise TypeError("refresh_ahead=/stale_if_error= cannot be combined with lock=/condition=")
@@ -175,12 +180,12 @@ def cached(cache: Any = _UNSET, key: Callable[..., Any] = keys.hashkey, lock: An
         size = 128 if maxsize is _UNSET else maxsize
 
         def make_cache() -> Any:  # one cache per decorated function, as functools does
-            return _build_cache(size, policy, fixed if not loading else None, maxmemory, timer)
+            return _build_cache(size, policy, fixed if not loading else None, maxmemory, timer, sizing)
 
         # a number is the cache's default ttl; with a tier it is also each entry's Redis ttl
         store_ttl = ttl if fixed is None or tier is not None else None
     elif short:
-        raise TypeError("give either a cache or maxsize=/policy=/maxmemory=/timer=, not both")
+        raise TypeError("give either a cache or maxsize=/policy=/maxmemory=/timer=/sizing=, not both")
     else:
         given = cache
 

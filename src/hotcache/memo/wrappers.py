@@ -47,6 +47,17 @@ _LRUInfo = type(functools.lru_cache(maxsize=0)(lambda: None).cache_info())
 
 # -- shared by every function wrapper -------------------------------------------------------
 
+def _sizing_of(cache: Any) -> Any:
+    """``cache.sizing()``, or a TypeError saying how to turn the advisor on."""
+    while not hasattr(cache, "sizing") and hasattr(cache, "cache"):
+        cache = cache.cache         # a LoadingCache wraps the cache
+    sizing = getattr(cache, "sizing", None)
+    if not callable(sizing):
+        raise TypeError("%s has no sizing advisor: decorate with @cached(maxsize=N, sizing=R) or "
+                        "give a hotcache cache built with sizing=R" % type(cache).__name__)
+    return sizing()
+
+
 class _FunctionMixin:
     """repr, pickling (by qualified name) and copying (identity) of a function wrapper.
 
@@ -73,6 +84,10 @@ class _FunctionMixin:
 
     def __reduce__(self) -> str:
         return self.__qualname__  # type: ignore[attr-defined, no-any-return]
+
+    def cache_sizing(self) -> Any:
+        """The sizing advisor's report of this function's lookups (``sizing=R``)."""
+        return _sizing_of(self.cache)
 
     def __copy__(self) -> Any:
         return self
@@ -529,6 +544,7 @@ def _async_wrapper(func: Callable[..., Any], cache: Any, key: Callable[..., Any]
     wrapper.invalidate = invalidate  # type: ignore[attr-defined]
     wrapper.cache_clear = cache_clear  # type: ignore[attr-defined]
     wrapper.cache_stats = cache_stats  # type: ignore[attr-defined]
+    wrapper.cache_sizing = lambda: _sizing_of(cache)  # type: ignore[attr-defined]
     wrapper._w_counts = c  # type: ignore[attr-defined]
     wrapper._w_loader = loader  # type: ignore[attr-defined]
     if lc is not None:
@@ -625,6 +641,7 @@ def _async_tiered_wrapper(func: Callable[..., Any], tiered: Any, key: Callable[.
     wrapper.invalidate = invalidate  # type: ignore[attr-defined]
     wrapper.cache_clear = cache_clear  # type: ignore[attr-defined]
     wrapper.cache_stats = cache_stats  # type: ignore[attr-defined]
+    wrapper.cache_sizing = lambda: _sizing_of(l1)  # type: ignore[attr-defined]
     wrapper._w_counts = c  # type: ignore[attr-defined]
     wrapper._w_loader = loader  # type: ignore[attr-defined]
     if info:
