@@ -40,7 +40,7 @@ static inline uint32_t now_tick(const hc_ghost *g)
 
 static inline uint32_t life_ticks(const hc_ghost *g)
 {
-    return (uint32_t)(g->life / g->unit); /* <= HC_GHOST_TICKS by unit_for */
+    return g->life_ticks; /* life / unit, <= HC_GHOST_TICKS by unit_for */
 }
 
 static inline uint32_t age_of(uint32_t word, uint32_t now)
@@ -67,6 +67,7 @@ void hc_ghost_init(hc_ghost *g, uint64_t life)
     memset(g, 0, sizeof *g);
     g->life = life;
     g->unit = unit_for(life);
+    g->life_ticks = (uint32_t)(life / g->unit);
 }
 
 void hc_ghost_free(hc_ghost *g)
@@ -123,34 +124,7 @@ void hc_ghost_set_life(hc_ghost *g, uint64_t life)
             memset(g->slot, 0, (size_t)g->nbuckets * HC_GHOST_WAYS * sizeof(uint32_t));
         g->debt = 0;
     }
-}
-
-/* Zero the dead words of the next bucket(s): `ticks` ticks just passed. Each tick owes
- * nbuckets / HC_GHOST_TICKS buckets, so every bucket is visited once per HC_GHOST_TICKS ticks. */
-static void sweep(hc_ghost *g, uint64_t ticks)
-{
-    uint32_t now = now_tick(g), life = life_ticks(g), w;
-    uint64_t visits;
-    if (ticks > HC_GHOST_TICKS)
-        ticks = HC_GHOST_TICKS; /* a whole period: visiting every bucket is enough */
-    g->debt += ticks * g->nbuckets;
-    visits = g->debt / HC_GHOST_TICKS;
-    g->debt %= HC_GHOST_TICKS;
-    if (visits > g->nbuckets)
-        visits = g->nbuckets;
-    while (visits--) {
-        uint32_t *b = g->slot + (size_t)g->sweep * HC_GHOST_WAYS;
-        for (w = 0; w < HC_GHOST_WAYS; w++)
-            if (b[w] && age_of(b[w], now) > life)
-                b[w] = 0;
-        if (++g->sweep == g->nbuckets)
-            g->sweep = 0;
-    }
-}
-
-void hc_ghost_add(hc_ghost *g, uint64_t hash, uint64_t weight)
-{
-    hc_ghost_add_tag(g, hash, weight, 0);
+    g->life_ticks = (uint32_t)(life / g->unit);
 }
 
 /* Bucket scans: bit w of the result is set for way w that is empty or dead (free_ways) / whose
@@ -210,7 +184,42 @@ static inline unsigned lowest(unsigned m)
 #endif
 }
 
-void hc_ghost_add_tag(hc_ghost *g, uint64_t hash, uint64_t weight, int tag)
+/* Zero the dead words of the next bucket(s): `ticks` ticks just passed. Each tick owes
+ * nbuckets / HC_GHOST_TICKS buckets, so every bucket is visited once per HC_GHOST_TICKS ticks.
+ * Inlined: the common case (one tick, debt still under a bucket) is an add and a compare. */
+static void sweep_buckets(hc_ghost *g, uint64_t visits);
+
+static inline void sweep(hc_ghost *g, uint64_t ticks)
+{
+    uint64_t visits;
+    if (ticks > HC_GHOST_TICKS)
+        ticks = HC_GHOST_TICKS; /* a whole period: visiting every bucket is enough */
+    g->debt += ticks * g->nbuckets;
+    if (g->debt < HC_GHOST_TICKS)
+        return; /* no bucket owed yet */
+    visits = g->debt / HC_GHOST_TICKS;
+    g->debt %= HC_GHOST_TICKS;
+    sweep_buckets(g, visits);
+}
+
+/* Visit the next `visits` buckets (at most all of them), zeroing their dead words. */
+static void sweep_buckets(hc_ghost *g, uint64_t visits)
+{
+    uint32_t now = now_tick(g), life = life_ticks(g);
+    if (visits > g->nbuckets)
+        visits = g->nbuckets;
+    while (visits--) {
+        uint32_t *b = g->slot + (size_t)g->sweep * HC_GHOST_WAYS;
+        unsigned m;
+        for (m = free_ways(b, now, life); m; m &= m - 1) /* zeroing an empty way: no change */
+            b[lowest(m)] = 0;
+        if (++g->sweep == g->nbuckets)
+            g->sweep = 0;
+    }
+}
+
+/* hc_ghost_add_tag's body, inlined into both entry points (an eviction makes one call). */
+static inline void add_word(hc_ghost *g, uint64_t hash, uint64_t weight, int tag)
 {
     uint32_t fp, now, life, w, *b, *way = NULL, oldest_age = 0;
     uint64_t before;
@@ -236,15 +245,30 @@ void hc_ghost_add_tag(hc_ghost *g, uint64_t hash, uint64_t weight, int tag)
     before = g->tick;
     g->clock += weight;
     g->rem += weight;
-    if (g->rem >= g->unit) { /* the tick moved: divide only then */
-        g->tick += g->rem / g->unit;
-        g->rem %= g->unit;
+    if (g->rem >= g->unit) { /* the tick moved: divide only when it moved by more than one */
+        if (g->rem - g->unit < g->unit) {
+            g->tick++;
+            g->rem -= g->unit;
+        } else {
+            g->tick += g->rem / g->unit;
+            g->rem %= g->unit;
+        }
         sweep(g, g->tick - before);
     }
 }
 
+void hc_ghost_add(hc_ghost *g, uint64_t hash, uint64_t weight)
+{
+    add_word(g, hash, weight, 0);
+}
+
+void hc_ghost_add_tag(hc_ghost *g, uint64_t hash, uint64_t weight, int tag)
+{
+    add_word(g, hash, weight, tag);
+}
+
 /* The live word of `hash` (the first, in way order), or NULL. */
-static uint32_t *find(const hc_ghost *g, uint64_t hash)
+static inline uint32_t *find(const hc_ghost *g, uint64_t hash)
 {
     uint32_t fp, now, life, *b;
     unsigned m;
@@ -263,7 +287,11 @@ static uint32_t *find(const hc_ghost *g, uint64_t hash)
 
 int hc_ghost_take(hc_ghost *g, uint64_t hash)
 {
-    return hc_ghost_take_tag(g, hash) >= 0;
+    uint32_t *word = find(g, hash);
+    if (!word)
+        return 0;
+    *word = 0;
+    return 1;
 }
 
 int hc_ghost_take_tag(hc_ghost *g, uint64_t hash)
@@ -307,6 +335,10 @@ int hc_ghost_check(const hc_ghost *g, char *msg, size_t msglen)
     if (g->unit != unit_for(g->life))
         return fail(msg, msglen, "ghost: unit %llu is not the one for life %llu",
                     (unsigned long long)g->unit, (unsigned long long)g->life);
+    if (g->life_ticks != g->life / g->unit)
+        return fail(msg, msglen, "ghost: life_ticks %lu is not life %llu / unit %llu",
+                    (unsigned long)g->life_ticks, (unsigned long long)g->life,
+                    (unsigned long long)g->unit);
     if (g->debt >= HC_GHOST_TICKS)
         return fail(msg, msglen, "ghost: sweeper debt %llu not paid", (unsigned long long)g->debt);
     if (g->tick != g->clock / g->unit || g->rem != g->clock % g->unit)
@@ -375,6 +407,7 @@ int hc_ghost_state_load(hc_ghost *g, const unsigned char *buf, size_t n)
     if (t.unit) {
         t.tick = t.clock / t.unit;
         t.rem = t.clock % t.unit;
+        t.life_ticks = (uint32_t)(t.life / t.unit); /* checked against unit_for below */
     }
     if (nb) {
         t.slot = (uint32_t *)hc_malloc((size_t)nb * HC_GHOST_WAYS * sizeof(uint32_t));

@@ -41,6 +41,7 @@ typedef struct hc_ghost {
     uint64_t life;       /* the FIFO's capacity, in weight units */
     uint64_t unit;       /* weight units per tick (>= 1) */
     uint64_t sized_for;  /* remembered hashes the table was sized for (0: no table) */
+    uint32_t life_ticks; /* life / unit: the oldest live age, kept to spare a division per call */
 } hc_ghost;
 
 /* An empty ghost without a table, remembering `life` weight units once sized. */

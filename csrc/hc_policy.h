@@ -51,6 +51,11 @@ typedef struct hc_s3fifo {
     uint8_t has_evicted;          /* some victim left: a full small queue no longer admits to main */
     uint8_t pick;                 /* queue of the victim being chosen (0 none, 1 small, 2 main) */
     hc_ghost ghost;               /* hashes evicted from small, remembered for main's weight */
+    /* reserve()'s last "table fits" answer and its inputs (entries, total weight, maximum,
+     * has_evicted, table size): the same inputs give the same answer without recomputing it */
+    uint64_t fit_total, fit_max, fit_have;
+    uint32_t fit_n;               /* 0: nothing remembered (reserve always asks for >= 1) */
+    uint8_t fit_evicted;
 } hc_s3fifo;
 
 /* W-TinyLFU (hc_policy_tinylfu.c). */

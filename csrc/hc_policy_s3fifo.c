@@ -69,11 +69,28 @@ static uint64_t ghost_want(const hc_pol *p, uint64_t n)
     return (uint64_t)((double)n * 0.9 * ((double)max / (double)total)) + 1;
 }
 
+/* Called before every insert: in a full cache of steady weight the inputs repeat, so the last
+ * "the table fits" answer is remembered with them (ghost_want's float division is most of the
+ * cost of this call otherwise). */
 static int s3_reserve(hc_pol *p, uint32_t n)
 {
-    uint64_t want = ghost_want(p, n), have = p->s3.ghost.sized_for;
-    if (want && (have == 0 || have < want / 2 || have > want * 4))
-        (void)hc_ghost_size(&p->s3.ghost, want); /* on OOM: no ghost for now, retried next time */
+    hc_s3fifo *q = &p->s3;
+    uint64_t want, have = q->ghost.sized_for, total = q->small.weight + q->main.weight;
+    uint64_t max = pol_maximum(p);
+    if (n == q->fit_n && total == q->fit_total && max == q->fit_max && have == q->fit_have &&
+        q->has_evicted == q->fit_evicted)
+        return 0;
+    want = ghost_want(p, n);
+    if (want && (have == 0 || have < want / 2 || have > want * 4)) {
+        q->fit_n = 0;
+        (void)hc_ghost_size(&q->ghost, want); /* on OOM: no ghost for now, retried next time */
+    } else {
+        q->fit_n = n;
+        q->fit_total = total;
+        q->fit_max = max;
+        q->fit_have = have;
+        q->fit_evicted = q->has_evicted;
+    }
     return 0;
 }
 

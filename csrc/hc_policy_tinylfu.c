@@ -240,16 +240,14 @@ static double ratio(double all, double part)
     return r < MAX_STEP_RATIO ? r : MAX_STEP_RATIO;
 }
 
-/* A request for `hash` missed: if the ghost remembers where it was evicted from, move the
- * boundaries toward the region that would have kept it (see ADAPTATION above). */
-static void ghost_feedback(hc_pol *p, hc_entry *e, uint64_t hash)
+/* The ghost remembered `hash` evicted from region `tag`: move the boundaries toward the region
+ * that would have kept it (see ADAPTATION above). Out of line: most misses are not in the
+ * ghost, and ghost_feedback's test is then all they pay. */
+HC_NOINLINE static void adapt(hc_pol *p, hc_entry *e, int tag)
 {
     hc_tinylfu *t = &p->tl;
     double unit, main_ev, share;
     uint64_t n = (uint64_t)t->window.n + t->probation.n + t->protect.n;
-    int tag;
-    if (!t->ghost.slot || !ghost_sampled(t, hash) || (tag = hc_ghost_take_tag(&t->ghost, hash)) < 0)
-        return;
     /* one step = the sampling factor x the average entry weight */
     unit = (double)(UINT64_C(1) << t->ghost_shift) * (n ? (double)total_weight(t) / (double)n : 1.0);
     main_ev = t->evicted[TAG_FRESH] + t->evicted[TAG_DEMOTED];
@@ -263,6 +261,16 @@ static void ghost_feedback(hc_pol *p, hc_entry *e, uint64_t hash)
     share = tag == TAG_DEMOTED ? t->protect_share + share : t->protect_share - share;
     t->protect_share = share < 0.0 ? 0.0 : share > MAX_PROTECT_SHARE ? MAX_PROTECT_SHARE : share;
     resplit(p, e);
+}
+
+/* A request for `hash` missed: if the ghost remembers where it was evicted from, adapt. */
+static inline void ghost_feedback(hc_pol *p, hc_entry *e, uint64_t hash)
+{
+    hc_tinylfu *t = &p->tl;
+    int tag;
+    if (!t->ghost.slot || !ghost_sampled(t, hash) || (tag = hc_ghost_take_tag(&t->ghost, hash)) < 0)
+        return;
+    adapt(p, e, tag);
 }
 
 /* ---- admission ---- */
@@ -317,6 +325,10 @@ static int tl_reserve(hc_pol *p, uint32_t n)
     uint64_t want, have = t->sketch.capacity;
     int weighted = pol_by_bytes(p) || t->sized;
     unsigned k;
+    /* the steady unweighted case, which the rest below would also leave as it is: sketch sized
+     * for the maximum and the ghost derived from it */
+    if (!weighted && have == t->maximum && t->ghost_for == have && t->ghost.slot)
+        return 0;
     if (t->maximum == MAX_WEIGHT || total_weight(t) < t->maximum / 2)
         return 0;
     want = weighted ? n : t->maximum;

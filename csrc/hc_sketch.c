@@ -115,24 +115,6 @@ void hc_sketch_halve(hc_sketch *s)
     s->additions = (uint32_t)((s->additions - (odd >> 2)) >> 1);
 }
 
-uint32_t hc_sketch_estimate(const hc_sketch *s, uint64_t hash)
-{
-    uint64_t m, *b;
-    uint32_t lo, best = 15;
-    int i;
-    if (!s->table)
-        return 0;
-    m = hc_fmix64(hash, HC_SKETCH_SALT);
-    b = hc_sketch_block(s, m);
-    lo = (uint32_t)m;
-    for (i = 0; i < 4; i++) {
-        uint32_t h = lo >> (8 * i);
-        uint32_t v = (uint32_t)(b[2 * i + (h & 1)] >> (((h >> 1) & 15) * 4)) & 15;
-        best = v < best ? v : best;
-    }
-    return best;
-}
-
 int hc_sketch_check(const hc_sketch *s, char *msg, size_t msglen)
 {
     uint32_t nblocks, sample;

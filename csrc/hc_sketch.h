@@ -51,7 +51,7 @@ int hc_sketch_size(hc_sketch *s, uint64_t capacity);
 size_t hc_sketch_bytes(const hc_sketch *s);
 
 static inline void hc_sketch_add(hc_sketch *s, uint64_t hash);
-uint32_t hc_sketch_estimate(const hc_sketch *s, uint64_t hash);
+static inline uint32_t hc_sketch_estimate(const hc_sketch *s, uint64_t hash);
 /* Halve every counter (hc_sketch_add calls it every `sample` additions). */
 void hc_sketch_halve(hc_sketch *s);
 
@@ -96,6 +96,26 @@ static inline void hc_sketch_add(hc_sketch *s, uint64_t hash)
     }
     if (added && ++s->additions >= s->sample)
         hc_sketch_halve(s);
+}
+
+/* The estimate: the least of the hash's 4 counters (0 without a table). Inline: TINYLFU's
+ * admission takes two per store (candidate and victim), and the call was a sixth of each. */
+static inline uint32_t hc_sketch_estimate(const hc_sketch *s, uint64_t hash)
+{
+    uint64_t m, *b;
+    uint32_t lo, best = 15;
+    int i;
+    if (!s->table)
+        return 0;
+    m = hc_fmix64(hash, HC_SKETCH_SALT);
+    b = hc_sketch_block(s, m);
+    lo = (uint32_t)m;
+    for (i = 0; i < 4; i++) {
+        uint32_t h = lo >> (8 * i);
+        uint32_t v = (uint32_t)(b[2 * i + (h & 1)] >> (((h >> 1) & 15) * 4)) & 15;
+        best = v < best ? v : best;
+    }
+    return best;
 }
 
 #endif /* HC_SKETCH_H */
