@@ -137,7 +137,7 @@ fi
 "$PY" -m venv "$WORK/wheelenv"
 WENV="$WORK/wheelenv/bin"
 if [ "$MODE" = full ]; then
-    quiet_pip "$WENV/python" -m pip install -q --disable-pip-version-check "$REPAIRED" pytest hypothesis cachetools "redis[hiredis]>=5" "cryptography>=42" "msgpack>=1.0" "prometheus-client>=0.19" "lmdb>=3.0"
+    quiet_pip "$WENV/python" -m pip install -q --disable-pip-version-check "$REPAIRED" pytest hypothesis cachetools "redis[hiredis]>=5" "cryptography>=42" "msgpack>=1.0" "prometheus-client>=0.19" "lmdb>=3.0" "matplotlib>=3.8"
 else
     quiet_pip "$WENV/python" -m pip install -q --disable-pip-version-check "$REPAIRED"
 fi
