@@ -84,7 +84,8 @@ class TierChain:
         """The first level's answer that is a hit (each level counts its own hit or miss);
         ``rkey.level`` says which level it was."""
         for level, (tier, key) in enumerate(zip(self.levels, rkey.all)):
-            hit = tier._tally(tier._fetch(key))
+            counted = getattr(tier, "_fetch_counted", None)  # a DiskTier's one-frame read
+            hit = counted(key) if counted is not None else tier._tally(tier._fetch(key))
             if hit is not MISS:
                 rkey.level = level
                 return hit
@@ -92,6 +93,9 @@ class TierChain:
 
     def _tally(self, hit: Any) -> Any:
         return hit  # counted per level in _fetch
+
+    def _fetch_counted(self, rkey: Any) -> Any:  # the native front's read: _fetch counts already
+        return self._fetch(rkey)
 
     def _raise(self, rkey: Any, value: Any, ttl: Optional[float]) -> None:
         """Copy a value found at ``rkey.level`` into every level above it (the tiered cache

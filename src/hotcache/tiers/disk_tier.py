@@ -13,6 +13,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..disk._format import lkey_of, rkey_of
+from ..disk._hit import hit_reader
 from ..disk.cache import _MISSING, DiskCache, DiskStats
 from .base import spill_hook
 from .redis_codec import Secret
@@ -64,23 +65,20 @@ class DiskTier:
         self._timer = timer
         self._counts = [0, 0]  # l2_hits, l2_misses
         self._rkey: Callable[[Any], bytes] = rkey_of
+        self._key_prefix = b""  # _rkey(key) is encode_key(key) in UTF-8 (the native front's rule)
+        cls = type(self)
+        if all(getattr(cls, name) is getattr(DiskTier, name) for name in ("_read", "_fetch", "_tally")):
+            # _tally(_fetch(rkey)) in one frame for the native front (hotcache.disk._hit); it
+            # holds the disk cache and the counters, not the tier
+            self._fetch_counted = hit_reader(self._cache, self._counts, timer,
+                                             _counted(self._cache, timer, self._counts))
 
     # -- the tier protocol (see hotcache.tiers.base.Tier) ----------------------------------------
     def _read(self, rkey: bytes) -> Any:
         """(value, seconds left or None) of the live value for ``rkey``, else MISS (engine errors
         and tampered values count and read as misses; a closed tier misses). ``_fetch`` of the
         protocol (AsyncDiskTier's awaits it)."""
-        try:
-            found = self._cache._find(rkey)
-        except ValueError:  # closed
-            return MISS
-        if found is _MISSING:
-            return MISS
-        value, expire_at = found
-        if not expire_at:
-            return value, None
-        left = expire_at - self._timer()
-        return (value, left) if left > 0 else MISS
+        return _answer(self._cache, self._timer, rkey)
 
     _fetch = _read
 
@@ -214,6 +212,31 @@ class DiskTier:
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         raise TypeError("a DiskTier cannot be pickled or copied; open its directory again")
+
+
+def _answer(cache: DiskCache, timer: Callable[[], float], rkey: bytes) -> Any:
+    """DiskTier._read of ``cache`` judged by ``timer``."""
+    try:
+        found = cache._find(rkey)
+    except ValueError:  # closed
+        return MISS
+    if found is _MISSING:
+        return MISS
+    value, expire_at = found
+    if not expire_at:
+        return value, None
+    left = expire_at - timer()
+    return (value, left) if left > 0 else MISS
+
+
+def _counted(cache: DiskCache, timer: Callable[[], float], counts: List[int]) -> Callable[[bytes], Any]:
+    """``_tally(_read(rkey))`` of a DiskTier (its cache, timer and counters)."""
+    def read(rkey: bytes) -> Any:
+        hit = _answer(cache, timer, rkey)
+        counts[1 if hit is MISS else 0] += 1
+        return hit
+
+    return read
 
 
 def _spiller(cache: DiskCache) -> Callable[[bytes, Any, Optional[float]], None]:

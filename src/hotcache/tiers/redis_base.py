@@ -90,6 +90,9 @@ class _TierBase:
         self._queue = SpillQueue(_check_count("max_pending", max_pending), tomb_limit=max_pending)
         self._counters = Counters()
         self._rkey: Callable[[Any], bytes] = key_encoder(self._prefix, key)
+        # _rkey(key) == _key_prefix + encode_key(key) in UTF-8 (the native front encodes str and
+        # int keys itself while _rkey is this encoder); None with a key= function
+        self._key_prefix: Optional[bytes] = self._prefix if key is None else None
         self._channel: Any = None  # hotcache.tiers.redis_invalidate.Channel once a cache announces writes
 
     # -- the tier protocol (see hotcache.tiers.Tier): what a tiered cache calls ----------------

@@ -74,9 +74,10 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
     promotions and invalidations take one lock.
     """
 
-    __slots__ = ("_l1", "_tier", "_lock", "_gen", "_floor", "_touched", "_index", "_index_limit",
-                 "_shared", "_l1_ttl", "_through", "_sub", "_insync", "_invalidations", "_losses",
-                 "_finalizer", "_raise", "__weakref__")
+    # _lock, _gen, _floor, _touched, _index, _index_limit, _insync and _raise are ReadThrough's
+    # (its native miss path reads them)
+    __slots__ = ("_l1", "_tier", "_shared", "_l1_ttl", "_through", "_sub", "_invalidations",
+                 "_losses", "_finalizer", "__weakref__")
 
     def __init__(self, l1: Any, tier: Any, *more: Any, mode: str = "spill", invalidation: Any = _AUTO,
                  write: str = "behind") -> None:
@@ -91,6 +92,8 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
             tier = TierChain((tier,) + more)
         ReadThrough.__init__(self, l1)
         self._setup(l1, tier, mode, invalidation, write)
+        if _plain_misses(type(self)):
+            self._rt_arm(tier, getattr(tier, "_key_prefix", None))
         _live[next(_ids)] = self
         if self._sub is not None:
             self._sub.ensure()
@@ -101,11 +104,13 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
     def __reduce_ex__(self, protocol: Any) -> Any:
         raise TypeError("a TieredCache cannot be pickled or copied (copy its l1 instead)")
 
-    # -- the hot path: one Python frame around the L1's C lookup -------------------------------
-    # __getitem__ and get(key, default) are ReadThrough's: an L1 hit runs natively, a miss
-    # calls _load(key, default) below (ReadThrough passes its own sentinel for __getitem__).
+    # -- the hot path: the L1's C lookup -----------------------------------------------------
+    # __getitem__ and get(key, default) are ReadThrough's: an L1 hit runs natively. A miss runs
+    # natively too (ReadThrough's armed miss path: the steps of _load below, without their
+    # frames) unless the class overrides a step of it (_plain_misses) or the subscription is
+    # lost; then ReadThrough calls _load(key, default) (its own sentinel for __getitem__).
 
-    # -- the slow path -------------------------------------------------------------------------
+    # -- the miss path in Python -----------------------------------------------------------------
     def _load(self, key: Any, default: Any) -> Any:
         tier = self._tier
         rkey = tier._rkey(key)
@@ -219,3 +224,12 @@ class TieredCache(ReadThrough, _Tiered, MutableMapping):  # type: ignore[misc]
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+# the steps of an L1 miss that ReadThrough's native miss path runs in their place: a subclass
+# overriding any of them keeps its override (its misses go through _load)
+_MISS_STEPS = ("_load", "_begin", "_settle", "_promote", "_cap", "_note")
+
+
+def _plain_misses(cls: type) -> bool:
+    return all(getattr(cls, name) is getattr(TieredCache, name) for name in _MISS_STEPS)
