@@ -28,8 +28,8 @@
 # (_insync false) takes the Python path (_load), which restarts the subscriber.
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.dict cimport PyDict_GetItem
 from cpython.unicode cimport PyUnicode_AsEncodedString
-from libc.stdio cimport snprintf
 
 cdef extern from "Python.h":
     long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
@@ -83,7 +83,8 @@ cdef class ReadThrough:
         self._rt_int = None if prefix is None else prefix + b"i"
         self._rt_counted = getattr(tier, "_fetch_counted", None)
         l1 = self._rt_l1
-        self._rt_core_set = isinstance(l1, Core) and type(l1).set is Core.set
+        self._rt_core_set = isinstance(l1, Core) and type(l1).set is Core.set and \
+            type(l1).default_ttl is Core.default_ttl
         self._rt_tier = tier
 
     def __getitem__(self, key):
@@ -132,9 +133,10 @@ cdef object _rt_key(ReadThrough self, object tier, object key):
     is the one armed with a prefix (exactly what encode_key makes: "s" + text, "i%d"), else
     ``tier._rkey(key)`` (its TypeError for keys it cannot encode)."""
     cdef long long n
+    cdef unsigned long long u
     cdef int overflow = 0
-    cdef char buf[32]
-    cdef int size
+    cdef char buf[24]
+    cdef int pos = 24
     rkey = tier._rkey
     if self._rt_str is not None and rkey is self._rt_rkey:
         if type(key) is str:
@@ -142,8 +144,18 @@ cdef object _rt_key(ReadThrough self, object tier, object key):
         if type(key) is int:
             n = PyLong_AsLongLongAndOverflow(key, &overflow)
             if overflow == 0 and -_RT_SMALL < n < _RT_SMALL:
-                size = snprintf(buf, sizeof(buf), b"%lld", n)
-                return self._rt_int + PyBytes_FromStringAndSize(buf, size)
+                # decimal digits by hand: glibc's snprintf cost ~700 instructions a key
+                u = <unsigned long long>(-n if n < 0 else n)
+                while True:
+                    pos -= 1
+                    buf[pos] = <char>(48 + u % 10)
+                    u //= 10
+                    if u == 0:
+                        break
+                if n < 0:
+                    pos -= 1
+                    buf[pos] = 45  # "-"
+                return self._rt_int + PyBytes_FromStringAndSize(buf + pos, 24 - pos)
     return rkey(key)
 
 
@@ -152,6 +164,7 @@ cdef object _rt_miss(ReadThrough self, object key, object default):
     ARMED MISS PATH above). Returns the value found in the tier, else ``default``."""
     cdef object tier = self._rt_tier
     cdef Core core
+    cdef PyObject *found
     rkey = _rt_key(self, tier, key)
     gen = self._gen                                    # _begin (in sync: nothing to restart)
     counted = self._rt_counted
@@ -164,13 +177,18 @@ cdef object _rt_miss(ReadThrough self, object key, object default):
     value, left = hit
     ttl = left
     if ttl is not None:                                # _cap: an L1 copy never outlives the tier's
-        own = getattr(self._rt_l1, "default_ttl", None)
+        own = (<Core>self._rt_l1)._ttl if self._rt_core_set else getattr(self._rt_l1, "default_ttl", None)
         if isinstance(own, (int, float)) and own < ttl:
             ttl = None
     with self._lock:
         if not self._insync or gen < self._floor:
             return value
-        seen = self._touched.get(rkey)
+        touched = self._touched
+        if type(touched) is dict:
+            found = PyDict_GetItem(touched, rkey)     # bytes keys: no error to swallow
+            seen = <object>found if found != NULL else None
+        else:
+            seen = touched.get(rkey)
         if seen is not None and seen > gen:
             return value                               # a write raced this read: its value wins
         if self._raise is not None:

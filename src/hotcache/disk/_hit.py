@@ -61,7 +61,8 @@ def hit_reader(cache: Any, counts: List[int], timer: Callable[[], float],
             if envmod.forking:
                 record = _RETRY
             else:
-                txn = shared.env.begin(db=shared.v, buffers=False)
+                txn = shared.env.begin(shared.v)  # db positionally: py-lmdb's keyword
+                # parsing cost 0.4 us of a 1.0 us begin/get/abort (buffers=False is the default)
                 try:
                     record = txn.get(rkey)
                 finally:

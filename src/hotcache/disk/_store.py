@@ -280,7 +280,7 @@ class Store:
         try:
             if envmod.forking:
                 wait_for_fork()
-            txn = shared.env.begin(db=shared.v, buffers=False)
+            txn = shared.env.begin(shared.v)  # db=, positionally (0.4 us less); buffers=False
             try:
                 return txn.get(lkey)
             finally:
