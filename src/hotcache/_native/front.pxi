@@ -101,13 +101,7 @@ cdef class ReadThrough:
                 return self._rt_l1[key]
             except KeyError:
                 pass
-        if self._rt_tier is not None and self._insync:
-            value = _rt_miss(self, key, _MISSING)
-        else:
-            value = self._rt_load(self, key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
+        return _rt_missed(self, key, _MISSING)
 
     def get(self, key, default=None):
         cdef Py_ssize_t slot
@@ -123,9 +117,19 @@ cdef class ReadThrough:
                 return self._rt_l1[key]
             except KeyError:
                 pass
-        if self._rt_tier is not None and self._insync:
-            return _rt_miss(self, key, default)
-        return self._rt_load(self, key, default)
+        return _rt_missed(self, key, default)
+
+
+cdef object _rt_missed(ReadThrough self, object key, object default):
+    """An L1 miss: the armed path, else type(self)._load; ``default`` _MISSING (``self[key]``):
+    KeyError when nothing was found."""
+    if self._rt_tier is not None and self._insync:
+        value = _rt_miss(self, key, default)
+    else:
+        value = self._rt_load(self, key, default)
+    if value is _MISSING:
+        raise KeyError(key)
+    return value
 
 
 cdef object _rt_key(ReadThrough self, object tier, object key):
