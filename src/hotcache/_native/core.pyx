@@ -31,6 +31,7 @@ hotcache._spec mirrors them where a Python twin makes sense):
   subclass.pxi  cachetools' call graph for subclasses     _spec/core.py (the hooked paths)
   call.pxi      CachedCall, the decorators' hit path      _spec/call.py
   front.pxi     ReadThrough, a tier's native L1 front     _spec/front.py
+  jsonscan.pxi  json_scan, JSON bytes -> values (subset)  the json module (tests compare)
   sizing.pxi    the sizing advisor's sampler (sizing=R)   hotcache/sizing/sampler.py
 """
 from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ
@@ -839,3 +840,4 @@ include "check.pxi"
 include "subclass.pxi"
 include "call.pxi"
 include "front.pxi"
+include "jsonscan.pxi"

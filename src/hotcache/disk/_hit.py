@@ -7,7 +7,9 @@ DiskCache._decode, unpack_record, the loader), ~1 us more. ``read`` does the com
 
     nothing of this process queued, a short key, the store open, no fork under way
       -> one read transaction -> a plain record (no HASHED flag) -> not expired
-      -> decode (the JSON scanner directly for unsealed JSON) -> the use recorded for the LRU
+      -> decode (unsealed JSON: hotcache._native.core.json_scan over the record's bytes in
+       place, ~0.55 us against the stdlib scanner's ~0.96 us with its copies; text outside its
+       subset goes the general way) -> the use recorded for the LRU
       -> counted as a hit, (value, seconds left or None)
     a missing record -> counted as a miss, MISS
 
@@ -27,6 +29,11 @@ from . import _env as envmod
 from ._env import active, get_ident
 from ._format import HEADER_SIZE, MAX_DIRECT_KEY
 
+try:
+    from .._native.core import json_scan  # type: ignore[attr-defined]
+except ImportError:  # the extension could not load: the json module's scanner
+    json_scan = None
+
 __all__ = ["hit_reader"]
 
 _EXPIRE = struct.Struct("<d").unpack_from
@@ -41,9 +48,10 @@ def hit_reader(cache: Any, counts: List[int], timer: Callable[[], float],
     q, store, touches = cache._queue, cache._store, cache._touches
     codec = cache._codec
     loads = cache._loads
-    scan = None
+    scan = native = None
     if not codec.sealed and getattr(codec.serializer, "name", None) == "json":
         scan = JSONDecoder().scan_once  # type: ignore[attr-defined]
+        native = json_scan  # the record's bytes in place (None without the extension)
     now_ns = time.time_ns
     unpack = _EXPIRE
     start = HEADER_SIZE
@@ -84,7 +92,12 @@ def hit_reader(cache: Any, counts: List[int], timer: Callable[[], float],
                 return None
         else:
             left = None
-        if scan is not None:
+        if native is not None:
+            try:
+                value = native(record, start)
+            except ValueError:  # outside its subset (escapes, NaN, ...) or not JSON: the stdlib's
+                return fallback(rkey)
+        elif scan is not None:
             try:
                 text = record[start:].decode("utf-8")
                 value, end = scan(text, 0)
