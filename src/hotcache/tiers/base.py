@@ -90,7 +90,11 @@ class Tier(Protocol):
     None and "pubsub" is refused), ``_spill_put() -> put(rkey, value, seconds)`` (a droppable
     write; required of every level of a TierChain, which uses it to copy a lower level's hit
     upwards), ``_raise(rkey, value, ttl)`` (a chain's copy upwards, called by the tiered cache
-    under its lock once the generation rule allowed the promotion).
+    under its lock once the generation rule allowed the promotion), ``_fetch_counted(rkey)``
+    (``_tally(_fetch(rkey))`` in one call: the native front's read on an L1 miss, taken when
+    TieredCache is built), ``_key_prefix`` (bytes with ``_rkey(key) == _key_prefix +
+    encode_key(key)`` in UTF-8 for every key, or None: the native front then encodes str and
+    int keys itself while ``_rkey`` is unchanged).
     """
 
     ttl: float
