@@ -126,17 +126,23 @@ static void configure(hc_pol *p)
 
 /* ---- region maintenance ---- */
 
-/* Protected's oldest back to probation (flagged demoted) while protected is over its bound. */
-static void demote_protected(hc_pol *p, hc_entry *e)
+/* Protected's oldest back to probation (flagged demoted) while protected is over its bound, at
+ * most `budget` entries. */
+static void demote_protected_n(hc_pol *p, hc_entry *e, int budget)
 {
     hc_tinylfu *t = &p->tl;
     int i;
-    for (i = 0; i < TRANSFER_MAX && t->protect.weight > t->protect_max; i++) {
+    for (i = 0; i < budget && t->protect.weight > t->protect_max; i++) {
         uint32_t s = t->protect.head;
         if (s == HC_NIL)
             break;
         move_to(e, s, pol_weight(p, s), &t->protect, &t->probation, Q_PROBATION | F_DEMOTED);
     }
+}
+
+static void demote_protected(hc_pol *p, hc_entry *e)
+{
+    demote_protected_n(p, e, TRANSFER_MAX);
 }
 
 /* Window's oldest to probation's tail while the window is over its bound (Caffeine's
@@ -387,6 +393,52 @@ static void tl_insert(hc_pol *p, hc_entry *e, uint32_t s)
     }
 }
 
+/* A probation hit on a full protected region, in one relinking: s (probation, weight w) goes to
+ * protected's tail and protected's oldest h (weight hw, not s) to probation's tail, demoted --
+ * exactly move_to(s: probation -> protected) then demote_protected moving h alone, which is
+ * what the caller checked (protected over its bound with s, within it without h). In shuffled
+ * rounds nearly every hit is this one (SLRU's pathological pattern). */
+static inline void swap_promote(hc_tinylfu *t, hc_entry *e, uint32_t s, uint64_t w, uint32_t h,
+                                uint64_t hw)
+{
+    uint32_t pv = e[s].pol_prev, nx = e[s].pol_next, h2 = e[h].pol_next, pt;
+    /* s out of probation */
+    if (pv != HC_NIL)
+        e[pv].pol_next = nx;
+    else
+        t->probation.head = nx;
+    if (nx != HC_NIL)
+        e[nx].pol_prev = pv;
+    else
+        t->probation.tail = pv;
+    /* h out of protected's head; s in at its tail (h2 is s when h was protected's only entry) */
+    pt = t->protect.tail;
+    t->protect.head = h2;
+    if (h2 != HC_NIL) {
+        e[h2].pol_prev = HC_NIL;
+        e[pt].pol_next = s;
+        e[s].pol_prev = pt;
+    } else {
+        t->protect.head = s;
+        e[s].pol_prev = HC_NIL;
+    }
+    e[s].pol_next = HC_NIL;
+    t->protect.tail = s;
+    /* h in at probation's tail */
+    pt = t->probation.tail;
+    e[h].pol_prev = pt;
+    e[h].pol_next = HC_NIL;
+    if (pt != HC_NIL)
+        e[pt].pol_next = h;
+    else
+        t->probation.head = h;
+    t->probation.tail = h;
+    t->protect.weight = t->protect.weight + w - hw;
+    t->probation.weight = t->probation.weight - w + hw;
+    e[s].pol_aux = Q_PROTECT;
+    e[h].pol_aux = Q_PROBATION | F_DEMOTED;
+}
+
 /* A window or probation entry was used (out of line: tl_access's protected path stays a leaf).
  * The sketch counts it; a window entry moves to the window's tail; a probation entry goes to
  * protected's tail, demoting protected's overflow, unless it outweighs protected: then to
@@ -394,7 +446,8 @@ static void tl_insert(hc_pol *p, hc_entry *e, uint32_t s)
 HC_NOINLINE static void use_unprotected(hc_pol *p, hc_entry *e, uint32_t s)
 {
     hc_tinylfu *t = &p->tl;
-    uint64_t w;
+    uint64_t w, hw;
+    uint32_t h;
     hc_sketch_add(&t->sketch, e[s].hash);
     if (queue_tag(e, s) == Q_WINDOW) {
         pol_q_to_tail(&t->window, e, s);
@@ -403,10 +456,16 @@ HC_NOINLINE static void use_unprotected(hc_pol *p, hc_entry *e, uint32_t s)
     w = pol_weight(p, s);
     if (w > t->protect_max) {
         pol_q_to_tail(&t->probation, e, s);
-    } else {
-        move_to(e, s, w, &t->probation, &t->protect, Q_PROTECT);
-        demote_protected(p, e);
+        return;
     }
+    h = t->protect.head;
+    if (h != HC_NIL && t->protect.weight + w > t->protect_max &&
+        t->protect.weight + w - (hw = pol_weight(p, h)) <= t->protect_max) {
+        swap_promote(t, e, s, w, h, hw);
+        return;
+    }
+    move_to(e, s, w, &t->probation, &t->protect, Q_PROTECT);
+    demote_protected(p, e);
 }
 
 /* A use of s: a read hit, or a re-assignment whose weight fits (Caffeine's onAccess). A
