@@ -126,17 +126,23 @@ static void configure(hc_pol *p)
 
 /* ---- region maintenance ---- */
 
-/* Protected's oldest back to probation (flagged demoted) while protected is over its bound. */
-static void demote_protected(hc_pol *p, hc_entry *e)
+/* Protected's oldest back to probation (flagged demoted) while protected is over its bound, at
+ * most `budget` entries. */
+static void demote_protected_n(hc_pol *p, hc_entry *e, int budget)
 {
     hc_tinylfu *t = &p->tl;
     int i;
-    for (i = 0; i < TRANSFER_MAX && t->protect.weight > t->protect_max; i++) {
+    for (i = 0; i < budget && t->protect.weight > t->protect_max; i++) {
         uint32_t s = t->protect.head;
         if (s == HC_NIL)
             break;
         move_to(e, s, pol_weight(p, s), &t->protect, &t->probation, Q_PROBATION | F_DEMOTED);
     }
+}
+
+static void demote_protected(hc_pol *p, hc_entry *e)
+{
+    demote_protected_n(p, e, TRANSFER_MAX);
 }
 
 /* Window's oldest to probation's tail while the window is over its bound (Caffeine's
@@ -212,9 +218,13 @@ static void shrink_window(hc_pol *p, hc_entry *e, uint64_t amount)
 
 /* ---- adaptation from the ghost ---- */
 
+/* One victim hash in 2^ghost_shift is sampled. Below 8192 remembered hashes the shift is 0 and
+ * every hash is: the mix is then skipped (the same answer, one fmix64 less per miss and per
+ * eviction on small caches). */
 static inline int ghost_sampled(const hc_tinylfu *t, uint64_t hash)
 {
-    return (hc_fmix64(hash, SAMPLE_SALT) & ((UINT64_C(1) << t->ghost_shift) - 1)) == 0;
+    return t->ghost_shift == 0 ||
+           (hc_fmix64(hash, SAMPLE_SALT) & ((UINT64_C(1) << t->ghost_shift) - 1)) == 0;
 }
 
 /* A victim leaves: remember its hash (if sampled) with where it was, and count the tag. */
@@ -222,12 +232,13 @@ static void ghost_remember(hc_pol *p, const hc_entry *e, uint32_t s, uint64_t w)
 {
     hc_tinylfu *t = &p->tl;
     uint32_t q = queue_tag(e, s);
-    int tag = q == Q_WINDOW ? TAG_WINDOW
-                            : (q == Q_PROTECT || (e[s].pol_aux & F_DEMOTED)) ? TAG_DEMOTED : TAG_FRESH;
-    double keep = 1.0 - 1.0 / (1.0 + (double)t->ghost.sized_for);
-    int k;
+    int tag, k;
+    double keep;
     if (!t->ghost.slot || !ghost_sampled(t, e[s].hash))
         return;
+    tag = q == Q_WINDOW ? TAG_WINDOW
+                        : (q == Q_PROTECT || (e[s].pol_aux & F_DEMOTED)) ? TAG_DEMOTED : TAG_FRESH;
+    keep = 1.0 - 1.0 / (1.0 + (double)t->ghost.sized_for);
     hc_ghost_add_tag(&t->ghost, e[s].hash, w, tag);
     for (k = 0; k < 3; k++) /* decayed counts of recent sampled evictions per tag */
         t->evicted[k] = t->evicted[k] * keep + (k == tag);
@@ -296,8 +307,12 @@ static uint32_t choose(const hc_pol *p, const hc_entry *e, uint32_t keep)
         return vict;
     if (pol_weight(p, cand) > t->maximum)
         return cand;
-    fc = hc_sketch_estimate(&t->sketch, e[cand].hash);
+    /* The victim's estimate first: the candidate's then stops at the first counter that
+     * settles the answer -- one <= min(fv, ADMIT_HASHDOS - 1) means fc <= fv and fc below the
+     * jitter's threshold, so the candidate goes (the same answer as the full estimate). */
     fv = hc_sketch_estimate(&t->sketch, e[vict].hash);
+    fc = hc_sketch_estimate_above(&t->sketch, e[cand].hash,
+                                  fv < ADMIT_HASHDOS - 1 ? fv : ADMIT_HASHDOS - 1);
     if (fc > fv)
         return vict;
     if (fc >= ADMIT_HASHDOS && (hc_fmix64(p->rng, JITTER_SALT) & JITTER_MASK) == 0)
@@ -378,6 +393,52 @@ static void tl_insert(hc_pol *p, hc_entry *e, uint32_t s)
     }
 }
 
+/* A probation hit on a full protected region, in one relinking: s (probation, weight w) goes to
+ * protected's tail and protected's oldest h (weight hw, not s) to probation's tail, demoted --
+ * exactly move_to(s: probation -> protected) then demote_protected moving h alone, which is
+ * what the caller checked (protected over its bound with s, within it without h). In shuffled
+ * rounds nearly every hit is this one (SLRU's pathological pattern). */
+static inline void swap_promote(hc_tinylfu *t, hc_entry *e, uint32_t s, uint64_t w, uint32_t h,
+                                uint64_t hw)
+{
+    uint32_t pv = e[s].pol_prev, nx = e[s].pol_next, h2 = e[h].pol_next, pt;
+    /* s out of probation */
+    if (pv != HC_NIL)
+        e[pv].pol_next = nx;
+    else
+        t->probation.head = nx;
+    if (nx != HC_NIL)
+        e[nx].pol_prev = pv;
+    else
+        t->probation.tail = pv;
+    /* h out of protected's head; s in at its tail (h2 is s when h was protected's only entry) */
+    pt = t->protect.tail;
+    t->protect.head = h2;
+    if (h2 != HC_NIL) {
+        e[h2].pol_prev = HC_NIL;
+        e[pt].pol_next = s;
+        e[s].pol_prev = pt;
+    } else {
+        t->protect.head = s;
+        e[s].pol_prev = HC_NIL;
+    }
+    e[s].pol_next = HC_NIL;
+    t->protect.tail = s;
+    /* h in at probation's tail */
+    pt = t->probation.tail;
+    e[h].pol_prev = pt;
+    e[h].pol_next = HC_NIL;
+    if (pt != HC_NIL)
+        e[pt].pol_next = h;
+    else
+        t->probation.head = h;
+    t->probation.tail = h;
+    t->protect.weight = t->protect.weight + w - hw;
+    t->probation.weight = t->probation.weight - w + hw;
+    e[s].pol_aux = Q_PROTECT;
+    e[h].pol_aux = Q_PROBATION | F_DEMOTED;
+}
+
 /* A window or probation entry was used (out of line: tl_access's protected path stays a leaf).
  * The sketch counts it; a window entry moves to the window's tail; a probation entry goes to
  * protected's tail, demoting protected's overflow, unless it outweighs protected: then to
@@ -385,7 +446,8 @@ static void tl_insert(hc_pol *p, hc_entry *e, uint32_t s)
 HC_NOINLINE static void use_unprotected(hc_pol *p, hc_entry *e, uint32_t s)
 {
     hc_tinylfu *t = &p->tl;
-    uint64_t w;
+    uint64_t w, hw;
+    uint32_t h;
     hc_sketch_add(&t->sketch, e[s].hash);
     if (queue_tag(e, s) == Q_WINDOW) {
         pol_q_to_tail(&t->window, e, s);
@@ -394,10 +456,16 @@ HC_NOINLINE static void use_unprotected(hc_pol *p, hc_entry *e, uint32_t s)
     w = pol_weight(p, s);
     if (w > t->protect_max) {
         pol_q_to_tail(&t->probation, e, s);
-    } else {
-        move_to(e, s, w, &t->probation, &t->protect, Q_PROTECT);
-        demote_protected(p, e);
+        return;
     }
+    h = t->protect.head;
+    if (h != HC_NIL && t->protect.weight + w > t->protect_max &&
+        t->protect.weight + w - (hw = pol_weight(p, h)) <= t->protect_max) {
+        swap_promote(t, e, s, w, h, hw);
+        return;
+    }
+    move_to(e, s, w, &t->probation, &t->protect, Q_PROTECT);
+    demote_protected(p, e);
 }
 
 /* A use of s: a read hit, or a re-assignment whose weight fits (Caffeine's onAccess). A

@@ -118,4 +118,27 @@ static inline uint32_t hc_sketch_estimate(const hc_sketch *s, uint64_t hash)
     return best;
 }
 
+/* hc_sketch_estimate(s, hash) when that is above `floor`; otherwise some value <= floor (it
+ * stops at the first counter <= floor). For a caller that only asks "above floor, and then
+ * how much": TINYLFU's admission, where most candidates lose at their first counter. */
+static inline uint32_t hc_sketch_estimate_above(const hc_sketch *s, uint64_t hash, uint32_t floor)
+{
+    uint64_t m, *b;
+    uint32_t lo, best = 15;
+    int i;
+    if (!s->table)
+        return 0;
+    m = hc_fmix64(hash, HC_SKETCH_SALT);
+    b = hc_sketch_block(s, m);
+    lo = (uint32_t)m;
+    for (i = 0; i < 4; i++) {
+        uint32_t h = lo >> (8 * i);
+        uint32_t v = (uint32_t)(b[2 * i + (h & 1)] >> (((h >> 1) & 15) * 4)) & 15;
+        if (v <= floor)
+            return v;
+        best = v < best ? v : best;
+    }
+    return best;
+}
+
 #endif /* HC_SKETCH_H */
