@@ -23,6 +23,7 @@ import hotcache
 from helpers import AsyncInterrupt, FakeTimer, classes, interrupt_point, raise_at
 from hotcache import _flight, cached, cachedmethod, keys
 from hotcache.memo import decorators
+from hotcache.memo import load as load_mod
 from hotcache.memo.load import _Loader
 from hotcache._spec.call import CachedCall as TwinCall
 
@@ -32,16 +33,28 @@ except ImportError:  # pragma: no cover - pure fallback
     _core = None
 
 NATIVE = getattr(_core, "CachedCall", None)
-CALL_IMPLS = ["twin"] + (["native"] if NATIVE is not None else [])
+NATIVE_MISS = getattr(_core, "FlightMiss", None)
+# twin: the twin CachedCall and the Python miss (miss_path's closure), the specification;
+# native: what ships, the native CachedCall and (plain wrappers) the native FlightMiss;
+# native-pymiss: the native CachedCall and the Python miss (what ttl=/unless= wrappers run)
+CALL_IMPLS = ["twin"] + (["native", "native-pymiss"] if NATIVE is not None else [])
 HANG = 10.0  # seconds: hang guard only
 
 
 @pytest.fixture(params=CALL_IMPLS)
 def call_impl(request, monkeypatch):
-    """Run the test with wrappers built on the native CachedCall or on the twin."""
-    base = NATIVE if request.param == "native" else TwinCall
+    """Run the test with wrappers built on the native CachedCall or on the twin, and with the
+    native or the Python single-flight miss."""
+    base = TwinCall if request.param == "twin" else NATIVE
     monkeypatch.setattr(decorators, "_CallBase", base)
+    if request.param != "native":
+        monkeypatch.setattr(load_mod, "_FlightMiss", None)
     return base
+
+
+def _native_miss(f):
+    """Whether the wrapper f misses through the native FlightMiss."""
+    return NATIVE_MISS is not None and type(f._w_counts) is NATIVE_MISS
 
 
 class CountedLock:
@@ -419,26 +432,33 @@ def test_interrupt_right_after_registration_does_not_leak_the_flight(call_impl):
     def f(x):
         return x * 2
 
-    with raise_at(_MISS_CODE, interrupt_point(_MISS_CODE, "registered")) as inject:
+    # the native miss runs no Python line between registering and its try: the first place an
+    # asynchronous exception can land after the registration is the function itself
+    code = f.__wrapped__.__code__ if _native_miss(f) else _MISS_CODE
+    where = None if _native_miss(f) else interrupt_point(_MISS_CODE, "registered")
+    with raise_at(code, where) as inject:
         with pytest.raises(AsyncInterrupt):
             f(1)
     assert inject.fired
     assert f._w_loader.flight.in_flight() == 0
+    assert f.cache_stats()["load_errors"] == (1 if _native_miss(f) else 0)
     assert _in_thread(lambda: f(1)) == 2
 
 
 @pytest.mark.parametrize("outcome", ["value", "error"])
 def test_interrupt_entering_finish_still_wakes_waiters(call_impl, outcome):
     """The leader is interrupted on entering ``_finish`` (what a real SIGINT hits at random):
-    the waiter still gets the leader's outcome and later callers do not hang."""
-    entered = threading.Event()
+    the waiter still gets the leader's outcome and later callers do not hang. The native miss
+    ends a flight in C; the Python code it runs there is the waiters' ``Event.set``: the
+    interrupt lands on entering that instead."""
+    entered = threading.Semaphore(0)  # not an Event: Event.set is where the native miss is hit
     calls = []
 
     @cached(hotcache.LRUCache(8))
     def f(x):
         calls.append(x)
         if len(calls) == 1:
-            entered.set()
+            entered.release()
             _await_waiters(f._w_loader.flight, (x,), 1)
             if outcome == "error":
                 raise ValueError("load failed")  # nothing stored: later callers load again
@@ -447,7 +467,7 @@ def test_interrupt_entering_finish_still_wakes_waiters(call_impl, outcome):
     got = []
 
     def waiter():
-        assert entered.wait(HANG)
+        assert entered.acquire(timeout=HANG)
         try:
             got.append(f(1))
         except ValueError as exc:
@@ -455,12 +475,13 @@ def test_interrupt_entering_finish_still_wakes_waiters(call_impl, outcome):
 
     t = threading.Thread(target=waiter, daemon=True)
     t.start()
+    code = threading.Event.set.__code__ if _native_miss(f) else _flight._finish.__code__
     try:
-        with raise_at(_flight._finish.__code__) as inject:
+        with raise_at(code) as inject:
             with pytest.raises(AsyncInterrupt):
                 f(1)
     finally:
-        entered.set()
+        entered.release()
         t.join(HANG)
     assert inject.fired
     assert not t.is_alive(), "the waiter was never woken"
