@@ -216,6 +216,65 @@ def test_cache_none_is_a_type_error():
         cached(None, info=True)
 
 
+def test_plain_wrapper_misses_natively_and_keys_stay_hashkeys(call_impl, impl):
+    """A plain wrapper's miss is the native FlightMiss (when that is the configuration); the
+    keys it stores are what cachetools' hashkey gives, found by hashkey(...) and by equal
+    tuples (the hit path's inline tuple hash is hash())."""
+    calls = []
+
+    @cached(classes(impl)["LRUCache"](8))
+    def f(*args, **kwargs):
+        calls.append(args)
+        return len(calls)
+
+    if call_impl is NATIVE and load_mod._FlightMiss is not None:
+        assert _native_miss(f)
+    for args in [(1,), (2 ** 62 + 7,), ("a", 1.5), (), ((1, 2), None), (-1,)]:
+        first = f(*args)
+        assert f(*args) == first
+        assert keys.hashkey(*args) in f.cache and f.cache[tuple(args)] == first
+        assert keys.hashkey(*args) in list(f.cache)
+    assert f(1.0) == f(1) and f(True) == f(1)        # hashkey(1) == hashkey(1.0) == hashkey(True)
+    assert f(1, a=2) == f(1, a=2) and keys.hashkey(1, a=2) in f.cache
+    s = f.cache_stats()
+    assert (s["misses"], s["loads"], s["in_flight"]) == (7, 7, 0)
+    if _core is not None:
+        assert _core.TUPLE_HASH == "inline"
+
+
+def test_native_miss_store_calls_a_subclass_setitem(call_impl):
+    """The miss stores through cache[key] = value when a subclass overrides __setitem__ (the
+    native store shortcut is for Core's own __setitem__ only), and re-checks through peek."""
+    seen = []
+
+    class Logged(hotcache.LRUCache):
+        def __setitem__(self, key, value):
+            seen.append(key)
+            super().__setitem__(key, value)
+
+    @cached(Logged(4))
+    def f(x):
+        return x * 3
+
+    assert f(2) == 6 and f(2) == 6 and f(3) == 9
+    assert seen == [(2,), (3,)]
+
+
+def test_native_miss_on_a_ttl_cache_reloads_expired_entries(call_impl):
+    timer = FakeTimer()
+
+    @cached(hotcache.TTLCache(4, ttl=10, timer=timer))
+    def f(x):
+        return object()
+
+    a = f(1)
+    assert f(1) is a
+    timer.advance(10)
+    b = f(1)
+    assert b is not a and f(1) is b
+    assert f.cache_stats()["loads"] == 2
+
+
 def test_any_mapping_and_value_too_large(call_impl, impl):
     d = {}
     w = cached(d)(lambda x: -x)

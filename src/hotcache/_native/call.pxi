@@ -210,6 +210,8 @@ cdef class CachedCall:
         # ---- the key (user code: the key function) ----
         if kwargs is None and self._mode == 0:
             key = args              # cachetools' hashkey(*args) is args itself
+        elif self._mode >= 2:
+            key = _functools_key(args, kwargs, self._mode == 3)
         else:
             key = self._make_key(args, kwargs)
         # ---- the hash, once (user code: __hash__) ----
@@ -413,17 +415,16 @@ cdef class FlightMiss:
         return value
 
     cdef int _end(self, object key, _FlightCall call) except -1:
-        """_finish: unregister the flight (only if it is call), mark it finished, wake the
+        """_finish: unregister the flight (it is call), mark it finished, wake the
         waiters. An exception on the way (a key's __eq__, an asynchronous one inside Event.set)
         runs _finish_again, then propagates."""
-        cdef PyObject *got
         try:
-            got = PyDict_GetItemWithError(self._calls, key)
-            if got == NULL:
-                if PyErr_Occurred() != NULL:
-                    hc_reraise()
-            elif got == <PyObject *>call:
+            # only this leader removes its registration (waiters register only an absent key,
+            # _finish removes only its own call): one lookup, not _finish's get-then-del
+            try:
                 PyDict_DelItem(self._calls, key)
+            except KeyError:
+                pass
             call.finished = True
             if len(call):
                 call[0].set()
