@@ -23,6 +23,7 @@ import hotcache
 from helpers import AsyncInterrupt, FakeTimer, classes, interrupt_point, raise_at
 from hotcache import _flight, cached, cachedmethod, keys
 from hotcache.memo import decorators
+from hotcache.memo import load as load_mod
 from hotcache.memo.load import _Loader
 from hotcache._spec.call import CachedCall as TwinCall
 
@@ -32,16 +33,28 @@ except ImportError:  # pragma: no cover - pure fallback
     _core = None
 
 NATIVE = getattr(_core, "CachedCall", None)
-CALL_IMPLS = ["twin"] + (["native"] if NATIVE is not None else [])
+NATIVE_MISS = getattr(_core, "FlightMiss", None)
+# twin: the twin CachedCall and the Python miss (miss_path's closure), the specification;
+# native: what ships, the native CachedCall and (plain wrappers) the native FlightMiss;
+# native-pymiss: the native CachedCall and the Python miss (what ttl=/unless= wrappers run)
+CALL_IMPLS = ["twin"] + (["native", "native-pymiss"] if NATIVE is not None else [])
 HANG = 10.0  # seconds: hang guard only
 
 
 @pytest.fixture(params=CALL_IMPLS)
 def call_impl(request, monkeypatch):
-    """Run the test with wrappers built on the native CachedCall or on the twin."""
-    base = NATIVE if request.param == "native" else TwinCall
+    """Run the test with wrappers built on the native CachedCall or on the twin, and with the
+    native or the Python single-flight miss."""
+    base = TwinCall if request.param == "twin" else NATIVE
     monkeypatch.setattr(decorators, "_CallBase", base)
+    if request.param != "native":
+        monkeypatch.setattr(load_mod, "_FlightMiss", None)
     return base
+
+
+def _native_miss(f):
+    """Whether the wrapper f misses through the native FlightMiss."""
+    return NATIVE_MISS is not None and type(f._w_counts) is NATIVE_MISS
 
 
 class CountedLock:
@@ -201,6 +214,65 @@ def test_cache_none_is_a_type_error():
         cached(None)
     with pytest.raises(TypeError, match="None"):
         cached(None, info=True)
+
+
+def test_plain_wrapper_misses_natively_and_keys_stay_hashkeys(call_impl, impl):
+    """A plain wrapper's miss is the native FlightMiss (when that is the configuration); the
+    keys it stores are what cachetools' hashkey gives, found by hashkey(...) and by equal
+    tuples (the hit path's inline tuple hash is hash())."""
+    calls = []
+
+    @cached(classes(impl)["LRUCache"](8))
+    def f(*args, **kwargs):
+        calls.append(args)
+        return len(calls)
+
+    if call_impl is NATIVE and load_mod._FlightMiss is not None:
+        assert _native_miss(f)
+    for args in [(1,), (2 ** 62 + 7,), ("a", 1.5), (), ((1, 2), None), (-1,)]:
+        first = f(*args)
+        assert f(*args) == first
+        assert keys.hashkey(*args) in f.cache and f.cache[tuple(args)] == first
+        assert keys.hashkey(*args) in list(f.cache)
+    assert f(1.0) == f(1) and f(True) == f(1)        # hashkey(1) == hashkey(1.0) == hashkey(True)
+    assert f(1, a=2) == f(1, a=2) and keys.hashkey(1, a=2) in f.cache
+    s = f.cache_stats()
+    assert (s["misses"], s["loads"], s["in_flight"]) == (7, 7, 0)
+    if _core is not None:
+        assert _core.TUPLE_HASH == "inline"
+
+
+def test_native_miss_store_calls_a_subclass_setitem(call_impl):
+    """The miss stores through cache[key] = value when a subclass overrides __setitem__ (the
+    native store shortcut is for Core's own __setitem__ only), and re-checks through peek."""
+    seen = []
+
+    class Logged(hotcache.LRUCache):
+        def __setitem__(self, key, value):
+            seen.append(key)
+            super().__setitem__(key, value)
+
+    @cached(Logged(4))
+    def f(x):
+        return x * 3
+
+    assert f(2) == 6 and f(2) == 6 and f(3) == 9
+    assert seen == [(2,), (3,)]
+
+
+def test_native_miss_on_a_ttl_cache_reloads_expired_entries(call_impl):
+    timer = FakeTimer()
+
+    @cached(hotcache.TTLCache(4, ttl=10, timer=timer))
+    def f(x):
+        return object()
+
+    a = f(1)
+    assert f(1) is a
+    timer.advance(10)
+    b = f(1)
+    assert b is not a and f(1) is b
+    assert f.cache_stats()["loads"] == 2
 
 
 def test_any_mapping_and_value_too_large(call_impl, impl):
@@ -419,26 +491,33 @@ def test_interrupt_right_after_registration_does_not_leak_the_flight(call_impl):
     def f(x):
         return x * 2
 
-    with raise_at(_MISS_CODE, interrupt_point(_MISS_CODE, "registered")) as inject:
+    # the native miss runs no Python line between registering and its try: the first place an
+    # asynchronous exception can land after the registration is the function itself
+    code = f.__wrapped__.__code__ if _native_miss(f) else _MISS_CODE
+    where = None if _native_miss(f) else interrupt_point(_MISS_CODE, "registered")
+    with raise_at(code, where) as inject:
         with pytest.raises(AsyncInterrupt):
             f(1)
     assert inject.fired
     assert f._w_loader.flight.in_flight() == 0
+    assert f.cache_stats()["load_errors"] == (1 if _native_miss(f) else 0)
     assert _in_thread(lambda: f(1)) == 2
 
 
 @pytest.mark.parametrize("outcome", ["value", "error"])
 def test_interrupt_entering_finish_still_wakes_waiters(call_impl, outcome):
     """The leader is interrupted on entering ``_finish`` (what a real SIGINT hits at random):
-    the waiter still gets the leader's outcome and later callers do not hang."""
-    entered = threading.Event()
+    the waiter still gets the leader's outcome and later callers do not hang. The native miss
+    ends a flight in C; the Python code it runs there is the waiters' ``Event.set``: the
+    interrupt lands on entering that instead."""
+    entered = threading.Semaphore(0)  # not an Event: Event.set is where the native miss is hit
     calls = []
 
     @cached(hotcache.LRUCache(8))
     def f(x):
         calls.append(x)
         if len(calls) == 1:
-            entered.set()
+            entered.release()
             _await_waiters(f._w_loader.flight, (x,), 1)
             if outcome == "error":
                 raise ValueError("load failed")  # nothing stored: later callers load again
@@ -447,7 +526,7 @@ def test_interrupt_entering_finish_still_wakes_waiters(call_impl, outcome):
     got = []
 
     def waiter():
-        assert entered.wait(HANG)
+        assert entered.acquire(timeout=HANG)
         try:
             got.append(f(1))
         except ValueError as exc:
@@ -455,12 +534,13 @@ def test_interrupt_entering_finish_still_wakes_waiters(call_impl, outcome):
 
     t = threading.Thread(target=waiter, daemon=True)
     t.start()
+    code = threading.Event.set.__code__ if _native_miss(f) else _flight._finish.__code__
     try:
-        with raise_at(_flight._finish.__code__) as inject:
+        with raise_at(code) as inject:
             with pytest.raises(AsyncInterrupt):
                 f(1)
     finally:
-        entered.set()
+        entered.release()
         t.join(HANG)
     assert inject.fired
     assert not t.is_alive(), "the waiter was never woken"

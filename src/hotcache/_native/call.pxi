@@ -14,9 +14,97 @@
 # Nothing here holds a lock or reads a clock unless the cache is timed; the variant (mode, native
 # cache or not) is fixed at construction, never chosen per call.
 
+cimport cython
 from types import MethodType as _MethodType
 
 cdef object _KWD_MARK = object()   # separates positional from keyword arguments (functools)
+
+# ---- hashing a key once, without a call through tuplehash ----
+# A key in modes 0/2/3 is usually the call's own argument tuple. CPython's tuplehash costs ~55
+# instructions for one item beyond the item's own hash (PyObject_Hash -> tuplehash -> loop
+# set-up); hc_key_hash computes the same xxHash-based value inline (Objects/tupleobject.c,
+# unchanged from 3.8 to 3.14) and calls the items' tp_hash directly. It is used only if it
+# agrees with hash() on sample tuples at import (_check_tuple_hash), else hash() is used: a
+# key's hash must be exactly what hash(key) gives, since users look keys up with cache[key].
+# Returns -1 with an exception set when an item is unhashable (as PyObject_Hash).
+cdef extern from *:
+    """
+    static int hc_tuple_hash_ok = 0;
+    #if SIZEOF_PY_UHASH_T > 4
+    #define HC_XXPRIME_1 ((Py_uhash_t)11400714785074694791ULL)
+    #define HC_XXPRIME_2 ((Py_uhash_t)14029467366897019727ULL)
+    #define HC_XXPRIME_5 ((Py_uhash_t)2870177450012600261ULL)
+    #define HC_XXROTATE(x) ((x << 31) | (x >> 33))
+    #else
+    #define HC_XXPRIME_1 ((Py_uhash_t)2654435761UL)
+    #define HC_XXPRIME_2 ((Py_uhash_t)2246822519UL)
+    #define HC_XXPRIME_5 ((Py_uhash_t)374761393UL)
+    #define HC_XXROTATE(x) ((x << 13) | (x >> 19))
+    #endif
+    static Py_hash_t hc_tuple_hash(PyObject *t)
+    {
+        Py_ssize_t i, len = PyTuple_GET_SIZE(t);
+        Py_uhash_t acc = HC_XXPRIME_5;
+        for (i = 0; i < len; i++) {
+            PyObject *item = PyTuple_GET_ITEM(t, i);
+            hashfunc f = Py_TYPE(item)->tp_hash;
+            Py_uhash_t lane = (Py_uhash_t)(f != NULL ? f(item) : PyObject_Hash(item));
+            if (lane == (Py_uhash_t)-1)
+                return -1;
+            acc += lane * HC_XXPRIME_2;
+            acc = HC_XXROTATE(acc);
+            acc *= HC_XXPRIME_1;
+        }
+        acc += (Py_uhash_t)len ^ (HC_XXPRIME_5 ^ 3527539UL);
+        if (acc == (Py_uhash_t)-1)
+            return 1546275796;
+        return (Py_hash_t)acc;
+    }
+    static inline Py_hash_t hc_key_hash(PyObject *key)
+    {
+        if (PyTuple_CheckExact(key) && hc_tuple_hash_ok)
+            return hc_tuple_hash(key);
+        return PyObject_Hash(key);
+    }
+    /* Hands an exception already set to Cython's error handling (the caller's try/except). */
+    static int hc_reraise(void) { return -1; }
+    """
+    int hc_tuple_hash_ok
+    Py_hash_t hc_tuple_hash(PyObject *t)
+    Py_hash_t hc_key_hash(PyObject *key)
+    int hc_reraise() except -1
+
+cdef extern from "Python.h":
+    PyObject *PyErr_Occurred()
+
+
+cdef bint _check_tuple_hash():
+    """Whether hc_tuple_hash equals hash() on sample tuples (checked once, at import)."""
+    samples = [(), (1,), (-1,), (0, 1), (2 ** 62 + 7,), ("a", b"b", 1.5, None),
+               ((1, 2), frozenset([3]), -2), tuple(range(20)), (True, 10 ** 30, -(2 ** 61))]
+    cdef Py_hash_t h
+    for t in samples:
+        h = hc_tuple_hash(<PyObject *>t)
+        if h != hash(t):
+            return False
+    return True
+
+
+hc_tuple_hash_ok = _check_tuple_hash()
+TUPLE_HASH = "inline" if hc_tuple_hash_ok else "hash()"
+
+
+cdef int _raise_unhashable(func) except -1:
+    """PyObject_Hash failed (an exception is set): raise it, a TypeError as the decorators'
+    "<qualname>: unhashable argument: ..." (from None)."""
+    try:
+        hc_reraise()
+    except TypeError as exc:
+        raise TypeError("%s: unhashable argument: %s" % (_name_of(func), exc)) from None
+    return -1
+
+
+cdef class FlightMiss
 
 
 cdef class CachedCall:
@@ -27,6 +115,7 @@ cdef class CachedCall:
     cdef object _cache
     cdef Core _core            # _cache when its plain lookup can run natively, else None
     cdef object _miss
+    cdef FlightMiss _flight    # _miss when it is the native single-flight miss, else None
     cdef object _key
     cdef int _mode
     cdef bint _never_store     # modes 2/3 with maxsize 0: count misses, store nothing
@@ -48,6 +137,7 @@ cdef class CachedCall:
         self._func = func
         self._cache = cache
         self._miss = miss
+        self._flight = miss if type(miss) is FlightMiss else None
         self._key = key
         self._mode = mode
         self._core = None
@@ -105,57 +195,80 @@ cdef class CachedCall:
     def __call__(self, *args, **kwargs):
         return self._call(args, kwargs if kwargs else None)
 
+    @cython.final   # a direct C call from the tp_call slot, no vtable
     cdef object _call(self, tuple args, dict kwargs):
-        """The call: kwargs is None or a non-empty dict."""
+        """The call: kwargs is None or a non-empty dict. The hit path is this function alone;
+        keys needing a function call, other mappings and misses are out of line (fewer
+        temporaries to set up per hit)."""
         cdef Py_hash_t h
         cdef Py_ssize_t slot
         cdef double now
         cdef Core core = self._core
-        cdef int mode = self._mode
-        # ---- the key (user code: the key function, hash()) ----
-        if mode == 0:
-            key = args if kwargs is None else self._key(*args, **kwargs)
-        elif mode == 1:
-            key = self._key(*args, **kwargs) if kwargs is not None else self._key(*args)
+        cdef object key
+        if core is None:
+            return self._call_mapping(args, kwargs)
+        # ---- the key (user code: the key function) ----
+        if kwargs is None and self._mode == 0:
+            key = args              # cachetools' hashkey(*args) is args itself
+        elif self._mode >= 2:
+            key = _functools_key(args, kwargs, self._mode == 3)
         else:
-            key = _functools_key(args, kwargs, mode == 3)
-        # ---- the lookup ----
-        if core is not None:
-            try:
-                h = hash(key)
-            except TypeError as exc:
-                raise TypeError("%s: unhashable argument: %s" % (_name_of(self._func), exc)) \
-                    from None
-            if hc_rarely(core._sizing is not None):     # the sizing advisor (sizing.pxi), as _use
-                (<Sizer>core._sizing)._observe(key, h)
-            now = _now_if_timed(core)
-            if type(key) is tuple:
-                slot = _find_tuple(core, <tuple>key, h)
-            else:
-                slot = _find(core, key, h)
-            if slot >= 0 and not hc_expired(core.c, <uint32_t>slot, now):
-                hc_touch(core.c, <uint32_t>slot)
-                self._hits += 1
-                return <object>hc_entry_at(core.c, slot).val
-            hc_miss(core.c, <uint64_t>h)   # TINYLFU counts the key's frequency
-            if mode < 2:
-                return self._miss(key, args, kwargs if kwargs is not None else {})
-            # ---- functools.lru_cache: load and store under the hash already computed ----
-            self._misses += 1
-            t0 = hc_clock_monotonic()
-            try:
-                result = self._func(*args, **kwargs) if kwargs is not None else self._func(*args)
-            except BaseException:
-                self._load_errors += 1
-                self._load_seconds += hc_clock_monotonic() - t0
-                raise
+            key = self._make_key(args, kwargs)
+        # ---- the hash, once (user code: __hash__) ----
+        h = hc_key_hash(<PyObject *>key)    # no try block: ~20 instructions per hit
+        if h == -1 and PyErr_Occurred() != NULL:
+            _raise_unhashable(self._func)
+        if hc_rarely(core._sizing is not None):     # the sizing advisor (sizing.pxi), as _use
+            (<Sizer>core._sizing)._observe(key, h)
+        # ---- the lookup (user code: __eq__) ----
+        now = _now_if_timed(core)
+        if type(key) is tuple:
+            slot = _find_tuple(core, <tuple>key, h)
+        else:
+            slot = _find(core, key, h)
+        if slot >= 0 and not hc_expired(core.c, <uint32_t>slot, now):
+            hc_touch(core.c, <uint32_t>slot)
+            self._hits += 1
+            return <object>hc_entry_at(core.c, slot).val
+        hc_miss(core.c, <uint64_t>h)   # TINYLFU counts the key's frequency
+        return self._call_miss(core, key, h, args, kwargs)
+
+    cdef object _make_key(self, tuple args, dict kwargs):
+        if self._mode == 0:
+            return self._key(*args, **kwargs)
+        if self._mode == 1:
+            return self._key(*args, **kwargs) if kwargs is not None else self._key(*args)
+        return _functools_key(args, kwargs, self._mode == 3)
+
+    cdef object _call_miss(self, Core core, object key, Py_hash_t h, tuple args, dict kwargs):
+        """A miss on a hotcache cache (hash h of key already computed)."""
+        if self._mode < 2:
+            if self._flight is not None:
+                return self._flight._run(key, h, True, args, kwargs)
+            return self._miss(key, args, kwargs if kwargs is not None else {})
+        # ---- functools.lru_cache: load and store under the hash already computed ----
+        self._misses += 1
+        t0 = hc_clock_monotonic()
+        try:
+            result = self._func(*args, **kwargs) if kwargs is not None else self._func(*args)
+        except BaseException:
+            self._load_errors += 1
             self._load_seconds += hc_clock_monotonic() - t0
-            if not self._never_store:
-                if core._fast and not hc_timed(core.c):
-                    _store_fast_h(core, key, result, h)
-                else:
-                    core[key] = result
-            return result
+            raise
+        self._load_seconds += hc_clock_monotonic() - t0
+        if not self._never_store:
+            if core._fast and not hc_timed(core.c):
+                _store_fast_h(core, key, result, h)
+            else:
+                core[key] = result
+        return result
+
+    cdef object _call_mapping(self, tuple args, dict kwargs):
+        """Any other mapping: cache[key] (KeyError = miss), as cachetools does."""
+        if kwargs is None and self._mode == 0:
+            key = args
+        else:
+            key = self._make_key(args, kwargs)
         try:
             value = self._cache[key]
         except KeyError:
@@ -166,8 +279,199 @@ cdef class CachedCall:
                     from None
             raise
         if value is _MISSING:
+            if self._flight is not None:
+                return self._flight._run(key, 0, False, args, kwargs)
             return self._miss(key, args, kwargs if kwargs is not None else {})
         self._hits += 1
+        return value
+
+
+# ---- the miss of a plain ``cached`` wrapper: single-flight, natively ----
+# hotcache.memo.load._Loader.counted_miss builds a FlightMiss for a wrapper without ttl=, unless=,
+# lock= or condition=; otherwise the miss is the Python closure of _Loader.miss_path, which this
+# does exactly (the tests run both), with these differences that are not observable:
+#   - it is C from the cache miss to the call of func and from func's return to the waiters'
+#     wake-up, so an asynchronous exception (a signal handler's KeyboardInterrupt) can land only
+#     inside user code it calls (func, a key's __hash__/__eq__, threading.Event.set, a __del__);
+#     ending a flight is still _finish's order and, if interrupted, _finish_again's retry;
+#   - the counters are C fields of this object, which is also the wrapper's _Counts;
+#   - on a native cache (a Core whose peek and __setitem__ are Core's) the leader's re-check is
+#     _find under the hash the hit path computed, and the store is _store_fast_h (as lru_cache's
+#     miss) when the cache allows it, else cache[key] = value.
+#
+#   _run(key, h)      misses += 1; call = _FlightCall(owner=this thread)
+#                     calls.setdefault(key, call) is call ?  (one dict call: the registration)
+#        no  -> flight.do(key, partial(self._lead_py, key, args, kwargs))   wait, or recursion
+#        yes -> value = _lead(...)      re-check (no stats), else func() timed, store
+#               call.state/result/exc = the outcome; _end: unregister, finished, wake; return
+# Measured (benchmarks/callgrind_decorators.py, miss, 1 int arg, LRUCache(4096) full): the
+# Python closure 10,010 instructions per call, this 3,609 (functools.lru_cache: 1,743).
+
+cdef extern from "Python.h":
+    PyObject *PyDict_SetDefault(object d, object key, object default) except NULL
+    PyObject *PyDict_GetItemWithError(object d, object key)
+    int PyDict_DelItem(object d, object key) except -1
+    unsigned long PyThread_get_thread_ident()
+
+from functools import partial as _partial
+from hotcache._flight import _ERROR as _F_ERROR, _OK as _F_OK, _RETRY as _F_RETRY
+from hotcache._flight import _finish as _f_finish, _finish_again as _f_finish_again
+
+
+cdef class _FlightCall(list):
+    """One flight of a FlightMiss: hotcache._flight._Call's interface (a list of the waiters'
+    Events, owner, finished, state, result, exc), so SingleFlight.do's waiters and _finish
+    handle it as one of their own."""
+
+    cdef public object owner, finished, state, result, exc
+
+    @property
+    def done(self):
+        """The Event the waiters wait on (None until the first waiter arrives)."""
+        return self[0] if len(self) else None
+
+
+cdef class FlightMiss:
+    """``FlightMiss(func, cache, flight, recheck, missing)``: the single-flight miss of a plain
+    ``cached`` wrapper (see above), called by CachedCall natively or as
+    ``miss(key, args, kwargs)``; it is also the wrapper's counters (hotcache.memo.load._Counts'
+    interface: hits, misses, loads, load_errors, load_seconds, receiver, reset(), stats()).
+
+    ``flight`` is the wrapper's SingleFlight (its table holds the flights, its ``do`` runs
+    waiters); ``recheck(key)`` is the leader's second look for caches that are not native
+    (``missing`` if absent)."""
+
+    cdef object _func
+    cdef object _cache
+    cdef Core _core            # cache, when peek and store can run natively here
+    cdef bint _store_native    # _core's __setitem__ is Core's: _store_fast_h may replace it
+    cdef dict _calls
+    cdef object _do
+    cdef object _recheck
+    cdef object _missing
+    cdef public Py_ssize_t hits, misses, loads, load_errors
+    cdef public double load_seconds
+    cdef public object receiver
+
+    def __init__(self, func, cache, flight, recheck, missing):
+        if not callable(func) or not callable(recheck):
+            raise TypeError("func and recheck must be callable")
+        self._func = func
+        self._cache = cache
+        self._calls = flight._calls
+        self._do = flight.do
+        self._recheck = recheck
+        self._missing = missing
+        self.receiver = None
+        cls = type(cache)
+        self._core = None
+        if isinstance(cache, Core) and cls.peek is Core.peek:
+            self._core = <Core>cache
+            self._store_native = cls.__setitem__ is Core.__setitem__
+
+    def reset(self):
+        self.hits = self.misses = self.loads = self.load_errors = 0
+        self.load_seconds = 0.0
+
+    def stats(self, flight, hits=None):
+        return {"hits": self.hits if hits is None else hits, "misses": self.misses,
+                "loads": self.loads, "load_errors": self.load_errors,
+                "load_seconds": self.load_seconds,
+                "in_flight": flight.in_flight() if flight is not None else 0}
+
+    def __call__(self, key, args, kwargs):
+        return self._run(key, 0, False, args, kwargs if kwargs else None)
+
+    def _lead_py(self, key, args, kwargs):
+        """The leader's work for a flight SingleFlight.do runs (a waiter that leads a retry, or
+        recursion on the leader's thread)."""
+        return self._lead(key, 0, False, args, kwargs)
+
+    cdef object _run(self, object key, Py_hash_t h, bint have_h, tuple args, dict kwargs):
+        cdef _FlightCall call
+        cdef PyObject *got
+        self.misses += 1
+        call = _FlightCall.__new__(_FlightCall)
+        call.owner = PyThread_get_thread_ident()
+        call.finished = False
+        got = PyDict_SetDefault(self._calls, key, call)   # the registration (may run __eq__)
+        if got != <PyObject *>call:
+            # in flight: wait, or recursion on the leader's thread
+            return self._do(key, _partial(self._lead_py, key, args, kwargs))
+        try:
+            value = self._lead(key, h, have_h, args, kwargs)
+        except Exception as exc:
+            call.exc = exc
+            call.state = _F_ERROR
+            self._end(key, call)
+            raise
+        except BaseException:
+            call.state = _F_RETRY
+            self._end(key, call)
+            raise
+        call.result = value
+        call.state = _F_OK
+        self._end(key, call)
+        return value
+
+    cdef int _end(self, object key, _FlightCall call) except -1:
+        """_finish: unregister the flight (it is call), mark it finished, wake the
+        waiters. An exception on the way (a key's __eq__, an asynchronous one inside Event.set)
+        runs _finish_again, then propagates."""
+        try:
+            # only this leader removes its registration (waiters register only an absent key,
+            # _finish removes only its own call): one lookup, not _finish's get-then-del
+            try:
+                PyDict_DelItem(self._calls, key)
+            except KeyError:
+                pass
+            call.finished = True
+            if len(call):
+                call[0].set()
+        except BaseException:
+            _f_finish_again(_f_finish, self._calls, key, call)
+            raise
+        return 0
+
+    cdef object _lead(self, object key, Py_hash_t h, bint have_h, tuple args, dict kwargs):
+        """A flight leader's work: re-check (no stats, no use), call func (timed, counted),
+        store (a ValueError from storing: not cached)."""
+        cdef Core core = self._core
+        cdef Py_ssize_t slot
+        cdef double now, t0
+        if core is not None:
+            if not have_h:
+                h = hc_key_hash(<PyObject *>key)
+                if h == -1 and PyErr_Occurred() != NULL:
+                    _raise_unhashable(self._func)
+            now = _now_if_timed(core)
+            if type(key) is tuple:
+                slot = _find_tuple(core, <tuple>key, h)
+            else:
+                slot = _find(core, key, h)
+            if slot >= 0 and not hc_expired(core.c, <uint32_t>slot, now):
+                return <object>hc_entry_at(core.c, slot).val
+        else:
+            value = self._recheck(key)
+            if value is not self._missing:
+                return value
+        t0 = hc_clock_monotonic()
+        try:
+            value = self._func(*args, **kwargs) if kwargs is not None else self._func(*args)
+        except BaseException:
+            self.load_errors += 1
+            self.loads += 1
+            self.load_seconds += hc_clock_monotonic() - t0
+            raise
+        self.loads += 1
+        self.load_seconds += hc_clock_monotonic() - t0
+        if core is not None and self._store_native and core._fast and not hc_timed(core.c):
+            _store_fast_h(core, key, value, h)
+        else:
+            try:
+                self._cache[key] = value
+            except ValueError:
+                pass    # too large for the cache
         return value
 
 

@@ -9,7 +9,10 @@ every run), runs the function with no lock held (timed and counted), then stores
 unless ``unless(result)`` is true, with the per-entry ``ttl`` if any. A ValueError from storing
 (value too large) is ignored. Exceptions are never cached.
 
-The sync ``cached`` wrapper (a CachedCall) misses into ``_Loader.miss_path``'s closure, which is
+The sync ``cached`` wrapper (a CachedCall) without ttl=/unless= misses into the native
+``FlightMiss`` (hotcache._native.core, call.pxi: the closure below done in C, ~3x fewer
+instructions per miss; ``_Loader.counted_miss`` picks it); otherwise, and without the extension,
+into ``_Loader.miss_path``'s closure, which is
 ``SingleFlight.do`` with the uncontended leader inlined: it registers the flight itself (one
 ``_Call`` allocation, one ``dict.setdefault``, inside its ``try``), calls ``lead`` and ends the
 flight with ``_flight._finish`` (again with ``_finish_again`` if an asynchronous exception
@@ -36,6 +39,11 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from .._flight import _ERROR, _OK, _RETRY, SingleFlight, _Call, _finish, _finish_again
 from .._spec.call import _name_of, _unhashable, _unhashable_error  # the twin CachedCall's message
+
+try:  # the native single-flight miss of plain ``cached`` wrappers (``_Loader.counted_miss``)
+    from .._native.core import FlightMiss as _FlightMiss  # type: ignore[attr-defined]
+except ImportError:  # no extension (or an older one): the Python closure of miss_path
+    _FlightMiss = None
 
 __all__ = ["CacheInfo", "Miss", "_MISSING", "_Counts", "_Loader", "_acall", "_check_ttl",
            "_lookup", "_make_info", "_name_of", "_perf", "_pop", "_unhashable", "_unhashable_error"]
@@ -234,6 +242,22 @@ class _Loader:
         finally:
             c.loads += 1
             c.load_seconds += _perf() - start
+
+    def counted_miss(self, func: Callable[..., Any], cache: Any) -> Tuple[Any, Miss]:
+        """(counters, miss) for a CachedCall ``cached`` wrapper of ``func`` on ``cache``: the
+        native ``FlightMiss`` (both in one object) when the extension has it and this loader is
+        plain (no ttl=, unless=), else a ``_Counts`` and ``miss_path``'s closure. Read at each
+        decoration: the tests set ``hotcache.memo.load._FlightMiss = None`` to run the closure."""
+        if _FlightMiss is not None and self.plain:
+            peek = cache.peek if _is_peekable(type(cache)) else None
+
+            def recheck(key: Any) -> Any:
+                return peek(key, _MISSING) if peek is not None else _lookup(cache, key, func)
+
+            fm = _FlightMiss(func, cache, self.flight, recheck, _MISSING)
+            return fm, fm
+        c = _Counts()
+        return c, self.miss_path(func, cache, c)
 
     def miss_path(self, func: Callable[..., Any], cache: Any, c: _Counts) -> Miss:
         """CachedCall's ``miss(key, args, kwargs)`` for a ``cached`` wrapper of ``func`` on

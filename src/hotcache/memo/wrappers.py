@@ -110,8 +110,8 @@ class _CachedMixin(_FunctionMixin):
     def __init__(self, func: Callable[..., Any], cache: Any, key: Callable[..., Any],
                  loader: _Loader) -> None:
         functools.update_wrapper(self, func)  # first: func.__dict__ must not override our state
-        counts = self._w_counts = _Counts()
-        miss = loader.miss_path(func, cache, counts)
+        counts, miss = loader.counted_miss(func, cache)
+        self._w_counts = counts
         super().__init__(func, cache, miss, key, 0 if key is keys.hashkey else 1)  # type: ignore[call-arg]
         self.cache_key = key
         self.cache_lock = None
