@@ -104,11 +104,22 @@ typedef struct hc_cache_head {
 typedef struct hc_cache hc_cache;
 #define HC_HEAD(c) ((const hc_cache_head *)(const void *)(c))
 
-/* Probe for candidate slots whose hash fragment equals that of `hash`. */
+/* Probe for candidate slots whose hash fragment equals that of `hash`. When hc_probe_next()
+ * returns HC_NIL on a non-empty index, `empty` is the empty bucket that ended the probe run: the
+ * very bucket an insert of this hash would take, which hc_insert_probed() reuses (no second
+ * probe). Unset before that. */
 typedef struct hc_probe {
     uint32_t frag;
     size_t pos;
+    size_t empty;
 } hc_probe;
+
+/* What hc_insert_probed() evicted: the victim's slot (HC_NIL: none) and the caller's key/val
+ * words it held, now the caller's to release once it has stored its own words. */
+typedef struct hc_evicted {
+    uint32_t slot;
+    void *key, *val;
+} hc_evicted;
 
 
 /* ---- lifecycle ---- */
@@ -189,6 +200,21 @@ uint32_t hc_evict_keep(hc_cache *c, double now, int pressure, int *cause, uint32
  * end of insertion order; expire_at = +INFINITY for none. Returns its slot, or HC_NIL on out of
  * memory / no slot (nothing changed). Counts inserts. */
 uint32_t hc_insert(hc_cache *c, uint64_t hash, uint64_t size, uint64_t bytes, double expire_at);
+
+/* The fused miss path of a plain store (size 1, no bytes, no expiry): `p` is a probe for `hash`
+ * that hc_probe_next() ran to HC_NIL, with nothing changed in the cache since. Does exactly what
+ *     if (hc_over(c, 1, 0)) v = hc_evict(c, -INFINITY, HC_CAUSE_SIZE, NULL);
+ *     s = hc_insert(c, hash, 1, 0, INFINITY);
+ * does to every structure and counter (same slot, same index layout, same policy state), but
+ * with one index probe instead of three (the victim's removal says whether it opened a bucket
+ * ahead of the one `p` found empty), the victim's record reused for the new entry (no free-list
+ * round trip) and, for the list policies, the victim's unlink and the newcomer's append without
+ * the two policy calls. A victim's slot and key/val words go to *ev (ev->slot == HC_NIL, words NULL: none);
+ * the caller owns those words from now on. Returns the new slot (key/val words NULL), or HC_NIL
+ * on out of memory / no slot: nothing was inserted, but a victim in *ev is evicted all the same
+ * (as with hc_evict followed by a failing hc_insert). With a timing wheel (anything ever timed)
+ * it runs exactly those two calls. */
+uint32_t hc_insert_probed(hc_cache *c, const hc_probe *p, uint64_t hash, hc_evicted *ev);
 
 /* Re-assignment of an existing entry: new size/bytes/expiry; policy on_update (LRU/LFU: a use;
  * FIFO: move to newest; INSERTION/RANDOM: nothing). Insertion order unchanged. Counts updates.
@@ -368,11 +394,12 @@ static inline uint32_t hc_probe_next(const hc_cache *c, hc_probe *p)
         return HC_NIL;
     for (;;) {
         uint64_t b = ix->buckets[pos];
-        pos = (pos + 1) & ix->mask;
         if (b == 0) {
+            p->empty = pos;
             p->pos = (size_t)-1;
             return HC_NIL;
         }
+        pos = (pos + 1) & ix->mask;
         if ((uint32_t)(b >> 32) == p->frag) {
             p->pos = pos;
             return (uint32_t)b - 1;

@@ -277,9 +277,14 @@ uint32_t hc_evict_keep(hc_cache *c, double now, int pressure, int *cause, uint32
     return s;
 }
 
-uint32_t hc_insert(hc_cache *c, uint64_t hash, uint64_t size, uint64_t bytes, double expire_at)
+/* hc_insert, with the bucket for the new entry known: `pos` is the first empty bucket of the
+ * hash's probe run in the index as it is now ((size_t)-1: find it). If the index has to grow
+ * first, the entries are re-homed and `pos` is dropped. */
+static uint32_t insert_at(hc_cache *c, uint64_t hash, uint64_t size, uint64_t bytes, double expire_at,
+                          size_t pos)
 {
     uint32_t live = c->arena.live, newcap, s;
+    size_t mask = c->head.index.mask;
     hc_wheel *fresh = NULL;
     hc_entry *r;
     expire_at = normalize_expiry(expire_at);
@@ -290,6 +295,8 @@ uint32_t hc_insert(hc_cache *c, uint64_t hash, uint64_t size, uint64_t bytes, do
     if (hc_index_reserve(&c->head.index, c->arena.e, (size_t)live + 1) < 0 ||
         c->ops->reserve(&c->pol, live + 1) < 0 || hc_arena_need_sides(&c->arena, size, bytes) < 0)
         return HC_NIL;
+    if (mask != c->head.index.mask)
+        pos = (size_t)-1; /* re-homed: the probe's bucket means nothing now */
     if (expire_at < (double)INFINITY && !c->wheel) {
         fresh = hc_wheel_new(c->cfg.tick);
         if (!fresh || hc_wheel_reserve(fresh, newcap) < 0)
@@ -312,7 +319,10 @@ uint32_t hc_insert(hc_cache *c, uint64_t hash, uint64_t size, uint64_t bytes, do
     r->key = NULL;
     r->val = NULL;
     hc_arena_set_charge(&c->arena, s, size, bytes);
-    hc_index_add(&c->head.index, hash, s);
+    if (pos != (size_t)-1)
+        hc_index_add_at(&c->head.index, hash, s, pos);
+    else
+        hc_index_add(&c->head.index, hash, s);
     c->ops->on_insert(&c->pol, c->arena.e, s);
     order_append(c, s);
     c->size_used += size;
@@ -329,6 +339,95 @@ oom:
         hc_wheel_free(fresh);
     sync_head(c);
     return HC_NIL;
+}
+
+uint32_t hc_insert(hc_cache *c, uint64_t hash, uint64_t size, uint64_t bytes, double expire_at)
+{
+    return insert_at(c, hash, size, bytes, expire_at, (size_t)-1);
+}
+
+/* HOW IT WORKS (the fused miss path, issue 16). A store that misses and evicts used to cost
+ * three index probes (the lookup's, hc_index_find's for the victim, hc_index_add's for the new
+ * entry), a free-list round trip of the victim's slot and, for the list policies, an unlink
+ * from the list head plus an append at its tail. Here:
+ *   - the lookup's probe ended at an empty bucket E (p->empty), first empty of the run from the
+ *     new hash's home H; deleting the victim empties exactly one bucket that was full (the hole
+ *     its backward shift ends at) and fills none, so the first empty bucket from H afterwards is
+ *     that hole if it lies in [H, E), else still E: no second probe;
+ *   - the victim's slot is what hc_arena_release + hc_arena_alloc would hand back (the free
+ *     list is LIFO), so its record is re-initialised in place;
+ *   - LRU/FIFO/INSERTION evict their list head and append the newcomer at the tail: for the
+ *     same slot that is an unlink and an append, the count n unchanged (no two policy calls).
+ * Every other step (policy victim, on_evict, reserve, on_insert, counters, version) runs in the
+ * order hc_evict + hc_insert run it, so the state after is the same bit for bit; the C tests
+ * and the fuzz target compare both paths. */
+uint32_t hc_insert_probed(hc_cache *c, const hc_probe *p, uint64_t hash, hc_evicted *ev)
+{
+    hc_index *ix = &c->head.index;
+    hc_entry *e = c->arena.e, *r;
+    size_t home, hole, pos;
+    uint32_t v;
+    int list;
+    ev->slot = HC_NIL;
+    ev->key = ev->val = NULL;
+    if (c->wheel || !ix->buckets) /* timed entries may be due; no buckets: no probe result */
+        goto general;
+    if (hc_over(c, 1, 0) == HC_CAUSE_NONE)
+        return insert_at(c, hash, 1, 0, (double)INFINITY, p->empty);
+    v = c->ops->victim(&c->pol, e, HC_NIL);
+    if (v == HC_NIL)
+        goto general;
+    /* hc_evict's part (no wheel, so the victim is the policy's and has no expiry) */
+    c->victim_expire_at = (double)INFINITY;
+    r = &e[v];
+    ev->slot = v;
+    ev->key = r->key;
+    ev->val = r->val;
+    hole = hc_index_del(ix, e, v);
+    list = c->ops->on_evict == hc_policy_list_remove && c->ops->on_insert == hc_policy_list_insert &&
+           c->ops->reserve == hc_policy_list_reserve;
+    if (list)
+        pol_list_extract(&c->pol, e, v); /* on_evict without its n--: on_insert's n++ is skipped */
+    else
+        c->ops->on_evict(&c->pol, e, v);
+    order_extract(c, v);
+    c->size_used -= hc_arena_size(&c->arena, v);
+    c->bytes_used -= hc_arena_bytes_of(&c->arena, v);
+    c->stats.evictions_size++;
+    c->version += 2; /* hc_evict's bump and hc_insert's */
+    /* hc_insert's part: the index needs no room (it held the victim), the arena no slot (the
+     * victim's is free); only the policy may allocate */
+    if (!list && c->ops->reserve(&c->pol, c->arena.live) < 0) {
+        hc_arena_release(&c->arena, v);
+        return HC_NIL;
+    }
+    memset(r, 0, sizeof *r);
+    r->flags = HC_F_LIVE;
+    r->hash = hash;
+    hc_arena_set_charge(&c->arena, v, 1u, 0u);
+    home = (size_t)p->frag & ix->mask;
+    pos = p->empty;
+    if (((hole - home) & ix->mask) < ((pos - home) & ix->mask))
+        pos = hole;
+    hc_index_add_at(ix, hash, v, pos);
+    if (list)
+        pol_list_append(&c->pol, e, v);
+    else
+        c->ops->on_insert(&c->pol, e, v);
+    order_append(c, v);
+    c->size_used += 1u;
+    c->stats.inserts++;
+    return v;
+general:
+    if (hc_over(c, 1, 0) != HC_CAUSE_NONE) {
+        v = hc_evict(c, -(double)INFINITY, HC_CAUSE_SIZE, NULL);
+        if (v != HC_NIL) {
+            ev->slot = v;
+            ev->key = c->arena.e[v].key;
+            ev->val = c->arena.e[v].val;
+        }
+    }
+    return hc_insert(c, hash, 1u, 0u, (double)INFINITY);
 }
 
 void hc_update(hc_cache *c, uint32_t slot, uint64_t size, uint64_t bytes, double expire_at)

@@ -65,6 +65,12 @@ void hc_index_add(hc_index *ix, uint64_t hash, uint32_t slot)
     ix->used++;
 }
 
+void hc_index_add_at(hc_index *ix, uint64_t hash, uint32_t slot, size_t pos)
+{
+    ix->buckets[pos] = (uint64_t)hc_frag(hash) << 32 | (uint64_t)(slot + 1);
+    ix->used++;
+}
+
 size_t hc_index_find(const hc_index *ix, const hc_entry *e, uint32_t slot)
 {
     size_t pos, n;
@@ -85,14 +91,14 @@ size_t hc_index_find(const hc_index *ix, const hc_entry *e, uint32_t slot)
 /* HOW IT WORKS: after emptying position `hole`, walk the run after it. An entry at j whose home
  * is cyclically outside (hole, j] would no longer be reachable across the hole, so it moves into
  * the hole and its old position becomes the new hole. The run ends at the first empty bucket. */
-void hc_index_del(hc_index *ix, const hc_entry *e, uint32_t slot)
+size_t hc_index_del(hc_index *ix, const hc_entry *e, uint32_t slot)
 {
     uint64_t *bk = ix->buckets;
     size_t mask = ix->mask;
     size_t hole = hc_index_find(ix, e, slot);
     size_t j = hole;
     if (hole == (size_t)-1)
-        return;
+        return hole;
     for (;;) {
         uint64_t b;
         size_t home;
@@ -109,6 +115,7 @@ void hc_index_del(hc_index *ix, const hc_entry *e, uint32_t slot)
     }
     bk[hole] = 0;
     ix->used--;
+    return hole;
 }
 
 void hc_index_clear(hc_index *ix)

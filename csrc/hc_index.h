@@ -22,8 +22,13 @@
 int hc_index_reserve(hc_index *ix, const hc_entry *e, size_t n);
 /* Add `slot` under `hash`; room must have been reserved. */
 void hc_index_add(hc_index *ix, uint64_t hash, uint32_t slot);
-/* Remove `slot` (present, with hash e[slot].hash) and shift the probe run back over the hole. */
-void hc_index_del(hc_index *ix, const hc_entry *e, uint32_t slot);
+/* Add `slot` under `hash` at bucket `pos`, which must be the first empty bucket of the hash's
+ * probe run (what hc_index_add would find; see hc_insert_probed). Room must have been reserved. */
+void hc_index_add_at(hc_index *ix, uint64_t hash, uint32_t slot, size_t pos);
+/* Remove `slot` (present, with hash e[slot].hash) and shift the probe run back over the hole.
+ * Returns the bucket that ended up empty: the only bucket empty now that was not before (the
+ * others in the run only shifted), or (size_t)-1 if `slot` was not found (nothing changed). */
+size_t hc_index_del(hc_index *ix, const hc_entry *e, uint32_t slot);
 /* Drop all buckets and their memory (the index is then empty with nb == 0). */
 void hc_index_clear(hc_index *ix);
 /* Deep copy; 0 or -1 on OOM (dst is then empty). */

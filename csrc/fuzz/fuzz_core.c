@@ -307,6 +307,70 @@ static void op_store(hc_cache *c, int k)
     m[k].count = 1;
 }
 
+/* A plain store (size 1, no bytes, no expiry) the binding's fast path way: the lookup's probe
+ * handed to hc_insert_probed(), which evicts at most one policy victim and recycles its slot.
+ * The binding takes this path only without timed entries, a byte bound or sizes other than 1
+ * (and maxsize >= 1); otherwise this is op_store. */
+static void op_store_fused(hc_cache *c, int k)
+{
+    hc_probe p;
+    hc_evicted ev;
+    uint64_t h = hash_of(k);
+    uint32_t s;
+    int j, v = -1, sized = 0;
+    for (j = 0; j < K; j++)
+        sized |= m[j].present && m[j].size != 1;
+    if (hc_timed(c) || sized || max_bytes != HC_UNBOUNDED || max_size == 0) {
+        op_store(c, k);
+        return;
+    }
+    hc_probe_init(c, h, &p);
+    while ((s = hc_probe_next(c, &p)) != HC_NIL)
+        if (hc_hash_at(c, s) == h && hc_entry_at(c, s)->key == (void *)(uintptr_t)(k + 1))
+            break;
+    ENSURE((s != HC_NIL) == (m[k].present != 0));
+    if (s != HC_NIL) { /* an update: as op_store's */
+        hc_update(c, s, 1, 0, INFINITY);
+        ms.updates++;
+        m[k].bytes = 0;
+        m[k].expire = INFINITY;
+        m[k].count++;
+        if (policy == HC_POLICY_LRU || policy == HC_POLICY_LFU || policy == HC_POLICY_FIFO)
+            m[k].stamp = ++stamp_clock;
+        return;
+    }
+    if (model_over(1, 0) != HC_CAUSE_NONE && list_policy())
+        v = policy_victim(-1);
+    s = hc_insert_probed(c, &p, h, &ev);
+    if (model_over(1, 0) != HC_CAUSE_NONE) {
+        int vk;
+        ENSURE(ev.slot != HC_NIL);
+        vk = (int)(uintptr_t)ev.key - 1;
+        ENSURE(vk >= 0 && vk < K && m[vk].present && m[vk].slot == ev.slot && vk != k);
+        if (list_policy())
+            ENSURE(vk == v);
+        ENSURE(ev.val == NULL);
+        ENSURE(hc_victim_expire_at(c) == m[vk].expire);
+        ms.evictions_size++;
+        model_gone(vk);
+    } else {
+        ENSURE(ev.slot == HC_NIL && ev.key == NULL);
+    }
+    if (s == HC_NIL)
+        return; /* out of memory: nothing inserted (a victim above is gone all the same) */
+    ENSURE(s < hc_capacity(c));
+    ENSURE(hc_entry_at(c, s)->key == NULL && hc_entry_at(c, s)->val == NULL);
+    hc_entry_at(c, s)->key = (void *)(uintptr_t)(k + 1);
+    ms.inserts++;
+    m[k].present = 1;
+    m[k].slot = s;
+    m[k].size = 1;
+    m[k].bytes = 0;
+    m[k].expire = INFINITY;
+    m[k].stamp = ++stamp_clock;
+    m[k].count = 1;
+}
+
 static void op_remove(hc_cache *c, int k)
 {
     uint32_t s = find(c, k);
@@ -481,7 +545,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int k = (int)(arg % K);
         switch (op % 16) {
         case 0: case 1: case 2: op_lookup(c, k); break;
-        case 3: case 4: case 5: op_store(c, k); break;
+        case 3: case 4: op_store(c, k); break;
+        case 5: if ((arg / K) & 1) op_store_fused(c, k); else op_store(c, k); break;
         case 6: op_remove(c, k); break;
         case 7: op_popitem(c); break;
         case 8: op_time(c, arg, 0); break;

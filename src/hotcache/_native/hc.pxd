@@ -42,6 +42,12 @@ cdef extern from "hc.h" nogil:
     ctypedef struct hc_probe:
         uint32_t frag
         size_t pos
+        size_t empty
+
+    ctypedef struct hc_evicted:
+        uint32_t slot
+        void *key
+        void *val
 
     hc_cache *hc_new(const hc_config *cfg)
     void hc_free(hc_cache *c)
@@ -65,6 +71,7 @@ cdef extern from "hc.h" nogil:
     double hc_victim_expire_at(const hc_cache *c)
     int hc_prepare_update(hc_cache *c, uint64_t size, uint64_t nbytes, double expire_at)
     uint32_t hc_insert(hc_cache *c, uint64_t hash, uint64_t size, uint64_t nbytes, double expire_at)
+    uint32_t hc_insert_probed(hc_cache *c, const hc_probe *p, uint64_t hash, hc_evicted *ev)
     void hc_update(hc_cache *c, uint32_t slot, uint64_t size, uint64_t nbytes, double expire_at)
     void hc_set_expire(hc_cache *c, uint32_t slot, double expire_at)
     int hc_set_bytes(hc_cache *c, uint32_t slot, uint64_t nbytes)

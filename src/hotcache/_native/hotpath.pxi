@@ -6,18 +6,21 @@
 
 cdef int _store_fast_h(Core self, object key, object value, Py_hash_t h) except -1:
     """Core._store_fast with the hash already computed (hash(key) == h; the decorators' hit
-    path hashes each key once per call, as functools.lru_cache does)."""
+    path hashes each key once per call, as functools.lru_cache does). A new key takes the fused
+    miss path (hc_insert_probed): the lookup's probe tells the core where the key goes, and a
+    victim's record is recycled for it; the victim's key and value come back as raw words that
+    are released only after the new pair is stored (4)."""
     cdef Py_ssize_t slot
-    cdef uint32_t s, v
-    cdef int cause
+    cdef uint32_t s
+    cdef hc_probe p
+    cdef hc_evicted ev
     cdef PyObject *old
     cdef hc_entry *e
-    cdef object vk = None, vv = None
     if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
         # full: start loading what evicting the next victim touches (its index bucket and
         # its key/value pair) while the probe below waits for this key's bucket
         hc_prefetch_victim(self.c)
-    slot = _find(self, key, h)      # (2): the last user code before the structural work
+    slot = _find_impl(self, key, h, False, &p)     # (2): the last user code before the structural work
     if slot >= 0:
         hc_update(self.c, <uint32_t>slot, 1, 0, INFINITY)
         e = hc_entry_at(self.c, <uint32_t>slot)
@@ -26,25 +29,43 @@ cdef int _store_fast_h(Core self, object key, object value, Py_hash_t h) except 
         e.val = <void *>value
         Py_DECREF(<object>old)      # consistent again: the old value may go now (4)
         return 0
-    if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
-        v = hc_evict(self.c, -INFINITY, HC_CAUSE_SIZE, &cause)
-        if v != HC_NIL:
-            vk = _take_k(self, v)
-            vv = _take_v(self, v)
-    s = hc_insert(self.c, <uint64_t>h, 1, 0, INFINITY)
+    # p ran to its end and nothing changed since (no user code between): the fused insert
+    s = hc_insert_probed(self.c, &p, <uint64_t>h, &ev)
     if s == HC_NIL:
+        if ev.slot != HC_NIL:       # out of memory after the eviction: the victim goes unseen,
+            e = hc_entry_at(self.c, ev.slot)        # as it did before the fused path
+            e.key = NULL
+            e.val = NULL
+            Py_XDECREF(<PyObject *>ev.key)
+            Py_XDECREF(<PyObject *>ev.val)
         raise MemoryError("hotcache: out of slots or memory")
     _put_k(self, s, key)
     _put_v(self, s, value)
-    if vk is not None:
-        if self._on_evict is not None:
-            try:
-                self._on_evict(vk, vv, "size")      # (5)
-            finally:
-                if self._spill is not None:
-                    _spill_one(self, vk, vv, HC_CAUSE_SIZE)
-        elif self._spill is not None:
-            _spill_one(self, vk, vv, HC_CAUSE_SIZE)
+    if ev.slot == HC_NIL:
+        return 0
+    if self._on_evict is None and self._spill is None:
+        # consistent again: the victim's pair may go now (4); the references were the record's
+        Py_XDECREF(<PyObject *>ev.key)
+        Py_XDECREF(<PyObject *>ev.val)
+        return 0
+    return _store_fast_evicted(self, <PyObject *>ev.key, <PyObject *>ev.val)
+
+
+cdef int _store_fast_evicted(Core self, PyObject *k, PyObject *v) except -1:
+    """Hand a victim of _store_fast_h (its key/value words: references the record held, now
+    ours) to on_evict and the second tier, then drop them (5)."""
+    cdef object vk = <object>k
+    cdef object vv = <object>v
+    Py_DECREF(vk)                   # vk and vv hold the record's former references now
+    Py_DECREF(vv)
+    if self._on_evict is not None:
+        try:
+            self._on_evict(vk, vv, "size")      # (5)
+        finally:
+            if self._spill is not None:
+                _spill_one(self, vk, vv, HC_CAUSE_SIZE)
+    elif self._spill is not None:
+        _spill_one(self, vk, vv, HC_CAUSE_SIZE)
     return 0
 
 
@@ -64,13 +85,15 @@ cdef inline Py_ssize_t _use(Core self, object key) except -2:
 
 cdef inline Py_ssize_t _find(Core self, object key, Py_hash_t h) except -2:
     """Slot of key (live or expired), or -1. Restarts when user __eq__ changed the cache."""
-    return _find_impl(self, key, h, False)
+    cdef hc_probe p
+    return _find_impl(self, key, h, False, &p)
 
 
 cdef inline Py_ssize_t _find_tuple(Core self, tuple key, Py_hash_t h) except -2:
     """_find for a tuple key (the decorators' argument tuples): a stored tuple whose items are
     the very same objects is equal without calling ==, which a tuple == would do per item."""
-    return _find_impl(self, key, h, True)
+    cdef hc_probe p
+    return _find_impl(self, key, h, True, &p)
 
 
 cdef inline bint _same_items(PyObject *stored, object key) noexcept:
@@ -84,8 +107,10 @@ cdef inline bint _same_items(PyObject *stored, object key) noexcept:
     return True
 
 
-cdef inline Py_ssize_t _find_impl(Core self, object key, Py_hash_t h, bint tuple_key) except -2:
-    cdef hc_probe p
+cdef inline Py_ssize_t _find_impl(Core self, object key, Py_hash_t h, bint tuple_key,
+                                  hc_probe *p) except -2:
+    """_find's loop on the caller's probe p: after -1, p has run to its end (p.empty is where
+    the key would be inserted, valid until the cache next changes)."""
     cdef uint32_t slot
     cdef PyObject *k
     cdef uint64_t ver
@@ -93,14 +118,14 @@ cdef inline Py_ssize_t _find_impl(Core self, object key, Py_hash_t h, bint tuple
     cdef int eq
     while True:
         restart = False
-        hc_probe_init(self.c, <uint64_t>h, &p)
-        slot = hc_probe_next(self.c, &p)
+        hc_probe_init(self.c, <uint64_t>h, p)
+        slot = hc_probe_next(self.c, p)
         while slot != HC_NIL:
             k = <PyObject *>hc_entry_at(self.c, slot).key
             if k == <PyObject *>key:
                 return slot
             if hc_hash_at(self.c, slot) != <uint64_t>h:   # same fragment, other hash
-                slot = hc_probe_next(self.c, &p)
+                slot = hc_probe_next(self.c, p)
                 continue
             if tuple_key and _same_items(k, key):
                 return slot
@@ -112,7 +137,7 @@ cdef inline Py_ssize_t _find_impl(Core self, object key, Py_hash_t h, bint tuple
                 break
             if eq:
                 return slot
-            slot = hc_probe_next(self.c, &p)
+            slot = hc_probe_next(self.c, p)
         if not restart:
             return -1
 
