@@ -141,7 +141,7 @@ def test_twin_driver_matches_native(trace):
 
     short = trace[:5000]
     a = new_sizer(0.2, [20, 200], ["lru", "lfu", "fifo"])
-    b = _twin_sizer(0.2, [20, 200], ["lru", "lfu", "fifo"], False, False)
+    b = _twin_sizer(0.2, [20, 200], ["lru", "lfu", "fifo"], False)
     a.feed(short)
     b.feed(short)
     ra, rb = a.report(), b.report()

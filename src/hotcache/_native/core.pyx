@@ -255,6 +255,11 @@ cdef class Core:
         # changes (rule A).
         return (<Sizer>self._sizing)._observe(key, hash(key))
 
+    cdef Py_ssize_t _use_sized(self, object key) except -2:
+        # _use() for a cache the sizing advisor watches (sizing.pxi's _sz_use): the key hashed
+        # once for the sampler and the lookup. A method for the reason above.
+        return _sz_use(self, key)
+
     # ------------------------------------------------------------------ lookup
     cdef inline double _now(self) except? -1.0:
         return self._timer.read_f()
@@ -272,9 +277,11 @@ cdef class Core:
         return slot
 
     def __getitem__(self, key):
+        cdef Py_ssize_t slot
         if hc_rarely(self._sizing is not None):     # the sizing advisor watches (sizing.pxi)
-            self._observe_sized(key)
-        cdef Py_ssize_t slot = _use(self, key)
+            slot = self._use_sized(key)
+        else:
+            slot = _use(self, key)
         if slot < 0:
             return self._miss(key)
         return <object>hc_entry_at(self.c, slot).val
@@ -290,9 +297,11 @@ cdef class Core:
     def get(self, key, default=None):
         if hc_rarely(self._hooked):
             return self._hook_get(key, default)
+        cdef Py_ssize_t slot
         if hc_rarely(self._sizing is not None):     # the sizing advisor watches (sizing.pxi)
-            self._observe_sized(key)
-        cdef Py_ssize_t slot = _use(self, key)
+            slot = self._use_sized(key)
+        else:
+            slot = _use(self, key)
         if slot < 0:
             return default
         return <object>hc_entry_at(self.c, slot).val

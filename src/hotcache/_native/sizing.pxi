@@ -4,11 +4,16 @@
 # same registers), the algorithm essay is there and in hotcache/sizing/hll.py.
 #
 # Cost. Off: Core._sizing is None and _use() tests that once (one predictable branch, marked
-# rare). On: every lookup pays a call of Sizer._observe (a splitmix64 finaliser, one register max, one compare); one in 1/R
-# lookups pays _record: one lookup (and on a miss one store) in each miniature cache. The
-# miniatures store the mixed hash as an int, never the user's key (no object is kept alive).
+# rare). On: every lookup pays a call of Sizer._observe (a splitmix64 finaliser, one register
+# max, one compare); one in 1/R lookups is queued for the miniatures, and every SZ_BATCH queued
+# lookups are replayed on each miniature in turn (a miniature's index and policy stay in cache
+# for the whole batch instead of 35 cold caches per sampled lookup). The miniatures are bare
+# hc_cache structures of the real C policies, driven here without a Python object per entry:
+# a miniature's key is the key's Python hash h, which is also its identity (no key object kept,
+# no ==); the twin's miniatures store the int h, whose own hash is h (a hash value is never -1
+# and is below the hash modulus), so both sides' policies hear the same hashes as the real
+# cache does.
 
-from cpython.long cimport PyLong_FromUnsignedLongLong
 from libc.stdlib cimport calloc
 from libc.string cimport memset
 
@@ -39,6 +44,30 @@ cdef extern from *:
 
 DEF SZ_P = 14
 DEF SZ_M = 16384
+DEF SZ_BATCH = 64       # sampled lookups queued before the miniatures replay them
+
+
+cdef inline int _sz_mini_use(hc_cache *c, uint64_t hk) noexcept nogil:
+    """One lookup of the key with hash ``hk`` in a miniature, demand-filled: 1 on a hit
+    (hc_touch), 0 on a miss (hc_miss, then the key stored, evicting the policy's victim when
+    full, as Core's _use() then _store_fast_h() would), -1 out of memory (nothing stored).
+    Keys are identified by their hash."""
+    cdef hc_probe p
+    cdef uint32_t slot
+    cdef int cause
+    hc_probe_init(c, hk, &p)
+    slot = hc_probe_next(c, &p)
+    while slot != HC_NIL:
+        if hc_hash_at(c, slot) == hk:
+            hc_touch(c, slot)
+            return 1
+        slot = hc_probe_next(c, &p)
+    hc_miss(c, hk)
+    if hc_over(c, 1, 0) != HC_CAUSE_NONE:
+        hc_evict(c, -INFINITY, HC_CAUSE_SIZE, &cause)
+    if hc_insert(c, hk, 1, 0, INFINITY) == HC_NIL:
+        return -1
+    return 0
 
 
 cdef class Sizer:
@@ -48,9 +77,10 @@ cdef class Sizer:
     cdef uint64_t requests
     cdef uint64_t sampled
     cdef uint64_t *hits
+    cdef hc_cache **minis
     cdef Py_ssize_t n
-    cdef list minis
-    cdef bint hashed
+    cdef Py_ssize_t queued
+    cdef uint64_t queue[SZ_BATCH]
     cdef unsigned char regs[SZ_M]
     cdef readonly double rate
     cdef readonly list sizes
@@ -59,39 +89,55 @@ cdef class Sizer:
 
     def __cinit__(self):
         self.hits = NULL
-        self.minis = []
+        self.minis = NULL
+        self.n = 0
+        self.queued = 0
         memset(self.regs, 0, SZ_M)
 
     def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self.minis != NULL:
+            for i in range(self.n):
+                if self.minis[i] != NULL:
+                    hc_free(self.minis[i])
+            free(self.minis)
         free(self.hits)
 
     def observe(self, key):
         """Count one lookup of ``key``."""
-        _sz_observe(self, key, hash(key))
+        _sz_observe(self, hash(key))
 
     cdef int _observe(self, object key, Py_hash_t h) except -1:
         """_sz_observe for the caches' hot paths (_use, CachedCall): called through the type's
         vtable, so the C compiler cannot inline it into them. Inlined, it grew _use() past
         gcc's budget and _use() stopped being inlined into __getitem__/get(): +23/+29
         instructions per hit with sizing OFF (callgrind_ops.py); as a method, one test."""
-        return _sz_observe(self, key, h)
+        return _sz_observe(self, h)
 
     def feed(self, keys, progress=None, Py_ssize_t every=1 << 20, list keep=None):
         """Count a lookup of each key of the iterable ``keys``; call ``progress(n)`` every
         ``every`` keys; append the sampled keys to ``keep`` if given. Returns how many keys
         were read."""
-        cdef Py_ssize_t n = 0
+        cdef Py_ssize_t n = 0, next_progress = every
         cdef uint64_t before
         if every < 1:
             raise ValueError("every must be >= 1")
-        for key in keys:
-            before = self.sampled
-            _sz_observe(self, key, hash(key))
-            if keep is not None and self.sampled != before:
-                keep.append(key)
-            n += 1
-            if progress is not None and n % every == 0:
-                progress(n)
+        if keep is None and progress is None:
+            for key in keys:
+                _sz_observe(self, hash(key))
+                n += 1
+        else:
+            for key in keys:
+                before = self.sampled
+                _sz_observe(self, hash(key))
+                if keep is not None and self.sampled != before:
+                    keep.append(key)
+                n += 1
+                if n == next_progress:
+                    next_progress += every
+                    if progress is not None:
+                        progress(n)
+        _sz_flush(self)
         return n
 
     def registers(self):
@@ -100,13 +146,14 @@ cdef class Sizer:
 
     def counts(self):
         """(requests, sampled, hits per miniature in policy-major order)."""
+        _sz_flush(self)
         return self.requests, self.sampled, [self.hits[i] for i in range(self.n)]
 
     def memory(self):
-        """Bytes held: registers, counters, the miniatures' C structures and their int keys."""
-        cdef Py_ssize_t total = sizeof(Sizer) + SZ_M + 8 * self.n
-        for mini in self.minis:
-            total += hc_overhead_bytes((<Core>mini).c) + (32 if self.hashed else 0) * len(mini)
+        """Bytes held: registers, queue, counters and the miniatures' C structures."""
+        cdef Py_ssize_t i, total = sizeof(Sizer) + 16 * self.n
+        for i in range(self.n):
+            total += hc_overhead_bytes(self.minis[i])
         return total
 
     def report(self, requests=None, registers=None):
@@ -114,28 +161,42 @@ cdef class Sizer:
         ``requests``/``registers`` stand in for the sampler's own when it was fed only the
         sampled keys of a longer trace (simulate's two passes)."""
         from hotcache.sizing.sampler import build_report
+        _sz_flush(self)
         return build_report(self.sizes, self.policies, [self.hits[i] for i in range(self.n)],
                             self.requests if requests is None else requests, self.sampled,
                             self.rate, self.registers() if registers is None else registers,
                             self.memory())
 
 
-cdef Sizer _sizer_new(double rate, list sizes, list policies, bint hashed, bint bounded):
+cdef Sizer _sizer_new(double rate, list sizes, list policies, bint bounded):
     """A sampler at ``rate`` (checked by the caller) over ``sizes`` x ``policies`` (checked,
     available in this build); ``bounded`` lowers the rate to keep the miniatures small."""
     from hotcache.sizing.sampler import plan, threshold
     cdef Sizer s = Sizer.__new__(Sizer)
+    cdef hc_config cfg
+    cdef Py_ssize_t i = 0
     s.rate, s.mini_sizes = plan(rate, sizes, bounded)
     s.sizes = list(sizes)
     s.policies = list(policies)
     s.threshold = threshold(s.rate)
-    s.hashed = hashed
-    # seed 0: RRCache's and TinyLFUCache's PRNGs give the same report for the same sample
-    s.minis = [Core(m, policy=p, seed=0) for p in policies for m in s.mini_sizes]
-    s.n = len(s.minis)
-    s.hits = <uint64_t *>calloc(s.n if s.n else 1, sizeof(uint64_t))
-    if s.hits == NULL:
+    count = len(policies) * len(s.mini_sizes)
+    s.minis = <hc_cache **>calloc(count if count else 1, sizeof(hc_cache *))
+    s.hits = <uint64_t *>calloc(count if count else 1, sizeof(uint64_t))
+    if s.minis == NULL or s.hits == NULL:
         raise MemoryError()
+    for p in policies:
+        for m in s.mini_sizes:
+            cfg.policy = _POLICIES[p]
+            cfg.max_size = <uint64_t>m
+            cfg.max_bytes = HC_UNBOUNDED
+            # seed 0: RRCache's and TinyLFUCache's PRNGs give the same report for the same sample
+            cfg.seed = 0
+            cfg.tick = 0.0
+            s.minis[i] = hc_new(&cfg)
+            if s.minis[i] == NULL:
+                raise MemoryError()
+            i += 1
+            s.n = i
     return s
 
 
@@ -144,13 +205,13 @@ def _available_policies():
     return list(_POLICIES)
 
 
-def _new_sizer(rate, sizes, policies, hashed=False, bounded=False):
+def _new_sizer(rate, sizes, policies, bounded=False):
     """A Sizer for an offline simulation (hotcache.sizing.simulate); arguments checked there."""
     missing = [p for p in policies if p not in _POLICIES]
     if missing:
         raise ValueError("policy %s is not available in this build of hotcache (it has %s)"
                          % (", ".join(map(repr, missing)), ", ".join(_POLICIES)))
-    return _sizer_new(rate, list(sizes), list(policies), hashed, bounded)
+    return _sizer_new(rate, list(sizes), list(policies), bounded)
 
 
 cdef Sizer _sizing_for(Core core, object rate):
@@ -164,11 +225,30 @@ cdef Sizer _sizing_for(Core core, object rate):
     policies = [p for p in DEFAULT_POLICIES if p in _POLICIES]
     if own in POLICIES and own not in policies:
         policies.append(own)
-    return _sizer_new(r, sizes, policies, True, True)
+    return _sizer_new(r, sizes, policies, True)
 
 
-cdef inline int _sz_observe(Sizer s, object key, Py_hash_t h) except -1:
-    """One lookup: the HyperLogLog register, and the miniatures when the key is sampled."""
+cdef inline Py_ssize_t _sz_use(Core core, object key) except -2:
+    """_use() (hotpath.pxi) of a cache whose advisor watches: the key hashed once, the sampler
+    told (no user code runs there), then the lookup: hash(key), the timer, == while probing, as
+    _use() (rule A). Spelt out rather than calling _use(): another call site of the inline
+    _use() stopped gcc inlining it into get() (see Core._observe_sized)."""
+    cdef Py_hash_t h = hash(key)
+    cdef double now
+    cdef Py_ssize_t slot
+    _sz_observe(<Sizer>core._sizing, h)
+    now = _now_if_timed(core)
+    slot = _find(core, key, h)
+    if slot >= 0 and not hc_expired(core.c, <uint32_t>slot, now):
+        hc_touch(core.c, <uint32_t>slot)
+        return slot
+    hc_miss(core.c, <uint64_t>h)
+    return -1
+
+
+cdef inline int _sz_observe(Sizer s, Py_hash_t h) except -1:
+    """One lookup of a key hashing to ``h``: the HyperLogLog register, and the queue for the
+    miniatures when the key is sampled."""
     cdef uint64_t m = hc_sz_mix(<uint64_t>h)
     cdef unsigned char r = hc_sz_rank(m >> SZ_P)
     cdef uint32_t idx = <uint32_t>(m & (SZ_M - 1))
@@ -176,33 +256,30 @@ cdef inline int _sz_observe(Sizer s, object key, Py_hash_t h) except -1:
     if s.regs[idx] < r:
         s.regs[idx] = r
     if m <= s.threshold:
-        return _sz_record(s, key, m)
+        s.sampled += 1
+        s.queue[s.queued] = <uint64_t>h
+        s.queued += 1
+        if s.queued == SZ_BATCH:
+            return _sz_flush(s)
     return 0
 
 
-cdef int _sz_record(Sizer s, object key, uint64_t m) except -1:
-    """Replay a sampled lookup on every miniature: a hit counts, a miss stores the key. The
-    keys are ints (hashed) or the caller's keys (offline), whose == runs in _find: that is
-    user code, after which nothing of the sampler is half-changed."""
-    cdef Py_ssize_t i, slot
-    cdef Core mini
-    cdef Py_hash_t hk
-    k = PyLong_FromUnsignedLongLong(m) if s.hashed else key
-    hk = hash(k)
-    s.sampled += 1
+cdef int _sz_flush(Sizer s) except -1:
+    """Replay the queued sampled lookups on every miniature, one miniature at a time (the
+    miniatures are independent, so the order across them changes no count): a hit counts, a
+    miss stores the key. No user code runs here."""
+    cdef Py_ssize_t i, j, q = s.queued
+    cdef hc_cache *c
+    cdef uint64_t hits
+    cdef int r
+    s.queued = 0
     for i in range(s.n):
-        mini = <Core>s.minis[i]
-        # _use() of the miniature, spelt out: the minis are never timed, so no clock and no
-        # expiry; hc_touch on a hit, hc_miss on a miss (what the adaptive policies hear), as
-        # _use(). (Another copy of the inline _use() here stopped gcc inlining it into get().)
-        slot = _find(mini, k, hk)
-        if slot >= 0:
-            hc_touch(mini.c, <uint32_t>slot)
-            s.hits[i] += 1
-        elif mini._fast and not hc_timed(mini.c):
-            hc_miss(mini.c, <uint64_t>hk)
-            _store_fast_h(mini, k, None, hk)
-        else:
-            hc_miss(mini.c, <uint64_t>hk)
-            mini._store(k, None, mini._ttl, True)
+        c = s.minis[i]
+        hits = 0
+        for j in range(q):
+            r = _sz_mini_use(c, s.queue[j])
+            if r < 0:
+                raise MemoryError("hotcache: the sizing advisor's miniature cache is out of memory")
+            hits += <uint64_t>r
+        s.hits[i] += hits
     return 0

@@ -62,4 +62,4 @@ def start_sizing(rate: Any, maxsize: Any, policy: Any) -> Any:
     own = policy_name(policy)
     if own in _CLASSES and own not in names:
         names.append(own)
-    return PyTwinSizer(r, sizes, names, make_mini, hashed=True, bounded=True)
+    return PyTwinSizer(r, sizes, names, make_mini, bounded=True)

@@ -11,8 +11,17 @@ fraction R of the distinct keys is. Each sampled request is replayed on one mini
 (policy, size), of ``max(1, round(R * size))`` entries: the miniature sees a 1-in-1/R spatial sample
 of the keys with 1/R of the room, so its hit ratio estimates the full cache's. The miniatures are
 the real cache classes (their policies are the very code the caches run). A lookup that misses in
-a miniature stores the key (demand fill). Every request, sampled or not, updates the HyperLogLog
-(hotcache.sizing.hll) with the low bits of ``m``.
+a miniature stores the key (demand fill). A miniature stores the key's hash ``h`` (an int) in
+place of the key: no user key is kept alive, and the native miniatures (bare C caches, no Python
+object per entry) identify a key by ``h``. ``hash(h) == h`` for every hash value, so the
+policies hear the same hashes as in the real cache (TinyLFU's sketch, S3FIFO's ghosts): at
+R = 1 the miniature *is* the real cache's run. Two keys are one to the advisor only when their
+``hash()`` is equal (e.g. -1 and -2 in CPython). Every request, sampled or not, updates
+the HyperLogLog (hotcache.sizing.hll) with the low bits of ``m``.
+
+The native sampler queues sampled lookups and replays them on the miniatures 64 at a time
+(flushed before any count is read); the miniatures are independent, so the counts are those
+of this twin, which replays each at once.
 
 Memory stays bounded: the miniatures are bounded caches; when the largest would exceed
 ``MAX_MINI`` entries the rate is lowered to fit (fixed-size SHARDS), and reported.
@@ -81,17 +90,14 @@ def threshold(rate: float) -> int:
 
 
 class PyTwinSizer:
-    """The sampler, in Python. ``make(policy, size)`` builds a miniature cache (a twin class);
-    ``hashed``: the miniatures store the mixed hash instead of the key (the online sampler must
-    not keep user keys alive)."""
+    """The sampler, in Python. ``make(policy, size)`` builds a miniature cache (a twin class)."""
 
     def __init__(self, rate: float, sizes: Sequence[int], policies: Sequence[str],
-                 make: Callable[[str, int], Any], hashed: bool, bounded: bool) -> None:
+                 make: Callable[[str, int], Any], bounded: bool) -> None:
         self.rate, self.minis_sizes = plan(rate, sizes, bounded)
         self.sizes = list(sizes)
         self.policies = list(policies)
         self.threshold = threshold(self.rate)
-        self.hashed = hashed
         self.regs = bytearray(M)
         self.requests = 0
         self.sampled = 0
@@ -100,16 +106,17 @@ class PyTwinSizer:
 
     def observe(self, key: Any, h: Optional[int] = None) -> None:
         """One lookup of ``key`` (hash ``h``, computed if not given)."""
-        m = mix64(hash(key) if h is None else h)
+        if h is None:
+            h = hash(key)
+        m = mix64(h)
         self.requests += 1
         register_update(self.regs, m)
         if m <= self.threshold:
             self.sampled += 1
-            k = m if self.hashed else key
             marker = _MISS
             for i, c in enumerate(self.minis):
-                if c.get(k, marker) is marker:
-                    c[k] = None
+                if c.get(h, marker) is marker:
+                    c[h] = None
                 else:
                     self.hits[i] += 1
 

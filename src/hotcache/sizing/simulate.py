@@ -15,23 +15,23 @@ __all__ = ["simulate", "new_sizer"]
 Progress = Optional[Callable[[int], Any]]
 
 
-def new_sizer(rate: float, sizes: Sequence[int], policies: Sequence[str], hashed: bool = False,
+def new_sizer(rate: float, sizes: Sequence[int], policies: Sequence[str],
               bounded: bool = False) -> Any:
     """The sampler the binding has (native), else the twin's (checked arguments)."""
     try:
         from hotcache._native.core import _new_sizer
     except ImportError:
-        return _twin_sizer(rate, sizes, policies, hashed, bounded)
-    return _new_sizer(rate, list(sizes), list(policies), hashed, bounded)
+        return _twin_sizer(rate, sizes, policies, bounded)
+    return _new_sizer(rate, list(sizes), list(policies), bounded)
 
 
-def _twin_sizer(rate: float, sizes: Sequence[int], policies: Sequence[str], hashed: bool,
+def _twin_sizer(rate: float, sizes: Sequence[int], policies: Sequence[str],
                 bounded: bool) -> PyTwinSizer:
     from hotcache import _spec  # noqa: F401  (its classes register themselves)
     from hotcache._spec.sizing import make_mini, twin_class
     for p in policies:
         twin_class(p)   # ValueError for a policy this version's twin lacks
-    return PyTwinSizer(rate, sizes, policies, make_mini, hashed, bounded)
+    return PyTwinSizer(rate, sizes, policies, make_mini, bounded)
 
 
 def simulate(keys: Iterable[Any], sizes: Optional[Iterable[int]] = None,
