@@ -32,7 +32,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from callgrind_ops import _ANN_LINE, _group, _short  # noqa: E402  (same annotate parsing)
+from callgrind_ops import _group, _short, read_callgrind  # noqa: E402  (same output parsing)
 
 CONTENDERS = ("functools", "hotcache_cached", "hotcache_lru", "cachetools", "cachebox")
 OPS = ("hit", "miss")
@@ -95,23 +95,7 @@ def _valgrind(who, op, n, size, run, python, annotate):
         subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, python, "-c", CHILD,
                         who, op, str(n), str(size), str(run)],
                        check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        with open(out) as f:
-            text = f.read()
-        import re
-        events = re.search(r"^events:\s+(.*)$", text, re.M).group(1).split()
-        m = re.search(r"^(?:summary|totals):\s+(.*)$", text, re.M)
-        totals = dict(zip(events, (int(x) for x in m.group(1).split())))
-        funcs = {}
-        if annotate:
-            ann = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", "--auto=no",
-                                  "--show-percs=no", out],
-                                 check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
-            body = ann.split("file:function", 1)[1] if "file:function" in ann else ""
-            for line in body.splitlines():
-                mm = _ANN_LINE.match(line)
-                if mm and ":" in mm.group(2) and not mm.group(2).startswith("=>"):
-                    funcs[mm.group(2)] = funcs.get(mm.group(2), 0) + int(mm.group(1).replace(",", ""))
-        return totals, funcs
+        return read_callgrind(out, annotate)
 
 
 def measure(who, op, n, size, python, annotate=False):

@@ -139,24 +139,30 @@ def _valgrind(tool_args, lib, kind, op, n, size, run, trace_file, python, annota
         subprocess.run(["valgrind", *tool_args(out), python, "-c", CHILD, lib, kind, op, str(n), str(size),
                         str(run), trace_file or "-"],
                        check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        with open(out) as f:
-            text = f.read()
-        events = re.search(r"^events:\s+(.*)$", text, re.M).group(1).split()
-        m = re.search(r"^(?:summary|totals):\s+(.*)$", text, re.M)
-        if m is None:
-            raise RuntimeError("no totals in valgrind output")
-        totals = dict(zip(events, (int(x) for x in m.group(1).split())))
-        funcs = {}
-        if annotate:
-            ann = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", "--auto=no",
-                                  "--show-percs=no", out],
-                                 check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
-            body = ann.split("file:function", 1)[1] if "file:function" in ann else ""
-            for line in body.splitlines():
-                mm = _ANN_LINE.match(line)
-                if mm and ":" in mm.group(2) and not mm.group(2).startswith("=>"):
-                    funcs[mm.group(2)] = funcs.get(mm.group(2), 0) + int(mm.group(1).replace(",", ""))
-        return totals, funcs
+        return read_callgrind(out, annotate)
+
+
+def read_callgrind(out, annotate):
+    """(totals by event, self instructions by 'file:function' if ``annotate``) of a callgrind
+    output file."""
+    with open(out) as f:
+        text = f.read()
+    events = re.search(r"^events:\s+(.*)$", text, re.M).group(1).split()
+    m = re.search(r"^(?:summary|totals):\s+(.*)$", text, re.M)
+    if m is None:
+        raise RuntimeError("no totals in valgrind output")
+    totals = dict(zip(events, (int(x) for x in m.group(1).split())))
+    funcs = {}
+    if annotate:
+        ann = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", "--auto=no",
+                              "--show-percs=no", out],
+                             check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
+        body = ann.split("file:function", 1)[1] if "file:function" in ann else ""
+        for line in body.splitlines():
+            mm = _ANN_LINE.match(line)
+            if mm and ":" in mm.group(2) and not mm.group(2).startswith("=>"):
+                funcs[mm.group(2)] = funcs.get(mm.group(2), 0) + int(mm.group(1).replace(",", ""))
+    return totals, funcs
 
 
 def _split(fn):
