@@ -98,26 +98,6 @@ static inline void hc_sketch_add(hc_sketch *s, uint64_t hash)
         hc_sketch_halve(s);
 }
 
-/* The estimate: the least of the hash's 4 counters (0 without a table). Inline: TINYLFU's
- * admission takes two per store (candidate and victim), and the call was a sixth of each. */
-static inline uint32_t hc_sketch_estimate(const hc_sketch *s, uint64_t hash)
-{
-    uint64_t m, *b;
-    uint32_t lo, best = 15;
-    int i;
-    if (!s->table)
-        return 0;
-    m = hc_fmix64(hash, HC_SKETCH_SALT);
-    b = hc_sketch_block(s, m);
-    lo = (uint32_t)m;
-    for (i = 0; i < 4; i++) {
-        uint32_t h = lo >> (8 * i);
-        uint32_t v = (uint32_t)(b[2 * i + (h & 1)] >> (((h >> 1) & 15) * 4)) & 15;
-        best = v < best ? v : best;
-    }
-    return best;
-}
-
 /* hc_sketch_estimate(s, hash) when that is above `floor`; otherwise some value <= floor (it
  * stops at the first counter <= floor). For a caller that only asks "above floor, and then
  * how much": TINYLFU's admission, where most candidates lose at their first counter. */
@@ -139,6 +119,14 @@ static inline uint32_t hc_sketch_estimate_above(const hc_sketch *s, uint64_t has
         best = v < best ? v : best;
     }
     return best;
+}
+
+/* The estimate: the least of the hash's 4 counters (0 without a table). Inline: TINYLFU's
+ * admission takes two per store (candidate and victim), and the call was a sixth of each.
+ * A counter <= 0 is the least, so stopping there (estimate_above's floor 0) is exact. */
+static inline uint32_t hc_sketch_estimate(const hc_sketch *s, uint64_t hash)
+{
+    return hc_sketch_estimate_above(s, hash, 0);
 }
 
 #endif /* HC_SKETCH_H */
