@@ -382,8 +382,16 @@ def test_async_lock(redis_server, redis_client):
 # -- cluster --------------------------------------------------------------------------------------
 def test_lock_on_cluster(redis_cluster):
     c = redis_cluster.client()
-    names = ["lock:cluster:%s:%d" % (uuid.uuid4().hex, i) for i in range(6)]
-    assert len({c.get_node_from_key(n).port for n in names}) >= 2  # spread over shards
+    # six random names, but at least two shards among them (random names alone all land on
+    # one of three shards once in ~240 runs)
+    names, ports = [], set()
+    while len(names) < 6 or len(ports) < 2:
+        name = "lock:cluster:%s:%d" % (uuid.uuid4().hex, len(names))
+        port = c.get_node_from_key(name).port
+        if len(names) < 5 or len(ports) >= 2 or port not in ports:
+            names.append(name)
+            ports.add(port)
+    assert len(names) == 6 and len(ports) >= 2  # spread over shards
     for name in names:
         a = RedisLock(c, name, 10)
         b = RedisLock(c, name, 10)

@@ -117,8 +117,11 @@ def test_kill_mid_workload_no_exception_reaches_callers(fresh_redis):
         th.join(10)
     assert failures == []
     assert [t[k] for k in hot[:3]] == hot[:3]
+    # the flusher drops spills while the breaker is open; on a loaded box its next batch may
+    # come after the workers stopped, so wait for it (bounded) instead of reading once
+    assert wait_for(lambda: t.stats().spill_dropped > 0)
     s = t.stats()
-    assert s.breaker_state == "open" and s.spill_dropped > 0 and s.l2_errors >= 5
+    assert s.breaker_state == "open" and s.l2_errors >= 5
     # restart: the breaker probes after the cooldown, the flusher writes again
     fresh_redis.restart()
     clock.advance(5.0)
