@@ -688,6 +688,28 @@ def test_flush_is_false_while_an_invalidation_is_a_tomb(url, redis_client):
     t.close()
 
 
+def test_a_skip_decided_before_a_flush_began_does_not_settle_it():
+    """The flusher asks the breaker, finds it open, and only then records the skip; a flush()
+    that began in between (after the breaker let calls through again) must keep waiting for
+    the retry, not take that stale skip as its answer (the race behind a CI flake)."""
+    from hotcache.tiers.redis_spill import SpillQueue
+
+    q = SpillQueue(max_pending=10, tomb_limit=10)
+    q.seq += 1
+    q._tomb(b"k", q.seq)                  # an invalidation that could not reach Redis
+    first = q.mark()                      # a flush() that began before the retry decision
+    ticket = q.skip_ticket()              # the flusher asks the breaker: open
+    second = q.mark()                     # a flush() that began after that
+    q.note_skipped(ticket)                # ... and records the skip
+    assert q.settled(first) and not q.landed(first)
+    assert not q.settled(second)          # waits for the next retry
+    q.note_skipped(q.skip_ticket())       # the next retry is skipped too: now it is settled
+    assert q.settled(second) and not q.landed(second)
+    q.tombs.clear()                       # the retried UNLINK landed
+    third = q.mark()
+    assert q.settled(third) and q.landed(third)
+
+
 def test_a_closed_queue_keeps_its_queued_invalidation():
     from hotcache.tiers.redis_spill import DELETE, SpillQueue
 

@@ -125,15 +125,16 @@ class _AsyncFlusher:
 
     async def _retry(self) -> None:
         q = self.queue
+        ticket = q.skip_ticket()  # before the breaker is asked (see SpillQueue.marks)
         if self.breaker.state == "open":
-            q.note_skipped()
+            q.note_skipped(ticket)
         else:
             assert self.io_lock is not None
             async with self.io_lock:
                 if q.clear_pending:
                     q.end_clear(await self.clear_namespace() is None)
                 elif not q.requeue_tombs(self.batch_size):
-                    q.note_skipped()
+                    q.note_skipped(ticket)
         assert self.progress is not None
         async with self.progress:
             self.progress.notify_all()

@@ -9,6 +9,7 @@ import atexit
 import itertools
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -112,7 +113,13 @@ class SpillQueue:
         self.seq = 0        # last sequence number handed out
         self.done = 0       # every op with seq <= done has been attempted
         self.failures = 0   # ops that could not be applied (for flush()'s answer)
-        self.skipped = 0    # retries of tombs / a pending clear skipped (breaker open, stopped)
+        # flush() calls number their marks; a retry of tombs / a pending clear that was skipped
+        # (breaker open, nothing requeued, flusher stopped) settles the flushes whose mark was
+        # taken before the flusher decided to skip: skip_seen is the newest such mark number.
+        # (A count compared before/after would let a skip decided under an older breaker state
+        # settle a flush that started after the breaker let calls through again.)
+        self.marks = 0
+        self.skip_seen = 0
         self.spilled = 0
         self.spill_dropped = 0
         _queues.add(self)
@@ -293,11 +300,18 @@ class SpillQueue:
                 moved += 1
         return moved
 
-    def note_skipped(self) -> None:
+    def skip_ticket(self) -> int:
+        """Taken by the flusher before it decides whether to retry: the flushes it may settle
+        by skipping."""
+        with self.lock:
+            return self.marks
+
+    def note_skipped(self, ticket: int) -> None:
         """The flusher could not retry tombs / a pending clear (breaker open): flush() waiters
         stop waiting for them."""
         with self.lock:
-            self.skipped += 1
+            if ticket > self.skip_seen:
+                self.skip_seen = ticket
             self.progress.notify_all()
 
     def begin_clear(self) -> None:
@@ -322,9 +336,10 @@ class SpillQueue:
 
     # -- flush / close ------------------------------------------------------------------------
     def mark(self) -> Tuple[int, int, int]:
-        """flush()'s starting point: (seq, failures, skipped)."""
+        """flush()'s starting point: (seq, failures, the number of this mark)."""
         with self.lock:
-            return self.seq, self.failures, self.skipped
+            self.marks += 1
+            return self.seq, self.failures, self.marks
 
     def idle_through(self, seq: int) -> bool:
         return self.done >= seq or (not self.queue and not self.inflight)
@@ -339,9 +354,9 @@ class SpillQueue:
     def settled(self, mark: Tuple[int, int, int]) -> bool:
         """flush()'s wait is over: every op up to the mark was attempted, and its tombs are
         gone or will not be retried now (a write failed since, or a retry was skipped)."""
-        seq, failures, skipped = mark
+        seq, failures, number = mark
         return self.idle_through(seq) and (
-            self.failures != failures or self.skipped != skipped or self.closed or not self.owes(seq))
+            self.failures != failures or self.skip_seen >= number or self.closed or not self.owes(seq))
 
     def landed(self, mark: Tuple[int, int, int]) -> bool:
         """flush()'s answer: everything up to the mark reached Redis."""
@@ -516,8 +531,10 @@ class Flusher:
                             outcomes = [W_FAILED] * len(batch)
                         # Redis answered every write: tombs are retried at once
                         q.complete(batch, outcomes, requeue=self._batch_size)
-                elif not self._ready():
-                    q.note_skipped()
+                    continue
+                ticket = q.skip_ticket()  # before the breaker is asked (see SpillQueue.marks)
+                if not self._ready():
+                    q.note_skipped(ticket)
                 else:
                     if q.clear_pending:
                         try:
@@ -527,10 +544,10 @@ class Flusher:
                             ok = False
                         q.end_clear(ok)
                     elif not q.requeue_tombs(self._batch_size):
-                        q.note_skipped()  # nothing could be queued: flush() must not wait on it
+                        q.note_skipped(ticket)  # nothing could be queued: flush() must not wait on it
         _live.discard(self)
         with q.lock:
-            q.skipped += 1  # no more retries from this thread
+            q.skip_seen = sys.maxsize  # no more retries from this thread: nothing waits on them
             q.progress.notify_all()
 
 
