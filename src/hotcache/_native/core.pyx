@@ -182,6 +182,12 @@ cdef class Core:
     cdef Py_ssize_t _popping      # slot a hooked popitem() is deleting via del self[key], or -1
     cdef uint64_t _popping_version    # hc_version when _popping was set (the slot is still it)
     cdef object _sizing           # the sizing advisor's Sizer (sizing.pxi), None when off
+    # get()'s carried miss (hotpath.pxi, _aside_keep): its key (an owned exact int or str, or
+    # NULL), hash, finished probe and hc_version, for a following c[key] = v of the very key
+    cdef PyObject *_aside_key
+    cdef uint64_t _aside_hash
+    cdef uint64_t _aside_ver
+    cdef hc_probe _aside_probe
 
     def __cinit__(self, *args, **kwargs):
         cdef hc_config cfg
@@ -199,6 +205,7 @@ cdef class Core:
         self._popping = -1
 
     def __dealloc__(self):
+        _aside_drop(self)
         if self.c != NULL:
             _drop_payloads(self.c)
             hc_free(self.c)
@@ -301,7 +308,7 @@ cdef class Core:
         if hc_rarely(self._sizing is not None):     # the sizing advisor watches (sizing.pxi)
             slot = self._use_sized(key)
         else:
-            slot = _use(self, key)
+            slot = _use_get(self, key)
         if slot < 0:
             return default
         return <object>hc_entry_at(self.c, slot).val
@@ -363,8 +370,15 @@ cdef class Core:
         else:
             self._store(key, value, self._ttl, True)
 
+    cdef int _store_aside(self, object key, object value) except -1:
+        # hotpath.pxi's _store_aside, a method: inlined into __setitem__ it cost every store
+        # +16 instructions (callgrind_ops.py lru_set_evict)
+        return _store_aside(self, key, value)
+
     cdef int _store_fast(self, object key, object value) except -1:
         """_store for the plain case: sizes 1, no bytes, nothing timed, native eviction."""
+        if <PyObject *>key == self._aside_key:     # get() just missed this very key
+            return self._store_aside(key, value)
         return _store_fast_h(self, key, value, hash(key))
 
     def set(self, key, value, ttl=None):
@@ -455,6 +469,7 @@ cdef class Core:
         drop once the core is consistent); the records keep NULLs."""
         cdef list out = []
         cdef uint32_t s = hc_order_first(self.c)
+        _aside_drop(self)               # the callers replace or clear the C cache next
         while s != HC_NIL:
             out.append(_take_k(self, s))
             out.append(_take_v(self, s))

@@ -11,9 +11,7 @@ cdef int _store_fast_h(Core self, object key, object value, Py_hash_t h) except 
     victim's record is recycled for it; the victim's key and value come back as raw words that
     are released only after the new pair is stored (4)."""
     cdef Py_ssize_t slot
-    cdef uint32_t s
     cdef hc_probe p
-    cdef hc_evicted ev
     cdef PyObject *old
     cdef hc_entry *e
     if hc_over(self.c, 1, 0) != HC_CAUSE_NONE:
@@ -30,7 +28,16 @@ cdef int _store_fast_h(Core self, object key, object value, Py_hash_t h) except 
         Py_DECREF(<object>old)      # consistent again: the old value may go now (4)
         return 0
     # p ran to its end and nothing changed since (no user code between): the fused insert
-    s = hc_insert_probed(self.c, &p, <uint64_t>h, &ev)
+    return _store_new(self, key, value, &p, h)
+
+
+cdef inline int _store_new(Core self, object key, object value, hc_probe *p, Py_hash_t h) except -1:
+    """The new-key part of _store_fast_h: p is a probe for h (key's hash) that ran to its end
+    with nothing changed in the cache since; the fused insert (hc_insert_probed)."""
+    cdef uint32_t s
+    cdef hc_evicted ev
+    cdef hc_entry *e
+    s = hc_insert_probed(self.c, p, <uint64_t>h, &ev)
     if s == HC_NIL:
         if ev.slot != HC_NIL:       # out of memory after the eviction: the victim goes unseen,
             e = hc_entry_at(self.c, ev.slot)        # as it did before the fused path
@@ -49,6 +56,100 @@ cdef int _store_fast_h(Core self, object key, object value, Py_hash_t h) except 
         Py_XDECREF(<PyObject *>ev.val)
         return 0
     return _store_fast_evicted(self, <PyObject *>ev.key, <PyObject *>ev.val)
+
+
+# ---- cache-aside: get(k) missed, then c[k] = v ----
+# get()'s miss leaves its finished probe behind (_aside_keep) and a store of the very same key
+# object right after takes it (_store_aside): no second hash, no second probe. Exact, not a
+# heuristic: only for keys of exact type int or str, whose hash and == run no user code and
+# depend on the value alone, and only when the probe compared no key (every key in its run had
+# another hash), so hash and probe are pure functions of the key and the index; the index is the
+# same while hc_version is (every insert, removal, clear and restore bumps it; a replaced C cache
+# goes through _detach_all, which drops the carry). The carry owns a reference to its key, so
+# "the very same object" is identity, never a recycled address; an int or str has no finalizer,
+# no weak references and no references of its own, so holding it until the next miss or store
+# runs no user code and can make no cycle.
+
+cdef inline Py_ssize_t _use_get(Core self, object key) except -2:
+    """_use() for Core.get(), its one caller (so gcc inlines it whatever its size: another call
+    site of _use() itself would push _use() past gcc's inlining budget, +26 instructions per
+    c.get(k) hit). The same lookup, whose miss leaves the finished probe to a following store
+    (_aside_keep) when the probe compared no key: _find_impl's loop, spelt out with that count."""
+    cdef Py_hash_t h = hash(key)
+    cdef double now = _now_if_timed(self)
+    cdef hc_probe p
+    cdef uint32_t slot
+    cdef PyObject *k
+    cdef uint64_t ver
+    cdef bint restart, compared = False
+    cdef int eq
+    p.empty = <size_t>-1            # stays so when the index has no buckets (nothing to carry)
+    while True:
+        restart = False
+        hc_probe_init(self.c, <uint64_t>h, &p)
+        slot = hc_probe_next(self.c, &p)
+        while slot != HC_NIL:
+            k = <PyObject *>hc_entry_at(self.c, slot).key
+            if k == <PyObject *>key:
+                break
+            if hc_hash_at(self.c, slot) != <uint64_t>h:   # same fragment, other hash
+                slot = hc_probe_next(self.c, &p)
+                continue
+            compared = True
+            ver = hc_version(self.c)
+            other = <object>k
+            eq = PyObject_RichCompareBool(other, key, Py_EQ)
+            if hc_version(self.c) != ver:
+                restart = True
+                compared = False        # the run that counts is the next one
+                break
+            if eq:
+                break
+            slot = hc_probe_next(self.c, &p)
+        if not restart:
+            break
+    if slot != HC_NIL:
+        if not hc_expired(self.c, slot, now):
+            hc_touch(self.c, slot)
+            return slot
+        hc_miss(self.c, <uint64_t>h)
+        return -1
+    hc_miss(self.c, <uint64_t>h)
+    if not compared and self._fast and (type(key) is int or type(key) is str):
+        _aside_keep(self, key, h, &p)   # p ran to its end: a c[key] = v next may reuse it
+    return -1
+
+
+cdef void _aside_keep(Core self, object key, Py_hash_t h, hc_probe *p) noexcept:
+    """Remember get()'s miss of key (an exact int or str), whose probe p ran to its end comparing
+    no key: a store of key before the cache changes may insert where p ended."""
+    cdef PyObject *old = self._aside_key
+    Py_INCREF(key)
+    self._aside_key = <PyObject *>key
+    self._aside_hash = <uint64_t>h
+    self._aside_ver = hc_version(self.c)
+    self._aside_probe = p[0]
+    if old != NULL:
+        Py_DECREF(<object>old)      # an int or str: no user code runs
+
+
+cdef inline void _aside_drop(Core self) noexcept:
+    """Forget the carried miss (dealloc; the C cache is about to be replaced or cleared)."""
+    cdef PyObject *old = self._aside_key
+    if old != NULL:
+        self._aside_key = NULL
+        Py_DECREF(<object>old)
+
+
+cdef int _store_aside(Core self, object key, object value) except -1:
+    """Core.__setitem__ of the fast path when key is the carried key (the very object): the
+    carried hash is key's (same object, pure hash); its probe is valid while hc_version is."""
+    cdef Py_hash_t h = <Py_hash_t>self._aside_hash
+    self._aside_key = NULL
+    Py_DECREF(key)                  # the carry's reference (the caller holds key)
+    if hc_version(self.c) != self._aside_ver:
+        return _store_fast_h(self, key, value, h)
+    return _store_new(self, key, value, &self._aside_probe, h)
 
 
 cdef int _store_fast_evicted(Core self, PyObject *k, PyObject *v) except -1:
