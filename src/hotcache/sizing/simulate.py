@@ -39,7 +39,8 @@ def _twin_sizer(rate: float, sizes: Sequence[int], policies: Sequence[str], floo
 
 def simulate(keys: Iterable[Any], sizes: Optional[Iterable[int]] = None,
              policies: Sequence[str] = DEFAULT_POLICIES, sample: Optional[float] = None, *,
-             progress: Progress = None, every: int = 1 << 20, memory: Optional[int] = None) -> SizingReport:
+             progress: Progress = None, every: int = 1 << 20, memory: Optional[int] = None,
+             length: Optional[int] = None) -> SizingReport:
     """Predicted hit ratio of each policy at each cache size for the lookups ``keys``.
 
     Each key is one lookup of a demand-filled cache (a miss stores the key), replayed on
@@ -51,6 +52,12 @@ def simulate(keys: Iterable[Any], sizes: Optional[Iterable[int]] = None,
     bound may take the rate below R); the report's ``sample_rate`` is the rate reached.
     ``progress(n)`` is called every ``every`` keys.
 
+    ``length``: the trace's length when known beforehand (default ``len(keys)`` if ``keys`` has
+    one). With it the rate starts where the adaptive rate would end, max(R, OFFLINE_WORK /
+    length), and stays there (unless the memory bound lowers it): SHARDS at one fixed rate,
+    without the high-rate start that a trace of unknown length needs (which costs about
+    ln(length / OFFLINE_WORK) times more sampled lookups).
+
     With ``sizes=None`` the sampled keys are kept until the end (those of the final rate: about
     OFFLINE_WORK x log of the trace's length) to pick the sizes from the working set.
     """
@@ -58,20 +65,26 @@ def simulate(keys: Iterable[Any], sizes: Optional[Iterable[int]] = None,
     names = check_policies(policies)
     if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or memory < 1):
         raise ValueError("memory must be a positive int (bytes), got %r" % (memory,))
+    if length is None and hasattr(keys, "__len__"):
+        length = len(keys)  # type: ignore[arg-type]
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 0):
+        raise ValueError("length must be an int >= 0 (the trace's length), got %r" % (length,))
     if rate >= 1.0:     # exact, as asked: no bound
         work, budget = 0, 0
+        start = 1.0
     else:
         work, budget = OFFLINE_WORK, OFFLINE_MEMORY if memory is None else memory
+        start = 1.0 if not length else max(rate, min(1.0, work / length))
     if sizes is not None:
         size_list = check_sizes(sizes)
-        s = new_sizer(1.0, size_list, names, rate, work, budget)
+        s = new_sizer(start, size_list, names, rate, work, budget)
         n = s.feed(keys, progress, every)
         if n == 0:
             raise ValueError("the trace is empty: no keys to simulate")
         return s.report()
     # sizes from the working set: count first (HyperLogLog, keeping the keys sampled at the
     # rate reached), then replay the kept keys at that rate on miniatures sized from it
-    probe = new_sizer(1.0, [1], [], rate, work, budget)
+    probe = new_sizer(start, [1], [], rate, work, budget)
     kept: List[Any] = []
     n = probe.feed(keys, progress, every, kept)
     if n == 0:
