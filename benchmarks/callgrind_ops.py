@@ -16,7 +16,8 @@ deltas are the cache's cost). Use it to decide whether a change touches a hot pa
     python benchmarks/callgrind_ops.py --json out.json  # also write the numbers
 
 Scenario = KIND_OP. KIND: lru, ttl, fifo, rr, s3fifo, tinylfu (the last two hotcache only),
-lru_sub, ttl_sub (a subclass that overrides nothing: hotcache only). OP:
+lru_sub, ttl_sub (a subclass that overrides nothing: hotcache only), lru_sized, tinylfu_sized
+(sizing=0.01, after 1M warm-up lookups: the advisor's steady state; hotcache only). OP:
   getitem     ``c[k]`` hits on a full cache, the very key objects stored, every key once per round
               in a shuffled order
   getitem_rand  ``c[k]`` hits, SIZE seeded uniform draws (repeats, gaps) repeated: the pattern on
@@ -52,7 +53,7 @@ import sys
 import tempfile
 from array import array
 
-KINDS = ("lru", "ttl", "fifo", "rr", "s3fifo", "tinylfu", "lru_sub", "ttl_sub")
+KINDS = ("lru", "ttl", "fifo", "rr", "s3fifo", "tinylfu", "lru_sub", "ttl_sub", "lru_sized", "tinylfu_sized")
 OPS = ("getitem", "get", "set_evict", "aside_miss", "zipf_aside", "getitem_rand")
 SCENARIOS = {k + "_" + op: (k, op) for k in KINDS for op in OPS}
 LIBS = ("hotcache", "cachebox", "dict")
@@ -76,13 +77,20 @@ else:
         class Sub(base):
             pass
         base = Sub
-    make = (lambda: base(size, 1e9)) if kind.startswith("ttl") else (lambda: base(size))
+    kw = {"sizing": 0.01} if kind.endswith("_sized") else {}
+    make = (lambda: base(size, 1e9, **kw)) if kind.startswith("ttl") else (lambda: base(size, **kw))
 rng = random.Random(1234)
 keys = [rng.getrandbits(62) for _ in range(size)]
 c = make()
 if op != "zipf_aside":
     for k in keys:
         c[k] = k
+if kind.endswith("_sized") and op != "zipf_aside":
+    # the advisor's rate starts at 1 and settles at R after ~ONLINE_WORK / R lookups: measure
+    # the steady state
+    for _ in range(1_000_000 // size):
+        for k in keys:
+            c.get(k)
 if op in ("getitem", "get"):
     work = []
     for _ in range(max(n // size, 1)):
@@ -258,7 +266,7 @@ def main():
     for name in args.scenarios:
         kind, op = SCENARIOS[name]
         for lib in libs:
-            if (kind.endswith("_sub") or kind in ("s3fifo", "tinylfu")) and lib == "cachebox":
+            if (kind.endswith(("_sub", "_sized")) or kind.startswith(("s3fifo", "tinylfu"))) and lib == "cachebox":
                 continue
             label = "%s/%s" % (lib, name)
             if lib == "dict":

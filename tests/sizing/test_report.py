@@ -124,7 +124,7 @@ def test_hll_error_bound(n):
 def test_hll_python_and_native_registers_agree():
     keys = [random.Random(3).random() for _ in range(20_000)] + ["a", ("b", 1), -1, -2]
     a = new_sizer(1.0, [1], [])
-    b = _twin_sizer(1.0, [1], [], False)
+    b = _twin_sizer(1.0, [1], [])
     a.feed(keys)
     b.feed(keys)
     assert a.registers() == b.registers()

@@ -11,6 +11,8 @@ import pytest
 
 import hotcache
 from hotcache.bench.caches import zipf_trace
+from hotcache.sizing.sampler import OFFLINE_WORK
+from hotcache.sizing.simulate import new_sizer
 from hotcache.sizing import DEFAULT_POLICIES, SizingReport, simulate
 
 CLASS_OF = {"lru": "LRUCache", "lfu": "LFUCache", "fifo": "FIFOCache", "s3fifo": "S3FIFOCache",
@@ -54,16 +56,42 @@ def test_sample_none_is_exact(trace):
 
 @pytest.mark.parametrize("s", [0.99, 0.7])
 def test_sampled_curves_near_the_exact_ones(s):
-    trace = zipf_trace(300_000, nkeys=100_000, s=s, seed=11)
-    sizes = [2000, 4000, 8000, 16000, 32000]
+    """Seeded Zipf traces: the adaptive rate (from 1 down to about OFFLINE_WORK / requests, never
+    below R) and the estimate keep every policy's mean error under 0.01."""
+    trace = zipf_trace(600_000, nkeys=200_000, s=s, seed=11)
+    sizes = [2000, 4000, 8000, 16000, 32000, 64000]
     exact = simulate(trace, sizes=sizes, sample=1)
-    sampled = simulate(trace, sizes=sizes, sample=0.05)
-    assert 0.03 < sampled.sampled / len(trace) < 0.07
+    sampled = simulate(trace, sizes=sizes, sample=0.01)
+    assert sampled.sample_rate == pytest.approx(OFFLINE_WORK / len(trace), rel=0.34)
+    assert sampled.sampled < 0.6 * len(trace) and sampled.sample_rate < 0.3
     for p in DEFAULT_POLICIES:
         err = [abs(a - b) for a, b in zip(exact.hit_ratio[p], sampled.hit_ratio[p])]
-        # R = 0.05 on 300k requests: 15k sampled lookups, miniatures of 100..1600 entries
-        assert sum(err) / len(err) <= 0.02, (p, err)
-        assert max(err) <= 0.04, (p, err)
+        assert sum(err) / len(err) <= 0.01, (p, err)
+        assert max(err) <= 0.02, (p, err)
+
+
+def test_fixed_low_rate_estimate():
+    """Without the work bound (a sampler held at R = 0.02 from the start, as the memory bound
+    can hold it), the estimate (working set from the HyperLogLog, capacity misses scaled by
+    1/R) is still within 0.015 on average."""
+    trace = zipf_trace(600_000, nkeys=200_000, s=0.8, seed=12)
+    sizes = [4000, 16000, 64000]
+    exact = simulate(trace, sizes=sizes, policies=("lru", "lfu"), sample=1)
+    s = new_sizer(0.02, sizes, ["lru", "lfu"])
+    s.feed(trace)
+    rep = s.report()
+    assert rep.sample_rate == 0.02
+    for p in ("lru", "lfu"):
+        err = [abs(a - b) for a, b in zip(exact.hit_ratio[p], rep.hit_ratio[p])]
+        assert sum(err) / len(err) <= 0.015, (p, err)
+
+
+def test_memory_bound_lowers_the_rate_below_r():
+    trace = list(range(200_000))             # every key new: only the memory bound acts
+    rep = simulate(trace, sizes=[1000, 100_000], policies=("lru",), sample=0.5, memory=1 << 20)
+    assert rep.sample_rate < 0.5 and rep.memory <= 1 << 20
+    # no key repeats: 0, but for the HyperLogLog's error in the compulsory misses
+    assert rep.hit_ratio["lru"] == pytest.approx([0.0, 0.0], abs=0.01)
 
 
 def test_default_sizes_end_at_the_working_set(trace):
@@ -78,8 +106,12 @@ def test_default_sizes_end_at_the_working_set(trace):
 
 def test_sampled_default_sizes(trace):
     rep = simulate(iter(trace), sample=0.1, policies=("lru", "fifo"))
-    assert rep.requests == len(trace) and 0 < rep.sampled < len(trace)
-    assert rep.sample_rate == 0.1
+    assert rep.requests == len(trace)
+    # a trace this short is simulated exactly (the rate falls after OFFLINE_WORK lookups)
+    assert rep.sample_rate == 1.0 and rep.sampled == len(trace)
+    assert rep.hit_ratio == simulate(trace, sizes=rep.sizes, policies=("lru", "fifo")).hit_ratio
+    long = simulate(iter(trace * 6), sample=0.1, policies=("lru",))
+    assert 0.1 <= long.sample_rate < 1.0 and long.requests == 6 * len(trace)
 
 
 def test_progress_is_called(trace):
@@ -139,11 +171,13 @@ def test_twin_driver_matches_native(trace):
     """The twin's sampler (used when the extension cannot load) gives the same report."""
     from hotcache.sizing.simulate import _twin_sizer, new_sizer
 
-    short = trace[:5000]
-    a = new_sizer(0.2, [20, 200], ["lru", "lfu", "fifo"])
-    b = _twin_sizer(0.2, [20, 200], ["lru", "lfu", "fifo"], False)
+    short = trace[:20000]
+    # from 1, the work bound lowering the rate (down to 0.05) several times on the way
+    a = new_sizer(1.0, [20, 200], ["lru", "lfu", "fifo", "s3fifo", "tinylfu"], 0.05, 1000, 0)
+    b = _twin_sizer(1.0, [20, 200], ["lru", "lfu", "fifo", "s3fifo", "tinylfu"], 0.05, 1000, 0)
     a.feed(short)
     b.feed(short)
     ra, rb = a.report(), b.report()
+    assert ra.sample_rate == rb.sample_rate < 0.2
     assert ra.hit_ratio == rb.hit_ratio and ra.sampled == rb.sampled
     assert ra.working_set == rb.working_set and a.registers() == b.registers()

@@ -49,12 +49,13 @@ DEF SZ_BATCH = 64       # sampled lookups queued before the miniatures replay th
 
 cdef inline int _sz_mini_use(hc_cache *c, uint64_t hk) noexcept nogil:
     """One lookup of the key with hash ``hk`` in a miniature, demand-filled: 1 on a hit
-    (hc_touch), 0 on a miss (hc_miss, then the key stored, evicting the policy's victim when
-    full, as Core's _use() then _store_fast_h() would), -1 out of memory (nothing stored).
-    Keys are identified by their hash."""
+    (hc_touch), 0 on a miss (hc_miss, then the key stored by the fused miss path
+    hc_insert_probed on the lookup's own probe -- hc_miss changes only policy state, never the
+    index the probe read -- evicting the policy's victim when full, as Core's _use() then
+    _store_fast_h() do), -1 out of memory (nothing stored). Keys are identified by their hash."""
     cdef hc_probe p
+    cdef hc_evicted ev
     cdef uint32_t slot
-    cdef int cause
     hc_probe_init(c, hk, &p)
     slot = hc_probe_next(c, &p)
     while slot != HC_NIL:
@@ -63,33 +64,95 @@ cdef inline int _sz_mini_use(hc_cache *c, uint64_t hk) noexcept nogil:
             return 1
         slot = hc_probe_next(c, &p)
     hc_miss(c, hk)
-    if hc_over(c, 1, 0) != HC_CAUSE_NONE:
-        hc_evict(c, -INFINITY, HC_CAUSE_SIZE, &cause)
-    if hc_insert(c, hk, 1, 0, INFINITY) == HC_NIL:
+    if hc_insert_probed(c, &p, hk, &ev) == HC_NIL:
         return -1
+    return 0
+
+
+cdef inline int _sz_set_add(Sizer s, uint64_t m) except -1:
+    """Add a mixed hash to the set of distinct sampled keys: 1 if it was new, else 0. Open
+    addressing, linear probing, 0 marks an empty cell (m == 0 has its own flag), load <= 1/2."""
+    cdef size_t i, mask
+    if m == 0:
+        if s.set_zero:
+            return 0
+        s.set_zero = 1
+        s.set_len += 1
+        return 1
+    if 2 * (s.set_len + 1) > s.set_cap:
+        _sz_set_rebuild(s, s.set_cap * 2 if s.set_cap else 256, s.threshold)
+    mask = s.set_cap - 1
+    i = <size_t>(m * 0x9E3779B97F4A7C15ULL >> 20) & mask
+    while s.set_tab[i] != 0:
+        if s.set_tab[i] == m:
+            return 0
+        i = (i + 1) & mask
+    s.set_tab[i] = m
+    s.set_len += 1
+    return 1
+
+
+cdef int _sz_set_rebuild(Sizer s, size_t cap, uint64_t t) except -1:
+    """The set in a table of ``cap`` cells, keeping the hashes <= ``t``."""
+    cdef uint64_t *old = s.set_tab
+    cdef size_t n = s.set_cap, i, j, mask = cap - 1
+    cdef uint64_t m
+    cdef uint64_t *tab = <uint64_t *>calloc(cap, sizeof(uint64_t))
+    if tab == NULL:
+        raise MemoryError()
+    s.set_len = 1 if s.set_zero else 0
+    for i in range(n):
+        m = old[i]
+        if m != 0 and m <= t:
+            j = <size_t>(m * 0x9E3779B97F4A7C15ULL >> 20) & mask
+            while tab[j] != 0:
+                j = (j + 1) & mask
+            tab[j] = m
+            s.set_len += 1
+    free(old)
+    s.set_tab = tab
+    s.set_cap = cap
     return 0
 
 
 cdef class Sizer:
     """The sampler of one cache (``sizing=R``) or of one offline simulation. Internal: build it
-    with ``_sizer_new``; read it with ``report()``."""
+    with ``_sizer_new``; read it with ``report()``. The adaptive rate and the estimate are
+    hotcache/sizing/sampler.py's (its module essay); the decisions are taken by the same Python
+    functions (next_rate, threshold, mini_size) on the same counts, so both agree."""
     cdef uint64_t threshold
     cdef uint64_t requests
     cdef uint64_t sampled
+    cdef uint64_t sampled_phase
+    cdef uint64_t fresh_phase
+    cdef uint64_t fresh
     cdef uint64_t *hits
+    cdef double *acc
     cdef hc_cache **minis
     cdef Py_ssize_t n
     cdef Py_ssize_t queued
+    cdef uint64_t *set_tab
+    cdef size_t set_cap
+    cdef size_t set_len
+    cdef bint set_zero
     cdef uint64_t queue[SZ_BATCH]
+    cdef uint64_t queue_m[SZ_BATCH]
     cdef unsigned char regs[SZ_M]
     cdef readonly double rate
+    cdef readonly double floor
+    cdef readonly Py_ssize_t work
+    cdef readonly Py_ssize_t budget
     cdef readonly list sizes
     cdef readonly list policies
-    cdef readonly list mini_sizes
 
     def __cinit__(self):
         self.hits = NULL
+        self.acc = NULL
         self.minis = NULL
+        self.set_tab = NULL
+        self.set_cap = 0
+        self.set_len = 0
+        self.set_zero = 0
         self.n = 0
         self.queued = 0
         memset(self.regs, 0, SZ_M)
@@ -102,6 +165,13 @@ cdef class Sizer:
                     hc_free(self.minis[i])
             free(self.minis)
         free(self.hits)
+        free(self.acc)
+        free(self.set_tab)
+
+    @property
+    def mini_sizes(self):
+        from hotcache.sizing.sampler import mini_size
+        return [mini_size(self.rate, m) for m in self.sizes]
 
     def observe(self, key):
         """Count one lookup of ``key``."""
@@ -116,10 +186,11 @@ cdef class Sizer:
 
     def feed(self, keys, progress=None, Py_ssize_t every=1 << 20, list keep=None):
         """Count a lookup of each key of the iterable ``keys``; call ``progress(n)`` every
-        ``every`` keys; append the sampled keys to ``keep`` if given. Returns how many keys
-        were read."""
+        ``every`` keys; append the sampled keys to ``keep`` if given (those a later lowering
+        of the rate drops are dropped from it). Returns how many keys were read."""
         cdef Py_ssize_t n = 0, next_progress = every
-        cdef uint64_t before
+        cdef uint64_t t
+        cdef Py_hash_t h
         if every < 1:
             raise ValueError("every must be >= 1")
         if keep is None and progress is None:
@@ -128,16 +199,20 @@ cdef class Sizer:
                 n += 1
         else:
             for key in keys:
-                before = self.sampled
-                _sz_observe(self, hash(key))
-                if keep is not None and self.sampled != before:
-                    keep.append(key)
+                t = self.threshold
+                h = hash(key)
+                _sz_observe(self, h)
+                if keep is not None:
+                    if self.threshold != t:
+                        keep[:] = [k for k in keep if hc_sz_mix(<uint64_t><Py_hash_t>hash(k)) <= self.threshold]
+                    if hc_sz_mix(<uint64_t>h) <= self.threshold:
+                        keep.append(key)
                 n += 1
                 if n == next_progress:
                     next_progress += every
                     if progress is not None:
                         progress(n)
-        _sz_flush(self)
+        _sz_flush(self, 0)
         return n
 
     def registers(self):
@@ -145,13 +220,14 @@ cdef class Sizer:
         return (<char *>self.regs)[:SZ_M]
 
     def counts(self):
-        """(requests, sampled, hits per miniature in policy-major order)."""
-        _sz_flush(self)
+        """(requests, sampled, hits per miniature in policy-major order, this phase's)."""
+        _sz_flush(self, 0)
         return self.requests, self.sampled, [self.hits[i] for i in range(self.n)]
 
     def memory(self):
-        """Bytes held: registers, queue, counters and the miniatures' C structures."""
-        cdef Py_ssize_t i, total = sizeof(Sizer) + 16 * self.n
+        """Bytes held: registers, queue, counters, the sampled set and the miniatures' C
+        structures."""
+        cdef Py_ssize_t i, total = sizeof(Sizer) + 24 * self.n + 8 * self.set_cap
         for i in range(self.n):
             total += hc_overhead_bytes(self.minis[i])
         return total
@@ -161,33 +237,81 @@ cdef class Sizer:
         ``requests``/``registers`` stand in for the sampler's own when it was fed only the
         sampled keys of a longer trace (simulate's two passes)."""
         from hotcache.sizing.sampler import build_report
-        _sz_flush(self)
+        _sz_flush(self, 0)
         return build_report(self.sizes, self.policies, [self.hits[i] for i in range(self.n)],
+                            [self.acc[i] for i in range(self.n)],
                             self.requests if requests is None else requests, self.sampled,
-                            self.rate, self.registers() if registers is None else registers,
-                            self.memory())
+                            self.sampled_phase, self.fresh_phase, self.fresh, self.rate,
+                            self.registers() if registers is None else registers, self.memory())
+
+    def lower(self, double rate):
+        """Lower the sample rate to ``rate`` (hotcache.sizing.sampler's essay): close the phase,
+        drop the keys no longer sampled from the set and the miniatures, shrink these."""
+        from hotcache.sizing.sampler import mini_size, threshold
+        cdef Py_ssize_t i, j, k, ns = len(self.sizes)
+        cdef hc_cache *c
+        cdef uint32_t slot, nxt
+        cdef uint64_t t
+        cdef size_t keep, cap
+        cdef int cause
+        _sz_flush(self, 0)
+        for i in range(self.n):
+            self.acc[i] += <double>(self.sampled_phase - self.hits[i] - self.fresh_phase) / self.rate
+            self.hits[i] = 0
+        self.sampled_phase = 0
+        self.fresh_phase = 0
+        self.rate = rate
+        t = <uint64_t>threshold(rate)
+        self.threshold = t
+        keep = 0
+        for i in range(<Py_ssize_t>self.set_cap):
+            if self.set_tab[i] != 0 and self.set_tab[i] <= t:
+                keep += 1
+        cap = 256
+        while cap < 4 * keep:       # the table shrinks with the set (load 1/4 after a lowering)
+            cap *= 2
+        _sz_set_rebuild(self, cap, t)
+        for i in range(self.n):
+            c = self.minis[i]
+            slot = hc_order_first(c)
+            while slot != HC_NIL:
+                nxt = hc_order_next(c, slot)
+                if hc_sz_mix(hc_hash_at(c, slot)) > t:
+                    hc_remove(c, slot)
+                slot = nxt
+            hc_set_limits(c, <uint64_t>mini_size(rate, self.sizes[i % ns]), HC_UNBOUNDED)
+            while True:
+                cause = hc_over(c, 0, 0)
+                if cause == HC_CAUSE_NONE:
+                    break
+                hc_evict(c, -INFINITY, cause, &cause)
 
 
-cdef Sizer _sizer_new(double rate, list sizes, list policies, bint bounded):
-    """A sampler at ``rate`` (checked by the caller) over ``sizes`` x ``policies`` (checked,
-    available in this build); ``bounded`` lowers the rate to keep the miniatures small."""
-    from hotcache.sizing.sampler import plan, threshold
+cdef Sizer _sizer_new(double rate, list sizes, list policies, double floor, Py_ssize_t work,
+                      Py_ssize_t memory):
+    """A sampler starting at ``rate`` over ``sizes`` x ``policies`` (checked, available in this
+    build), ``floor``/``work``/``memory`` its adaptive rate's bounds (hotcache.sizing.sampler)."""
+    from hotcache.sizing.sampler import mini_size, threshold
     cdef Sizer s = Sizer.__new__(Sizer)
     cdef hc_config cfg
     cdef Py_ssize_t i = 0
-    s.rate, s.mini_sizes = plan(rate, sizes, bounded)
+    s.rate = rate
+    s.floor = floor
+    s.work = work
+    s.budget = memory
     s.sizes = list(sizes)
     s.policies = list(policies)
     s.threshold = threshold(s.rate)
-    count = len(policies) * len(s.mini_sizes)
+    count = len(policies) * len(sizes)
     s.minis = <hc_cache **>calloc(count if count else 1, sizeof(hc_cache *))
     s.hits = <uint64_t *>calloc(count if count else 1, sizeof(uint64_t))
-    if s.minis == NULL or s.hits == NULL:
+    s.acc = <double *>calloc(count if count else 1, sizeof(double))
+    if s.minis == NULL or s.hits == NULL or s.acc == NULL:
         raise MemoryError()
     for p in policies:
-        for m in s.mini_sizes:
+        for m in sizes:
             cfg.policy = _POLICIES[p]
-            cfg.max_size = <uint64_t>m
+            cfg.max_size = <uint64_t>mini_size(rate, m)
             cfg.max_bytes = HC_UNBOUNDED
             # seed 0: RRCache's and TinyLFUCache's PRNGs give the same report for the same sample
             cfg.seed = 0
@@ -205,19 +329,19 @@ def _available_policies():
     return list(_POLICIES)
 
 
-def _new_sizer(rate, sizes, policies, bounded=False):
+def _new_sizer(rate, sizes, policies, floor, work, memory):
     """A Sizer for an offline simulation (hotcache.sizing.simulate); arguments checked there."""
     missing = [p for p in policies if p not in _POLICIES]
     if missing:
         raise ValueError("policy %s is not available in this build of hotcache (it has %s)"
                          % (", ".join(map(repr, missing)), ", ".join(_POLICIES)))
-    return _sizer_new(rate, list(sizes), list(policies), bounded)
+    return _sizer_new(rate, list(sizes), list(policies), floor, work, memory)
 
 
 cdef Sizer _sizing_for(Core core, object rate):
     """The sampler of ``sizing=rate`` on ``core``: default sizes around its maxsize, the default
     policies this build has plus the cache's own, miniatures bounded."""
-    from hotcache.sizing.sampler import check_rate
+    from hotcache.sizing.sampler import ONLINE_MEMORY, ONLINE_WORK, check_rate
     from hotcache.sizing.report import DEFAULT_POLICIES, POLICIES, default_sizes
     r = check_rate(rate)
     sizes = default_sizes(core._maxsize)
@@ -225,7 +349,7 @@ cdef Sizer _sizing_for(Core core, object rate):
     policies = [p for p in DEFAULT_POLICIES if p in _POLICIES]
     if own in POLICIES and own not in policies:
         policies.append(own)
-    return _sizer_new(r, sizes, policies, True)
+    return _sizer_new(1.0, sizes, policies, r, ONLINE_WORK, ONLINE_MEMORY)
 
 
 cdef inline Py_ssize_t _sz_use(Core core, object key) except -2:
@@ -255,24 +379,33 @@ cdef inline int _sz_observe(Sizer s, Py_hash_t h) except -1:
     s.requests += 1
     if s.regs[idx] < r:
         s.regs[idx] = r
-    if m <= s.threshold:
-        s.sampled += 1
+    if hc_rarely(m <= s.threshold):
         s.queue[s.queued] = <uint64_t>h
+        s.queue_m[s.queued] = m
         s.queued += 1
         if s.queued == SZ_BATCH:
-            return _sz_flush(s)
+            return _sz_flush(s, 1)
     return 0
 
 
-cdef int _sz_flush(Sizer s) except -1:
-    """Replay the queued sampled lookups on every miniature, one miniature at a time (the
-    miniatures are independent, so the order across them changes no count): a hit counts, a
-    miss stores the key. No user code runs here."""
+cdef int _sz_flush(Sizer s, bint full) except -1:
+    """Replay the queued sampled lookups: each new key into the set of distinct sampled keys,
+    then every miniature, one at a time (the miniatures are independent, so the order across
+    them changes no count): a hit counts, a miss stores the key. After a full batch, the rate
+    control (hotcache.sizing.sampler.next_rate) may lower the rate. No user code runs here."""
+    from hotcache.sizing.sampler import model_bytes, next_rate
     cdef Py_ssize_t i, j, q = s.queued
     cdef hc_cache *c
     cdef uint64_t hits
+    cdef size_t entries = 0
     cdef int r
     s.queued = 0
+    s.sampled += <uint64_t>q
+    s.sampled_phase += <uint64_t>q
+    for j in range(q):
+        if _sz_set_add(s, s.queue_m[j]):
+            s.fresh_phase += 1
+            s.fresh += 1
     for i in range(s.n):
         c = s.minis[i]
         hits = 0
@@ -282,4 +415,10 @@ cdef int _sz_flush(Sizer s) except -1:
                 raise MemoryError("hotcache: the sizing advisor's miniature cache is out of memory")
             hits += <uint64_t>r
         s.hits[i] += hits
+        entries += hc_len(c)
+    if full and (s.work or s.budget):
+        rate = next_rate(s.rate, s.floor, s.work, s.budget, s.requests,
+                         model_bytes(s.n, s.set_len, entries))
+        if rate < s.rate:
+            s.lower(rate)
     return 0

@@ -52,9 +52,9 @@ def policy_name(policy: object) -> str:
 
 def start_sizing(rate: Any, maxsize: Any, policy: Any) -> Any:
     """The sampler of ``sizing=rate``: sizes 1/8x..8x maxsize, the default policies the twin
-    has plus the cache's own, miniatures bounded (as _sizing_for in _native/sizing.pxi)."""
+    has plus the cache's own, starting at rate 1, bounded (as _sizing_for in _native/sizing.pxi)."""
     from ..sizing.report import DEFAULT_POLICIES, default_sizes
-    from ..sizing.sampler import PyTwinSizer, check_rate
+    from ..sizing.sampler import ONLINE_MEMORY, ONLINE_WORK, PyTwinSizer, check_rate
 
     r = check_rate(rate)
     sizes = default_sizes(maxsize)
@@ -62,4 +62,4 @@ def start_sizing(rate: Any, maxsize: Any, policy: Any) -> Any:
     own = policy_name(policy)
     if own in _CLASSES and own not in names:
         names.append(own)
-    return PyTwinSizer(r, sizes, names, make_mini, bounded=True)
+    return PyTwinSizer(1.0, sizes, names, make_mini, r, ONLINE_WORK, ONLINE_MEMORY)

@@ -10,6 +10,7 @@ import argparse
 import csv
 import io
 import itertools
+import os
 import sys
 import time
 from typing import IO, Any, Iterator, List, Optional, Sequence
@@ -49,6 +50,23 @@ def _split_sizes(values: Sequence[str]) -> List[int]:
             if part.strip():
                 out.append(int(part))
     return out
+
+
+def count_lines(path: str) -> Optional[int]:
+    """Lines in the file at ``path`` (an upper bound of its keys: blank lines and a header
+    count too), read in 1 MiB binary blocks, a small fraction of parsing them; None if it is
+    not a regular file (a pipe can be read only once)."""
+    try:
+        if not os.path.isfile(path):
+            return None
+        n, last = 0, b"\n"
+        with open(path, "rb") as fb:
+            for block in iter(lambda: fb.read(1 << 20), b""):
+                n += block.count(b"\n")
+                last = block[-1:]
+        return n + (last != b"\n")
+    except OSError:
+        return None
 
 
 def read_keys(f: IO[str], column: Optional[int] = None, header: bool = False) -> Iterator[List[str]]:
@@ -122,10 +140,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Optional
         err.write("advise: cannot read %s: %s\n" % (args.trace, exc.strerror or exc))
         return 2
     try:
+        length = None if f is sys.stdin else count_lines(args.trace)
         keys = itertools.chain.from_iterable(read_keys(f, args.column, args.header))
         try:
             rep = simulate(keys, sizes=sizes, policies=policies, sample=args.sample,
-                           progress=progress, every=1_000_000)
+                           progress=progress, every=1_000_000, length=length)
         except (ValueError, TypeError) as exc:
             if tty and not args.quiet:
                 err.write("\n")
