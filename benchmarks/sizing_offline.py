@@ -16,7 +16,7 @@ import time
 
 from hotcache.bench.caches import zipf_trace
 from hotcache.sizing import simulate
-from hotcache.sizing.cli import read_keys
+from hotcache.sizing.cli import count_lines, read_keys
 
 
 def main():
@@ -48,7 +48,8 @@ def main():
 
     def advise(sizes):
         f, ks = keys()
-        rep = simulate(ks, sizes=sizes, sample=a.rate)
+        # as the advise command does: count the file's lines first (timed here), then read
+        rep = simulate(ks, sizes=sizes, sample=a.rate, length=count_lines(a.trace))
         f.close()
         return rep
 
