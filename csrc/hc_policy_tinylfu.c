@@ -373,14 +373,13 @@ static inline void note_size(hc_pol *p, uint32_t s)
         p->tl.sized = 1;
 }
 
-static void tl_insert(hc_pol *p, hc_entry *e, uint32_t s)
+/* on_insert's body for a newcomer of hash `hash` and weight w in slot s (note_size done). */
+static inline void insert_hashed(hc_pol *p, hc_entry *e, uint32_t s, uint64_t hash, uint64_t w)
 {
     hc_tinylfu *t = &p->tl;
-    uint64_t w = pol_weight(p, s);
-    note_size(p, s);
-    if (!(t->miss_pending && t->last_miss == e[s].hash)) {
-        hc_sketch_add(&t->sketch, e[s].hash);
-        ghost_feedback(p, e, e[s].hash);
+    if (!(t->miss_pending && t->last_miss == hash)) {
+        hc_sketch_add(&t->sketch, hash);
+        ghost_feedback(p, e, hash);
     }
     t->miss_pending = 0;
     e[s].pol_aux = Q_WINDOW;
@@ -391,6 +390,12 @@ static void tl_insert(hc_pol *p, hc_entry *e, uint32_t s)
         pol_q_append(&t->window, e, s, w);
         demote_window(p, e);
     }
+}
+
+static void tl_insert(hc_pol *p, hc_entry *e, uint32_t s)
+{
+    note_size(p, s);
+    insert_hashed(p, e, s, e[s].hash, pol_weight(p, s));
 }
 
 /* A probation hit on a full protected region, in one relinking: s (probation, weight w) goes to
@@ -504,15 +509,29 @@ static void tl_remove(hc_pol *p, hc_entry *e, uint32_t s)
 
 /* An eviction: remember it in the ghost; a rejected candidate sends the victim that defended
  * (probation's head) round to probation's tail; the jitter draw advances. */
-static void tl_evict(hc_pol *p, hc_entry *e, uint32_t s)
+static inline void evict_weighed(hc_pol *p, hc_entry *e, uint32_t s, uint64_t w)
 {
     hc_tinylfu *t = &p->tl;
-    uint64_t w = pol_weight(p, s);
     ghost_remember(p, e, s, w);
     if (queue_tag(e, s) == Q_WINDOW && t->probation.head != HC_NIL)
         pol_q_to_tail(&t->probation, e, t->probation.head);
     pol_q_extract(queue_of(p, e, s), e, s, w);
     p->rng++;
+}
+
+static void tl_evict(hc_pol *p, hc_entry *e, uint32_t s)
+{
+    evict_weighed(p, e, s, pol_weight(p, s));
+}
+
+/* The fused miss path (see on_replace in hc_policy.h): tl_evict, tl_reserve and tl_insert in
+ * one call. The newcomer's size is 1, so note_size has nothing to note. */
+static void tl_replace(hc_pol *p, hc_entry *e, uint32_t s, uint64_t hash, uint64_t w_old,
+                       uint32_t n)
+{
+    evict_weighed(p, e, s, w_old);
+    (void)tl_reserve(p, n); /* cannot fail */
+    insert_hashed(p, e, s, hash, pol_weight_of(p, 1u, 0u));
 }
 
 static uint32_t tl_victim(hc_pol *p, hc_entry *e, uint32_t keep)
@@ -745,6 +764,7 @@ const hc_policy_ops hc_policy_tinylfu = {
     .on_update = tl_update,
     .on_remove = tl_remove,
     .on_evict = tl_evict,
+    .on_replace = tl_replace,
     .victim = tl_victim,
     .clear = tl_clear,
     .order = tl_order,
