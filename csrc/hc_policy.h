@@ -69,6 +69,8 @@ typedef struct hc_tinylfu {
     hc_sketch sketch;
     hc_ghost ghost;               /* a sample of victims' hashes, tagged by region */
     uint64_t ghost_for;           /* sketch capacity the ghost was last checked against */
+    double keep;                  /* decay of evicted[] per sampled eviction, derived from... */
+    uint64_t keep_for;            /* ...this ghost.sized_for (0: not derived yet) */
     uint64_t last_miss;           /* hash of the last miss, counted by on_miss... */
     uint8_t miss_pending;         /* ...and not yet inserted (then on_insert does not count it) */
     uint8_t ghost_shift;          /* the ghost samples one victim hash in 2^ghost_shift */

@@ -147,7 +147,7 @@ static void demote_protected(hc_pol *p, hc_entry *e)
 
 /* Window's oldest to probation's tail while the window is over its bound (Caffeine's
  * evictFromWindow). A weightless entry frees nothing and stays. */
-static void demote_window(hc_pol *p, hc_entry *e)
+HC_NOINLINE static void demote_window_all(hc_pol *p, hc_entry *e)
 {
     hc_tinylfu *t = &p->tl;
     uint32_t s = t->window.head;
@@ -158,6 +158,13 @@ static void demote_window(hc_pol *p, hc_entry *e)
             move_to(e, s, w, &t->window, &t->probation, Q_PROBATION);
         s = next;
     }
+}
+
+/* demote_window_all when the window is over its bound (inline: mostly it is not). */
+static inline void demote_window(hc_pol *p, hc_entry *e)
+{
+    if (p->tl.window.weight > p->tl.window_max)
+        demote_window_all(p, e);
 }
 
 /* Protected's bound from its share of main, then fit protected into it. */
@@ -238,7 +245,11 @@ static void ghost_remember(hc_pol *p, const hc_entry *e, uint32_t s, uint64_t w)
         return;
     tag = q == Q_WINDOW ? TAG_WINDOW
                         : (q == Q_PROTECT || (e[s].pol_aux & F_DEMOTED)) ? TAG_DEMOTED : TAG_FRESH;
-    keep = 1.0 - 1.0 / (1.0 + (double)t->ghost.sized_for);
+    if (t->keep_for != t->ghost.sized_for) { /* the division once per ghost size */
+        t->keep = 1.0 - 1.0 / (1.0 + (double)t->ghost.sized_for);
+        t->keep_for = t->ghost.sized_for;
+    }
+    keep = t->keep;
     hc_ghost_add_tag(&t->ghost, e[s].hash, w, tag);
     for (k = 0; k < 3; k++) /* decayed counts of recent sampled evictions per tag */
         t->evicted[k] = t->evicted[k] * keep + (k == tag);
@@ -334,16 +345,12 @@ static unsigned shift_for(uint64_t hashes)
 /* Size sketch and ghost once the cache is half full (see MEMORY above). Fast when nothing is to
  * change: an unweighted cache's sketch is sized once, and the ghost is re-derived only when
  * the sketch's capacity moved (ghost_for). */
-static int tl_reserve(hc_pol *p, uint32_t n)
+HC_NOINLINE static int reserve_slow(hc_pol *p, uint32_t n)
 {
     hc_tinylfu *t = &p->tl;
     uint64_t want, have = t->sketch.capacity;
     int weighted = pol_by_bytes(p) || t->sized;
     unsigned k;
-    /* the steady unweighted case, which the rest below would also leave as it is: sketch sized
-     * for the maximum and the ghost derived from it */
-    if (!weighted && have == t->maximum && t->ghost_for == have && t->ghost.slot)
-        return 0;
     if (t->maximum == MAX_WEIGHT || total_weight(t) < t->maximum / 2)
         return 0;
     want = weighted ? n : t->maximum;
@@ -364,6 +371,17 @@ static int tl_reserve(hc_pol *p, uint32_t n)
     }
     t->ghost_for = want;
     return 0;
+}
+
+static inline int tl_reserve(hc_pol *p, uint32_t n)
+{
+    const hc_tinylfu *t = &p->tl;
+    /* the steady unweighted case, which reserve_slow would also leave as it is: sketch sized
+     * for the maximum and the ghost derived from it */
+    if (!(pol_by_bytes(p) || t->sized) && t->sketch.capacity == t->maximum &&
+        t->ghost_for == t->maximum && t->ghost.slot)
+        return 0;
+    return reserve_slow(p, n);
 }
 
 /* Sizes other than 1 make the sketch size by entries (see MEMORY); sticky until clear. */
