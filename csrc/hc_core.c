@@ -346,28 +346,31 @@ uint32_t hc_insert(hc_cache *c, uint64_t hash, uint64_t size, uint64_t bytes, do
     return insert_at(c, hash, size, bytes, expire_at, (size_t)-1);
 }
 
-/* HOW IT WORKS (the fused miss path, issue 16). A store that misses and evicts used to cost
- * three index probes (the lookup's, hc_index_find's for the victim, hc_index_add's for the new
- * entry), a free-list round trip of the victim's slot and, for the list policies, an unlink
- * from the list head plus an append at its tail. Here:
+/* HOW IT WORKS (the fused miss path, issues 16 and 12). A store that misses and evicts used to
+ * cost three index probes (the lookup's, hc_index_find's for the victim, hc_index_add's for the
+ * new entry), a free-list round trip of the victim's slot and three policy calls (on_evict,
+ * reserve, on_insert). Here:
  *   - the lookup's probe ended at an empty bucket E (p->empty), first empty of the run from the
  *     new hash's home H; deleting the victim empties exactly one bucket that was full (the hole
  *     its backward shift ends at) and fills none, so the first empty bucket from H afterwards is
  *     that hole if it lies in [H, E), else still E: no second probe;
  *   - the victim's slot is what hc_arena_release + hc_arena_alloc would hand back (the free
  *     list is LIFO), so its record is re-initialised in place;
- *   - LRU/FIFO/INSERTION evict their list head and append the newcomer at the tail: for the
- *     same slot that is an unlink and an append, the count n unchanged (no two policy calls).
- * Every other step (policy victim, on_evict, reserve, on_insert, counters, version) runs in the
- * order hc_evict + hc_insert run it, so the state after is the same bit for bit; the C tests
- * and the fuzz target compare both paths. */
+ *   - the policy's on_replace does its on_evict + reserve + on_insert in one call (S3FIFO,
+ *     TINYLFU); for LRU/FIFO/INSERTION (hc_policy_list_replace) it is inlined here: an unlink
+ *     of the list head and an append at the tail, the count n unchanged. Policies without the
+ *     hook (LFU, RANDOM: their reserve allocates) make the three calls.
+ * Every other step (policy victim, counters, version) runs in the order hc_evict + hc_insert
+ * run it, so the state after is the same bit for bit; the C tests (test_probed.c) and the fuzz
+ * target compare both paths. */
 uint32_t hc_insert_probed(hc_cache *c, const hc_probe *p, uint64_t hash, hc_evicted *ev)
 {
     hc_index *ix = &c->head.index;
     hc_entry *e = c->arena.e, *r;
     size_t home, hole, pos;
+    uint64_t old_size, old_bytes;
     uint32_t v;
-    int list;
+    void (*replace)(hc_pol *, hc_entry *, uint32_t, uint64_t, uint64_t, uint32_t);
     ev->slot = HC_NIL;
     ev->key = ev->val = NULL;
     if (c->wheel || !ix->buckets) /* timed entries may be due; no buckets: no probe result */
@@ -384,35 +387,39 @@ uint32_t hc_insert_probed(hc_cache *c, const hc_probe *p, uint64_t hash, hc_evic
     ev->key = r->key;
     ev->val = r->val;
     hole = hc_index_del(ix, e, v);
-    list = c->ops->on_evict == hc_policy_list_remove && c->ops->on_insert == hc_policy_list_insert &&
-           c->ops->reserve == hc_policy_list_reserve;
-    if (list)
-        pol_list_extract(&c->pol, e, v); /* on_evict without its n--: on_insert's n++ is skipped */
-    else
+    replace = c->ops->on_replace;
+    if (!replace)
         c->ops->on_evict(&c->pol, e, v);
     order_extract(c, v);
-    c->size_used -= hc_arena_size(&c->arena, v);
-    c->bytes_used -= hc_arena_bytes_of(&c->arena, v);
+    old_size = hc_arena_size(&c->arena, v);
+    old_bytes = hc_arena_bytes_of(&c->arena, v);
+    c->size_used -= old_size;
+    c->bytes_used -= old_bytes;
     c->stats.evictions_size++;
     c->version += 2; /* hc_evict's bump and hc_insert's */
     /* hc_insert's part: the index needs no room (it held the victim), the arena no slot (the
      * victim's is free); only the policy may allocate */
-    if (!list && c->ops->reserve(&c->pol, c->arena.live) < 0) {
+    if (!replace && c->ops->reserve(&c->pol, c->arena.live) < 0) {
         hc_arena_release(&c->arena, v);
         return HC_NIL;
     }
-    memset(r, 0, sizeof *r);
-    r->flags = HC_F_LIVE;
-    r->hash = hash;
     hc_arena_set_charge(&c->arena, v, 1u, 0u);
+    if (replace == hc_policy_list_replace)
+        pol_list_replace(&c->pol, e, v);
+    else if (replace)
+        replace(&c->pol, e, v, hash, pol_weight_of(&c->pol, old_size, old_bytes), c->arena.live);
+    else
+        memset(r, 0, sizeof *r); /* on_insert below gets a zeroed record */
+    r->key = NULL;
+    r->val = NULL;
+    r->hash = hash;
+    r->flags = HC_F_LIVE; /* the order links are order_append's, the policy's its own */
     home = (size_t)p->frag & ix->mask;
     pos = p->empty;
     if (((hole - home) & ix->mask) < ((pos - home) & ix->mask))
         pos = hole;
     hc_index_add_at(ix, hash, v, pos);
-    if (list)
-        pol_list_append(&c->pol, e, v);
-    else
+    if (!replace)
         c->ops->on_insert(&c->pol, e, v);
     order_append(c, v);
     c->size_used += 1u;

@@ -208,6 +208,15 @@ uint32_t hc_policy_list_peek(const hc_pol *p, const hc_entry *e)
     return p->head;
 }
 
+void hc_policy_list_replace(hc_pol *p, hc_entry *e, uint32_t s, uint64_t hash, uint64_t w_old,
+                            uint32_t n)
+{
+    (void)hash;
+    (void)w_old;
+    (void)n;
+    pol_list_replace(p, e, s);
+}
+
 /* ---- hc_queue checking, shared by the multi-queue policies ---- */
 
 int hc_policy_queue_check(const hc_pol *p, const hc_queue *q, const hc_entry *e, uint32_t cap,

@@ -3,7 +3,8 @@
  *
  *   hc_policy_registry[kind] ──▶ hc_policy_ops { on_insert, on_access, on_update, on_remove,
  *                                                victim, clear, order, restore, check, peek,
- *                                                on_miss, on_evict, on_charge, on_limits, state }
+ *                                                on_miss, on_evict, on_replace, on_charge,
+ *                                                on_limits, state }
  *   list policies (INSERTION, LRU, FIFO):
  *       head ──▶ [victim] ⇄ [ ] ⇄ ... ⇄ [newest] ◀── tail        (pol_prev / pol_next)
  *   LFU: node pool, buckets ascending by count, each a circular LRU list of entries:
@@ -68,6 +69,8 @@ typedef struct hc_tinylfu {
     hc_sketch sketch;
     hc_ghost ghost;               /* a sample of victims' hashes, tagged by region */
     uint64_t ghost_for;           /* sketch capacity the ghost was last checked against */
+    double keep;                  /* decay of evicted[] per sampled eviction, derived from... */
+    uint64_t keep_for;            /* ...this ghost.sized_for (0: not derived yet) */
     uint64_t last_miss;           /* hash of the last miss, counted by on_miss... */
     uint8_t miss_pending;         /* ...and not yet inserted (then on_insert does not count it) */
     uint8_t ghost_shift;          /* the ghost samples one victim hash in 2^ghost_shift */
@@ -128,6 +131,18 @@ typedef struct hc_policy_ops {
      * TINYLFU advances the admission jitter); policies without that difference give on_remove.
      * Never NULL: an eviction costs one call, as before. */
     void (*on_evict)(hc_pol *p, hc_entry *e, uint32_t slot);
+    /* NULL, or the fused miss path's one call (hc_insert_probed, issue 12): the slot victim()
+     * just returned leaves as an eviction and a new entry of hash `hash` takes the same slot, so
+     * the state after is exactly what on_evict(slot), reserve(n) and on_insert(slot) on the
+     * re-initialised record leave, bit for bit. On the call the record still holds the victim's
+     * hash and policy fields, `w_old` is the victim's weight (pol_weight_of its old size/bytes)
+     * and the arena already holds the newcomer's charge (size 1, bytes 0); `n` is reserve's
+     * count (the live entries, the newcomer included). The hook writes pol_prev, pol_next and
+     * pol_aux of the slot in full. Only for a policy whose reserve cannot fail (a failed
+     * allocation there is retried later, as S3FIFO's and TINYLFU's are): the core then has no
+     * undo to do. The list policies give hc_policy_list_replace, which the core inlines. */
+    void (*on_replace)(hc_pol *p, hc_entry *e, uint32_t slot, uint64_t hash, uint64_t w_old,
+                       uint32_t n);
     /* NULL unless weights matter: slot's size/bytes changed from (old_size, old_bytes) to what
      * the arena holds now. */
     void (*on_charge)(hc_pol *p, hc_entry *e, uint32_t slot, uint64_t old_size, uint64_t old_bytes);
@@ -209,6 +224,17 @@ int hc_policy_list_restore(hc_pol *p, hc_entry *e, const uint32_t *slots, const 
 int hc_policy_list_check(const hc_pol *p, const hc_entry *e, uint32_t cap, size_t live, char *msg,
                          size_t msglen);
 uint32_t hc_policy_list_peek(const hc_pol *p, const hc_entry *e);
+void hc_policy_list_replace(hc_pol *p, hc_entry *e, uint32_t s, uint64_t hash, uint64_t w_old,
+                            uint32_t n);
+
+/* The list policies' on_replace (hc_insert_probed inlines it): the victim, the list's head, is
+ * unlinked and the newcomer in its slot appended at the tail; the count n is unchanged. */
+static inline void pol_list_replace(hc_pol *p, hc_entry *e, uint32_t s)
+{
+    pol_list_extract(p, e, s);
+    pol_list_append(p, e, s);
+    e[s].pol_aux = 0; /* as on the zeroed record on_insert gets */
+}
 
 /* S3-FIFO's read hit (hc_touch inlines it): the entry's 2-bit use counter (pol_aux bits 0-1)
  * goes up by one, saturating at 3; nothing moves. */

@@ -10,6 +10,7 @@ const hc_policy_ops hc_policy_insertion = {
     .on_update = hc_policy_list_nothing,
     .on_remove = hc_policy_list_remove,
     .on_evict = hc_policy_list_remove, /* an eviction is a removal here */
+    .on_replace = hc_policy_list_replace, /* inlined by hc_insert_probed */
     .victim = hc_policy_list_victim,
     .clear = hc_policy_list_clear,
     .order = hc_policy_list_order,

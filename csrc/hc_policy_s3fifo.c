@@ -72,7 +72,7 @@ static uint64_t ghost_want(const hc_pol *p, uint64_t n)
 /* Called before every insert: in a full cache of steady weight the inputs repeat, so the last
  * "the table fits" answer is remembered with them (ghost_want's float division is most of the
  * cost of this call otherwise). */
-static int s3_reserve(hc_pol *p, uint32_t n)
+static inline int s3_reserve(hc_pol *p, uint32_t n)
 {
     hc_s3fifo *q = &p->s3;
     uint64_t want, have = q->ghost.sized_for, total = q->small.weight + q->main.weight;
@@ -94,12 +94,12 @@ static int s3_reserve(hc_pol *p, uint32_t n)
     return 0;
 }
 
-static void s3_insert(hc_pol *p, hc_entry *e, uint32_t s)
+/* on_insert's body for a newcomer of hash `hash` and weight w in slot s. */
+static inline void insert_hashed(hc_pol *p, hc_entry *e, uint32_t s, uint64_t hash, uint64_t w)
 {
     hc_s3fifo *q = &p->s3;
-    uint64_t w = pol_weight(p, s);
     q->pick = 0;
-    if (hc_ghost_take(&q->ghost, e[s].hash) || (!q->has_evicted && q->small.weight >= q->small_max)) {
+    if (hc_ghost_take(&q->ghost, hash) || (!q->has_evicted && q->small.weight >= q->small_max)) {
         e[s].pol_aux = Q_MAIN;
         pol_q_append(&q->main, e, s, w);
     } else {
@@ -109,6 +109,11 @@ static void s3_insert(hc_pol *p, hc_entry *e, uint32_t s)
         else
             pol_q_append(&q->small, e, s, w);
     }
+}
+
+static void s3_insert(hc_pol *p, hc_entry *e, uint32_t s)
+{
+    insert_hashed(p, e, s, e[s].hash, pol_weight(p, s));
 }
 
 static void s3_use(hc_pol *p, hc_entry *e, uint32_t s)
@@ -123,14 +128,29 @@ static void s3_remove(hc_pol *p, hc_entry *e, uint32_t s)
     p->s3.pick = 0;
 }
 
-static void s3_evict(hc_pol *p, hc_entry *e, uint32_t s)
+/* on_evict's body for slot s of weight w. */
+static inline void evict_weighed(hc_pol *p, hc_entry *e, uint32_t s, uint64_t w)
 {
-    uint64_t w = pol_weight(p, s);
     if (!(e[s].pol_aux & Q_MAIN))
         hc_ghost_add(&p->s3.ghost, e[s].hash, w);
     pol_q_extract(queue_of(p, e, s), e, s, w);
     p->s3.pick = 0;
     p->s3.has_evicted = 1;
+}
+
+static void s3_evict(hc_pol *p, hc_entry *e, uint32_t s)
+{
+    evict_weighed(p, e, s, pol_weight(p, s));
+}
+
+/* The fused miss path (see on_replace in hc_policy.h): s3_evict, s3_reserve and s3_insert in
+ * one call, the newcomer's weight that of size 1 / bytes 0. */
+static void s3_replace(hc_pol *p, hc_entry *e, uint32_t s, uint64_t hash, uint64_t w_old,
+                       uint32_t n)
+{
+    evict_weighed(p, e, s, w_old);
+    (void)s3_reserve(p, n); /* cannot fail */
+    insert_hashed(p, e, s, hash, pol_weight_of(p, 1u, 0u));
 }
 
 /* Move s from small to main's tail with counter `use`. */
@@ -329,6 +349,7 @@ const hc_policy_ops hc_policy_s3fifo = {
     .on_update = s3_use,
     .on_remove = s3_remove,
     .on_evict = s3_evict,
+    .on_replace = s3_replace,
     .victim = s3_victim,
     .clear = s3_clear,
     .order = s3_order,

@@ -147,7 +147,7 @@ static void demote_protected(hc_pol *p, hc_entry *e)
 
 /* Window's oldest to probation's tail while the window is over its bound (Caffeine's
  * evictFromWindow). A weightless entry frees nothing and stays. */
-static void demote_window(hc_pol *p, hc_entry *e)
+HC_NOINLINE static void demote_window_all(hc_pol *p, hc_entry *e)
 {
     hc_tinylfu *t = &p->tl;
     uint32_t s = t->window.head;
@@ -158,6 +158,13 @@ static void demote_window(hc_pol *p, hc_entry *e)
             move_to(e, s, w, &t->window, &t->probation, Q_PROBATION);
         s = next;
     }
+}
+
+/* demote_window_all when the window is over its bound (inline: mostly it is not). */
+static inline void demote_window(hc_pol *p, hc_entry *e)
+{
+    if (p->tl.window.weight > p->tl.window_max)
+        demote_window_all(p, e);
 }
 
 /* Protected's bound from its share of main, then fit protected into it. */
@@ -238,7 +245,11 @@ static void ghost_remember(hc_pol *p, const hc_entry *e, uint32_t s, uint64_t w)
         return;
     tag = q == Q_WINDOW ? TAG_WINDOW
                         : (q == Q_PROTECT || (e[s].pol_aux & F_DEMOTED)) ? TAG_DEMOTED : TAG_FRESH;
-    keep = 1.0 - 1.0 / (1.0 + (double)t->ghost.sized_for);
+    if (t->keep_for != t->ghost.sized_for) { /* the division once per ghost size */
+        t->keep = 1.0 - 1.0 / (1.0 + (double)t->ghost.sized_for);
+        t->keep_for = t->ghost.sized_for;
+    }
+    keep = t->keep;
     hc_ghost_add_tag(&t->ghost, e[s].hash, w, tag);
     for (k = 0; k < 3; k++) /* decayed counts of recent sampled evictions per tag */
         t->evicted[k] = t->evicted[k] * keep + (k == tag);
@@ -334,16 +345,12 @@ static unsigned shift_for(uint64_t hashes)
 /* Size sketch and ghost once the cache is half full (see MEMORY above). Fast when nothing is to
  * change: an unweighted cache's sketch is sized once, and the ghost is re-derived only when
  * the sketch's capacity moved (ghost_for). */
-static int tl_reserve(hc_pol *p, uint32_t n)
+HC_NOINLINE static int reserve_slow(hc_pol *p, uint32_t n)
 {
     hc_tinylfu *t = &p->tl;
     uint64_t want, have = t->sketch.capacity;
     int weighted = pol_by_bytes(p) || t->sized;
     unsigned k;
-    /* the steady unweighted case, which the rest below would also leave as it is: sketch sized
-     * for the maximum and the ghost derived from it */
-    if (!weighted && have == t->maximum && t->ghost_for == have && t->ghost.slot)
-        return 0;
     if (t->maximum == MAX_WEIGHT || total_weight(t) < t->maximum / 2)
         return 0;
     want = weighted ? n : t->maximum;
@@ -366,6 +373,17 @@ static int tl_reserve(hc_pol *p, uint32_t n)
     return 0;
 }
 
+static inline int tl_reserve(hc_pol *p, uint32_t n)
+{
+    const hc_tinylfu *t = &p->tl;
+    /* the steady unweighted case, which reserve_slow would also leave as it is: sketch sized
+     * for the maximum and the ghost derived from it */
+    if (!(pol_by_bytes(p) || t->sized) && t->sketch.capacity == t->maximum &&
+        t->ghost_for == t->maximum && t->ghost.slot)
+        return 0;
+    return reserve_slow(p, n);
+}
+
 /* Sizes other than 1 make the sketch size by entries (see MEMORY); sticky until clear. */
 static inline void note_size(hc_pol *p, uint32_t s)
 {
@@ -373,14 +391,13 @@ static inline void note_size(hc_pol *p, uint32_t s)
         p->tl.sized = 1;
 }
 
-static void tl_insert(hc_pol *p, hc_entry *e, uint32_t s)
+/* on_insert's body for a newcomer of hash `hash` and weight w in slot s (note_size done). */
+static inline void insert_hashed(hc_pol *p, hc_entry *e, uint32_t s, uint64_t hash, uint64_t w)
 {
     hc_tinylfu *t = &p->tl;
-    uint64_t w = pol_weight(p, s);
-    note_size(p, s);
-    if (!(t->miss_pending && t->last_miss == e[s].hash)) {
-        hc_sketch_add(&t->sketch, e[s].hash);
-        ghost_feedback(p, e, e[s].hash);
+    if (!(t->miss_pending && t->last_miss == hash)) {
+        hc_sketch_add(&t->sketch, hash);
+        ghost_feedback(p, e, hash);
     }
     t->miss_pending = 0;
     e[s].pol_aux = Q_WINDOW;
@@ -391,6 +408,12 @@ static void tl_insert(hc_pol *p, hc_entry *e, uint32_t s)
         pol_q_append(&t->window, e, s, w);
         demote_window(p, e);
     }
+}
+
+static void tl_insert(hc_pol *p, hc_entry *e, uint32_t s)
+{
+    note_size(p, s);
+    insert_hashed(p, e, s, e[s].hash, pol_weight(p, s));
 }
 
 /* A probation hit on a full protected region, in one relinking: s (probation, weight w) goes to
@@ -504,15 +527,29 @@ static void tl_remove(hc_pol *p, hc_entry *e, uint32_t s)
 
 /* An eviction: remember it in the ghost; a rejected candidate sends the victim that defended
  * (probation's head) round to probation's tail; the jitter draw advances. */
-static void tl_evict(hc_pol *p, hc_entry *e, uint32_t s)
+static inline void evict_weighed(hc_pol *p, hc_entry *e, uint32_t s, uint64_t w)
 {
     hc_tinylfu *t = &p->tl;
-    uint64_t w = pol_weight(p, s);
     ghost_remember(p, e, s, w);
     if (queue_tag(e, s) == Q_WINDOW && t->probation.head != HC_NIL)
         pol_q_to_tail(&t->probation, e, t->probation.head);
     pol_q_extract(queue_of(p, e, s), e, s, w);
     p->rng++;
+}
+
+static void tl_evict(hc_pol *p, hc_entry *e, uint32_t s)
+{
+    evict_weighed(p, e, s, pol_weight(p, s));
+}
+
+/* The fused miss path (see on_replace in hc_policy.h): tl_evict, tl_reserve and tl_insert in
+ * one call. The newcomer's size is 1, so note_size has nothing to note. */
+static void tl_replace(hc_pol *p, hc_entry *e, uint32_t s, uint64_t hash, uint64_t w_old,
+                       uint32_t n)
+{
+    evict_weighed(p, e, s, w_old);
+    (void)tl_reserve(p, n); /* cannot fail */
+    insert_hashed(p, e, s, hash, pol_weight_of(p, 1u, 0u));
 }
 
 static uint32_t tl_victim(hc_pol *p, hc_entry *e, uint32_t keep)
@@ -745,6 +782,7 @@ const hc_policy_ops hc_policy_tinylfu = {
     .on_update = tl_update,
     .on_remove = tl_remove,
     .on_evict = tl_evict,
+    .on_replace = tl_replace,
     .victim = tl_victim,
     .clear = tl_clear,
     .order = tl_order,

@@ -5,13 +5,18 @@
  * victims, stats, version, index buckets, arena records, policy order/aux/state, insertion order;
  * both pass hc_check(). Runs every policy, capacities 1 to 300 and unbounded, with full-hash
  * collisions, timed entries (the fused call then takes the general path), resizes, popitem,
- * clear, clone, and allocation failures injected at the same point in both. */
+ * clear, clone, and allocation failures injected at the same point in both. The policy hook the
+ * fused call makes (on_replace: S3FIFO's and TINYLFU's evict + reserve + insert in one call, the
+ * list policies' inlined unlink + append) gets its own runs: victims of other sizes and byte
+ * charges (its w_old), caches bounded by bytes only (weights are then byte charges and the
+ * newcomer's is 0), and long runs on larger S3FIFO/TINYLFU caches whose ghost and sketch fill,
+ * sweep, halve and adapt the regions. */
 #include <string.h>
 
 #include "ht.h"
 #include "../hc_core.h"
 
-#define MAXN 1200
+#define MAXN 2400
 
 static uint64_t rng_state;
 
@@ -135,17 +140,36 @@ static void timed_store(hc_cache *a, hc_cache *b, uint32_t id, double t)
     }
 }
 
-static void run(int policy, uint64_t max, int steps, int timed, int oom, uint64_t seed)
+/* Variants of run(): W_SIZES re-weighs entries (sizes 1..3, byte charges 0..39) now and then;
+ * W_BYTES bounds the cache by `max` x 2 bytes instead of by `max` entries (then W_SIZES too). */
+#define W_SIZES 1
+#define W_BYTES 2
+
+static void run_w(int policy, uint64_t max, int steps, int timed, int oom, uint64_t seed, int w)
 {
     hc_config cfg = ht_config(policy, max);
-    hc_cache *a = hc_new(&cfg), *b = hc_new(&cfg), *t;
+    hc_cache *a, *b, *t;
     uint32_t keys = max == HC_UNBOUNDED ? 400u : (uint32_t)(3 * max + 5);
     int i, bad = 0;
     hc_probe p;
-    rng_state = seed * 2654435761u + (uint64_t)policy * 97u + max + 1u;
+    if (w & W_BYTES) {
+        cfg.max_size = HC_UNBOUNDED;
+        cfg.max_bytes = max == HC_UNBOUNDED ? HC_UNBOUNDED : 2u * max;
+        w |= W_SIZES;
+    }
+    a = hc_new(&cfg);
+    b = hc_new(&cfg);
+    rng_state = seed * 2654435761u + (uint64_t)policy * 97u + max + 1u + (uint64_t)w * 7919u;
     for (i = 0; i < steps && !bad; i++) {
         uint32_t id = rnd(keys), r = rnd(100), s;
-        if (r < 55) {
+        if (r >= 95 && (w & W_SIZES)) { /* re-weigh a present key: victims of any weight */
+            uint64_t size = 1 + rnd(3), bytes = rnd(40);
+            s = lookup(a, id, &p);
+            if (s != HC_NIL) {
+                hc_update(a, s, size, bytes, INFINITY);
+                hc_update(b, s, size, bytes, INFINITY);
+            }
+        } else if (r < 55) {
             store(a, b, id, oom && rnd(4) == 0 ? (long)rnd(3) : -1);
         } else if (r < 80) {
             s = lookup(a, id, &p);
@@ -173,8 +197,9 @@ static void run(int policy, uint64_t max, int steps, int timed, int oom, uint64_
             timed_store(a, b, id, 1e6 + rnd(1000));
         } else if (r < 93 && max != HC_UNBOUNDED) {
             uint64_t m = 1 + rnd((uint32_t)(2 * max));
-            hc_set_limits(a, m, HC_UNBOUNDED);
-            hc_set_limits(b, m, HC_UNBOUNDED);
+            uint64_t ms = (w & W_BYTES) ? HC_UNBOUNDED : m, mb = (w & W_BYTES) ? 2u * m : HC_UNBOUNDED;
+            hc_set_limits(a, ms, mb);
+            hc_set_limits(b, ms, mb);
             while (hc_over(a, 0, 0) != HC_CAUSE_NONE) {
                 CHECK_EQ(hc_evict(a, -INFINITY, HC_CAUSE_SIZE, NULL),
                          hc_evict(b, -INFINITY, HC_CAUSE_SIZE, NULL));
@@ -202,6 +227,11 @@ static void run(int policy, uint64_t max, int steps, int timed, int oom, uint64_
     }
     hc_free(a);
     hc_free(b);
+}
+
+static void run(int policy, uint64_t max, int steps, int timed, int oom, uint64_t seed)
+{
+    run_w(policy, max, steps, timed, oom, seed, 0);
 }
 
 /* The bucket rule on its own: a victim sharing the newcomer's probe run, its removal opening a
@@ -250,9 +280,22 @@ int main(void)
     size_t m;
     uint64_t seed;
     same_run();
+    /* the policies that fuse their miss path through on_replace; LFU and RANDOM (their reserve
+     * allocates) keep the three calls, so both ways of the fused path are compared below */
+    CHECK(hc_policy_s3fifo.on_replace != NULL && hc_policy_tinylfu.on_replace != NULL);
+    CHECK(hc_policy_lru.on_replace == hc_policy_list_replace &&
+          hc_policy_fifo.on_replace == hc_policy_list_replace &&
+          hc_policy_insertion.on_replace == hc_policy_list_replace);
+    CHECK(hc_policy_lfu.on_replace == NULL && hc_policy_random.on_replace == NULL);
     for (policy = 0; policy < HC_POLICY_COUNT_; policy++)
         for (m = 0; m < sizeof maxes / sizeof *maxes; m++)
-            for (seed = 0; seed < 3; seed++)
+            for (seed = 0; seed < 3; seed++) {
                 run(policy, maxes[m], 2500, seed == 1, seed == 2, seed);
+                run_w(policy, maxes[m], 1500, 0, seed == 2, seed, seed == 0 ? W_SIZES : W_BYTES);
+            }
+    for (seed = 0; seed < 2; seed++) { /* deep states of the hook's policies */
+        run_w(HC_POLICY_S3FIFO, 700, 12000, 0, 0, seed, seed ? W_SIZES : 0);
+        run_w(HC_POLICY_TINYLFU, 700, 12000, 0, 0, seed, seed ? W_SIZES : 0);
+    }
     return ht_done();
 }
