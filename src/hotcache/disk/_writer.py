@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -119,7 +120,7 @@ class DiskWriter:
         _live.discard(self)
         q = self.queue
         with q.lock:
-            q.skipped += 1  # no more retries from this thread: flush() stops waiting for them
+            q.skip_seen = sys.maxsize  # no more retries from this thread: no flush() waits on them
             q.progress.notify_all()
 
     def take_touches(self) -> Dict[bytes, int]:
@@ -155,6 +156,7 @@ class DiskWriter:
                     store.last_error = "%s: %s" % (type(exc).__name__, exc)
                     _log.warning("hotcache.disk: a batch of %d writes failed: %s", len(batch), exc)
                     self.failed_batches += 1
+            ticket = q.skip_ticket()  # before complete() decides what it can requeue
             q.complete(batch, outcomes, requeue=self.batch_size)
             if q.clear_pending and not q.queue:
                 ok = False
@@ -165,7 +167,7 @@ class DiskWriter:
                     store.last_error = "%s: %s" % (type(exc).__name__, exc)
                 q.end_clear(ok)
             elif q.tombs and not q.queue:
-                q.note_skipped()  # nothing could be requeued now: flush() must not wait on it
+                q.note_skipped(ticket)  # nothing could be requeued now: flush() must not wait on it
             now = time.monotonic()
             if now >= self._next_maintain:
                 self._next_maintain = now + MAINTAIN_EVERY
