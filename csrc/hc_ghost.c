@@ -6,15 +6,9 @@
 
 #include "hc_alloc.h"
 #include "hc_ghost.h"
-#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
-#include <emmintrin.h>
-#define GHOST_SSE2 1
-#endif
-#include "hc_hash.h"
 #include "hc_state.h"
 
-#define GHOST_SALT UINT64_C(0x6A09E667F3BCC908) /* fmix64 salt: independent of the sketch's */
-#define STAMP_MASK 0xFFFFu
+#define STAMP_MASK HC_GHOST_STAMP
 #define MAX_AGE (2u * HC_GHOST_TICKS + 1u) /* no word may be older (see the sweeper) */
 
 static int fail(char *msg, size_t msglen, const char *fmt, ...)
@@ -48,19 +42,7 @@ static inline uint32_t age_of(uint32_t word, uint32_t now)
     return (now - word) & STAMP_MASK;
 }
 
-/* Bucket index and 15-bit fingerprint (never 0) of a hash. A word's top 16 bits are the
- * fingerprint and, below it, the caller's 1-bit tag. */
-static inline uint32_t *bucket_of(const hc_ghost *g, uint64_t hash, uint32_t *fp)
-{
-    uint64_t m = hc_fmix64(hash, GHOST_SALT);
-    *fp = (uint32_t)(m & 0x3FFFu);
-    if (*fp == 0)
-        *fp = 1;
-    return g->slot + (size_t)hc_reduce32((uint32_t)(m >> 32), g->nbuckets) * HC_GHOST_WAYS;
-}
-
 static inline uint32_t fp_of(uint32_t word) { return word >> 18; }
-static inline int tag_of(uint32_t word) { return (int)(word >> 16) & 3; }
 
 void hc_ghost_init(hc_ghost *g, uint64_t life)
 {
@@ -127,187 +109,44 @@ void hc_ghost_set_life(hc_ghost *g, uint64_t life)
     g->life_ticks = (uint32_t)(life / g->unit);
 }
 
-/* Bucket scans: bit w of the result is set for way w that is empty or dead (free_ways) / whose
- * fingerprint is fp (fp_ways). SSE2 compares four ways at a time (measured: 156 -> ~60
- * instructions per S3FIFO eviction's add, ~130 -> ~60 per insert's lookup); the scalar loop is
- * the same function, for other compilers and targets. */
-static inline unsigned free_ways(const uint32_t *b, uint32_t now, uint32_t life)
-{
-    unsigned m = 0, w;
-#ifdef GHOST_SSE2
-    const __m128i vnow = _mm_set1_epi32((int)now), low = _mm_set1_epi32(STAMP_MASK);
-    const __m128i vlife = _mm_set1_epi32((int)life), zero = _mm_setzero_si128();
-    for (w = 0; w < HC_GHOST_WAYS; w += 4) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + w));
-        __m128i age = _mm_and_si128(_mm_sub_epi32(vnow, x), low); /* ages <= 0xFFFF: signed ok */
-        __m128i out = _mm_or_si128(_mm_cmpgt_epi32(age, vlife), _mm_cmpeq_epi32(x, zero));
-        m |= (unsigned)_mm_movemask_ps(_mm_castsi128_ps(out)) << w;
-    }
-#else
-    for (w = 0; w < HC_GHOST_WAYS; w++)
-        if (!b[w] || age_of(b[w], now) > life)
-            m |= 1u << w;
-#endif
-    return m;
-}
-
-static inline unsigned fp_ways(const uint32_t *b, uint32_t fp)
-{
-    unsigned m = 0, w;
-#ifdef GHOST_SSE2
-    const __m128i want = _mm_set1_epi32((int)(fp << 18)), top = _mm_set1_epi32((int)0xFFFC0000u);
-    for (w = 0; w < HC_GHOST_WAYS; w += 4) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + w));
-        __m128i eq = _mm_cmpeq_epi32(_mm_and_si128(x, top), want);
-        m |= (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eq)) << w;
-    }
-#else
-    for (w = 0; w < HC_GHOST_WAYS; w++)
-        if (fp_of(b[w]) == fp)
-            m |= 1u << w;
-#endif
-    return m;
-}
-
-/* Index of the lowest set bit of m (m != 0). */
-static inline unsigned lowest(unsigned m)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_ctz(m);
-#else
-    unsigned i = 0;
-    while (!(m & 1u)) {
-        m >>= 1;
-        i++;
-    }
-    return i;
-#endif
-}
-
-/* Zero the dead words of the next bucket(s): `ticks` ticks just passed. Each tick owes
- * nbuckets / HC_GHOST_TICKS buckets, so every bucket is visited once per HC_GHOST_TICKS ticks.
- * Inlined: the common case (one tick, debt still under a bucket) is an add and a compare. */
-static void sweep_buckets(hc_ghost *g, uint64_t visits);
-
-static inline void sweep(hc_ghost *g, uint64_t ticks)
-{
-    uint64_t visits;
-    if (ticks > HC_GHOST_TICKS)
-        ticks = HC_GHOST_TICKS; /* a whole period: visiting every bucket is enough */
-    g->debt += ticks * g->nbuckets;
-    if (g->debt < HC_GHOST_TICKS)
-        return; /* no bucket owed yet */
-    visits = g->debt / HC_GHOST_TICKS;
-    g->debt %= HC_GHOST_TICKS;
-    sweep_buckets(g, visits);
-}
-
-/* Visit the next `visits` buckets (at most all of them), zeroing their dead words. */
-static void sweep_buckets(hc_ghost *g, uint64_t visits)
+/* The sweeper's debt reached at least one bucket (hc_ghost_add_tag added the ticks that just
+ * passed, nbuckets / HC_GHOST_TICKS bucket visits each): visit the next debt / HC_GHOST_TICKS
+ * buckets (at most all of them), zeroing their dead words, so every bucket is visited once per
+ * HC_GHOST_TICKS ticks. */
+void hc_ghost_sweep_(hc_ghost *g)
 {
     uint32_t now = now_tick(g), life = life_ticks(g);
+    uint64_t visits = g->debt / HC_GHOST_TICKS;
+    g->debt %= HC_GHOST_TICKS;
     if (visits > g->nbuckets)
         visits = g->nbuckets;
     while (visits--) {
         uint32_t *b = g->slot + (size_t)g->sweep * HC_GHOST_WAYS;
         unsigned m;
-        for (m = free_ways(b, now, life); m; m &= m - 1) /* zeroing an empty way: no change */
-            b[lowest(m)] = 0;
+        for (m = hc_ghost_free_ways_(b, now, life); m; m &= m - 1) /* an empty way: no change */
+            b[hc_ghost_lowest_(m)] = 0;
         if (++g->sweep == g->nbuckets)
             g->sweep = 0;
     }
 }
 
-/* hc_ghost_add_tag's body, inlined into both entry points (an eviction makes one call). */
-static inline void add_word(hc_ghost *g, uint64_t hash, uint64_t weight, int tag)
+/* An add into a bucket whose 16 ways are all live: over the oldest (the first of the oldest). */
+void hc_ghost_over_oldest_(uint32_t *b, uint32_t now, uint32_t word)
 {
-    uint32_t fp, now, life, w, *b, *way = NULL, oldest_age = 0;
-    uint64_t before;
-    unsigned m;
-    if (!g->slot)
-        return;
-    b = bucket_of(g, hash, &fp);
-    now = now_tick(g);
-    life = life_ticks(g);
-    m = free_ways(b, now, life);
-    if (m) { /* the first empty or dead way */
-        way = &b[lowest(m)];
-    } else { /* all live: over the oldest (the first of the oldest) */
-        for (w = 0; w < HC_GHOST_WAYS; w++) {
-            uint32_t age = age_of(b[w], now);
-            if (!way || age > oldest_age) {
-                way = &b[w];
-                oldest_age = age;
-            }
+    uint32_t w, *way = NULL, oldest_age = 0;
+    for (w = 0; w < HC_GHOST_WAYS; w++) {
+        uint32_t age = age_of(b[w], now);
+        if (!way || age > oldest_age) {
+            way = &b[w];
+            oldest_age = age;
         }
     }
-    *way = (fp << 2 | (uint32_t)(tag & 3)) << 16 | now;
-    before = g->tick;
-    g->clock += weight;
-    g->rem += weight;
-    if (g->rem >= g->unit) { /* the tick moved: divide only when it moved by more than one */
-        if (g->rem - g->unit < g->unit) {
-            g->tick++;
-            g->rem -= g->unit;
-        } else {
-            g->tick += g->rem / g->unit;
-            g->rem %= g->unit;
-        }
-        sweep(g, g->tick - before);
-    }
-}
-
-void hc_ghost_add(hc_ghost *g, uint64_t hash, uint64_t weight)
-{
-    add_word(g, hash, weight, 0);
-}
-
-void hc_ghost_add_tag(hc_ghost *g, uint64_t hash, uint64_t weight, int tag)
-{
-    add_word(g, hash, weight, tag);
-}
-
-/* The live word of `hash` (the first, in way order), or NULL. */
-static inline uint32_t *find(const hc_ghost *g, uint64_t hash)
-{
-    uint32_t fp, now, life, *b;
-    unsigned m;
-    if (!g->slot)
-        return NULL;
-    b = bucket_of(g, hash, &fp);
-    now = now_tick(g);
-    life = life_ticks(g);
-    for (m = fp_ways(b, fp); m; m &= m - 1) { /* a fingerprint is never 0: the way is used */
-        uint32_t *word = &b[lowest(m)];
-        if (age_of(*word, now) <= life)
-            return word;
-    }
-    return NULL;
-}
-
-int hc_ghost_take(hc_ghost *g, uint64_t hash)
-{
-    uint32_t *word = find(g, hash);
-    if (!word)
-        return 0;
-    *word = 0;
-    return 1;
-}
-
-int hc_ghost_take_tag(hc_ghost *g, uint64_t hash)
-{
-    uint32_t *word = find(g, hash);
-    int tag;
-    if (!word)
-        return -1;
-    tag = tag_of(*word);
-    *word = 0;
-    return tag;
+    *way = word;
 }
 
 int hc_ghost_has(const hc_ghost *g, uint64_t hash)
 {
-    return find(g, hash) != NULL;
+    return hc_ghost_find_(g, hash) != NULL;
 }
 
 size_t hc_ghost_count(const hc_ghost *g)
