@@ -251,8 +251,11 @@ static void ghost_remember(hc_pol *p, const hc_entry *e, uint32_t s, uint64_t w)
     }
     keep = t->keep;
     hc_ghost_add_tag(&t->ghost, e[s].hash, w, tag);
-    for (k = 0; k < 3; k++) /* decayed counts of recent sampled evictions per tag */
-        t->evicted[k] = t->evicted[k] * keep + (k == tag);
+    /* decayed counts of recent sampled evictions per tag: x * keep + (k == tag) for each, as
+     * three products and one sum (adding 0.0 to a product >= 0 changes nothing) */
+    for (k = 0; k < 3; k++)
+        t->evicted[k] *= keep;
+    t->evicted[tag] += 1.0;
 }
 
 /* ARC's step weight: (all recent evictions) / (those of `part`), at most MAX_STEP_RATIO. */
