@@ -169,7 +169,8 @@ static void main_again(hc_pol *p, hc_entry *e, uint32_t s, uint32_t use)
     e[s].pol_aux = Q_MAIN | use;
 }
 
-static uint32_t s3_victim(hc_pol *p, hc_entry *e, uint32_t keep)
+/* s3_victim's loop: promotions, reinsertions, the switch between the queues. */
+HC_NOINLINE static uint32_t victim_walk(hc_pol *p, hc_entry *e, uint32_t keep)
 {
     hc_s3fifo *q = &p->s3;
     uint32_t s;
@@ -202,6 +203,21 @@ static uint32_t s3_victim(hc_pol *p, hc_entry *e, uint32_t keep)
             }
         }
     }
+}
+
+/* The common case first, without the loop's register saves: small's turn and its head goes
+ * (the loop's first step would pick it and return it, the same state after). */
+static uint32_t s3_victim(hc_pol *p, hc_entry *e, uint32_t keep)
+{
+    hc_s3fifo *q = &p->s3;
+    uint32_t s = q->small.head;
+    if ((q->pick == PICK_SMALL ||
+         (q->pick == 0 && q->main.weight <= q->main_max && q->small.n != 0)) &&
+        s != HC_NIL && s != keep && use_of(e, s) < PROMOTE_AT) {
+        q->pick = PICK_SMALL;
+        return s;
+    }
+    return victim_walk(p, e, keep);
 }
 
 static uint32_t s3_peek(const hc_pol *p, const hc_entry *e)
