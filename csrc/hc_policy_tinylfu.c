@@ -479,16 +479,28 @@ HC_NOINLINE static void use_unprotected(hc_pol *p, hc_entry *e, uint32_t s)
         pol_q_to_tail(&t->window, e, s);
         return;
     }
-    w = pol_weight(p, s);
-    if (w > t->protect_max) {
-        pol_q_to_tail(&t->probation, e, s);
-        return;
-    }
     h = t->protect.head;
-    if (h != HC_NIL && t->protect.weight + w > t->protect_max &&
-        t->protect.weight + w - (hw = pol_weight(p, h)) <= t->protect_max) {
-        swap_promote(t, e, s, w, h, hw);
-        return;
+    if (!pol_by_bytes(p) && !*p->size_ref) { /* every weight is 1: no per-entry lookups */
+        if (t->protect_max == 0) {
+            pol_q_to_tail(&t->probation, e, s);
+            return;
+        }
+        if (h != HC_NIL && t->protect.weight == t->protect_max) { /* full: w + w(h) - w(h) fits */
+            swap_promote(t, e, s, 1u, h, 1u);
+            return;
+        }
+        w = 1u;
+    } else {
+        w = pol_weight(p, s);
+        if (w > t->protect_max) {
+            pol_q_to_tail(&t->probation, e, s);
+            return;
+        }
+        if (h != HC_NIL && t->protect.weight + w > t->protect_max &&
+            t->protect.weight + w - (hw = pol_weight(p, h)) <= t->protect_max) {
+            swap_promote(t, e, s, w, h, hw);
+            return;
+        }
     }
     move_to(e, s, w, &t->probation, &t->protect, Q_PROTECT);
     demote_protected(p, e);
