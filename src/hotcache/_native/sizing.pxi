@@ -202,6 +202,10 @@ cdef class Sizer:
     cdef size_t set_cap
     cdef size_t set_len
     cdef bint set_zero
+    cdef uint64_t mem_fixed     # model_bytes(n, distinct, entries) = mem_fixed
+    cdef uint64_t mem_set       #   + mem_set * distinct + mem_entry * entries,
+    cdef uint64_t mem_entry     # held under mem_limit = budget // MARGIN
+    cdef uint64_t mem_limit
     cdef readonly double rate
     cdef readonly double floor
     cdef readonly Py_ssize_t work
@@ -358,7 +362,7 @@ cdef Sizer _sizer_new(double rate, list sizes, list policies, double floor, Py_s
                       Py_ssize_t memory):
     """A sampler starting at ``rate`` over ``sizes`` x ``policies`` (checked, available in this
     build), ``floor``/``work``/``memory`` its adaptive rate's bounds (hotcache.sizing.sampler)."""
-    from hotcache.sizing.sampler import mini_size, threshold
+    from hotcache.sizing.sampler import MARGIN, MINI_BYTES, SET_BYTES, mini_size, model_bytes, threshold
     cdef Sizer s = Sizer.__new__(Sizer)
     cdef hc_config cfg
     cdef Py_ssize_t i = 0
@@ -370,6 +374,10 @@ cdef Sizer _sizer_new(double rate, list sizes, list policies, double floor, Py_s
     s.policies = list(policies)
     s.hot.threshold = threshold(s.rate)
     count = len(policies) * len(sizes)
+    s.mem_fixed = model_bytes(count, 0, 0)
+    s.mem_set = SET_BYTES
+    s.mem_entry = MINI_BYTES
+    s.mem_limit = memory // MARGIN
     s.minis = <hc_cache **>calloc(count if count else 1, sizeof(hc_cache *))
     s.hits = <uint64_t *>calloc(count if count else 1, sizeof(uint64_t))
     s.acc = <double *>calloc(count if count else 1, sizeof(double))
@@ -456,7 +464,6 @@ cdef int _sz_flush(Sizer s, bint full) except -1:
     then every miniature, one at a time (the miniatures are independent, so the order across
     them changes no count): a hit counts, a miss stores the key. After a full batch, the rate
     control (hotcache.sizing.sampler.next_rate) may lower the rate. No user code runs here."""
-    from hotcache.sizing.sampler import model_bytes, next_rate
     cdef Py_ssize_t i, j, q = <Py_ssize_t>s.hot.queued
     cdef hc_cache *c
     cdef uint64_t hits
@@ -479,7 +486,14 @@ cdef int _sz_flush(Sizer s, bint full) except -1:
             hits += <uint64_t>r
         s.hits[i] += hits
         entries += hc_len(c)
-    if full and (s.work or s.budget):
+    if full and (s.work or s.budget) and s.floor < 1.0:
+        # next_rate() leaves a rate at its floor unchanged unless the memory bound is passed:
+        # that case decided here, on model_bytes()'s formula, without calling Python
+        if s.rate <= s.floor and (not s.budget or
+                                  s.mem_fixed + s.mem_set * s.set_len + s.mem_entry * entries
+                                  <= s.mem_limit):
+            return 0
+        from hotcache.sizing.sampler import model_bytes, next_rate
         rate = next_rate(s.rate, s.floor, s.work, s.budget, s.hot.requests,
                          model_bytes(s.n, s.set_len, entries))
         if rate < s.rate:
