@@ -4,8 +4,11 @@
 # same registers), the algorithm essay is there and in hotcache/sizing/hll.py.
 #
 # Cost. Off: Core._sizing is None and _use() tests that once (one predictable branch, marked
-# rare). On: every lookup pays a call of Sizer._observe (a splitmix64 finaliser, one register
-# max, one compare); one in 1/R lookups is queued for the miniatures, and every SZ_BATCH queued
+# rare). On: c[k] and c.get(k) make their usual inlined lookup, then call Core._sized_getitem /
+# _sized_get, which tell the sampler the hit slot's own hash (_sz_after; other callers:
+# Sizer._observe): hc_sz_note, a splitmix64 finaliser, one register max (skipped for one test
+# when the key's rank cannot raise the lowest register), one compare; one in 1/R lookups is
+# queued for the miniatures, and every HC_SZ_BATCH queued
 # lookups are replayed on each miniature in turn (a miniature's index and policy stay in cache
 # for the whole batch instead of 35 cold caches per sampled lookup). The miniatures are bare
 # hc_cache structures of the real C policies, driven here without a Python object per entry:
