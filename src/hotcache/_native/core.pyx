@@ -262,10 +262,20 @@ cdef class Core:
         # changes (rule A).
         return (<Sizer>self._sizing)._observe(key, hash(key))
 
-    cdef Py_ssize_t _use_sized(self, object key) except -2:
-        # _use() for a cache the sizing advisor watches (sizing.pxi's _sz_use): the key hashed
-        # once for the sampler and the lookup. A method for the reason above.
-        return _sz_use(self, key)
+    cdef object _sized_getitem(self, object key, Py_ssize_t slot):
+        # __getitem__'s end when the sizing advisor watches (sizing.pxi's _sz_after): the slot
+        # _use() found read first, then the sampler told. A method for the reason above.
+        if slot < 0:
+            _sz_after(self, key, slot)
+            return self._miss(key)
+        return _sz_after(self, key, slot)
+
+    cdef object _sized_get(self, object key, Py_ssize_t slot, object default):
+        # get()'s end when the sizing advisor watches, as _sized_getitem.
+        if slot < 0:
+            _sz_after(self, key, slot)
+            return default
+        return _sz_after(self, key, slot)
 
     # ------------------------------------------------------------------ lookup
     cdef inline double _now(self) except? -1.0:
@@ -284,11 +294,9 @@ cdef class Core:
         return slot
 
     def __getitem__(self, key):
-        cdef Py_ssize_t slot
+        cdef Py_ssize_t slot = _use(self, key)
         if hc_rarely(self._sizing is not None):     # the sizing advisor watches (sizing.pxi)
-            slot = self._use_sized(key)
-        else:
-            slot = _use(self, key)
+            return self._sized_getitem(key, slot)
         if slot < 0:
             return self._miss(key)
         return <object>hc_entry_at(self.c, slot).val
@@ -304,11 +312,9 @@ cdef class Core:
     def get(self, key, default=None):
         if hc_rarely(self._hooked):
             return self._hook_get(key, default)
-        cdef Py_ssize_t slot
+        cdef Py_ssize_t slot = _use_get(self, key)
         if hc_rarely(self._sizing is not None):     # the sizing advisor watches (sizing.pxi)
-            slot = self._use_sized(key)
-        else:
-            slot = _use_get(self, key)
+            return self._sized_get(key, slot, default)
         if slot < 0:
             return default
         return <object>hc_entry_at(self.c, slot).val

@@ -4,8 +4,11 @@
 # same registers), the algorithm essay is there and in hotcache/sizing/hll.py.
 #
 # Cost. Off: Core._sizing is None and _use() tests that once (one predictable branch, marked
-# rare). On: every lookup pays a call of Sizer._observe (a splitmix64 finaliser, one register
-# max, one compare); one in 1/R lookups is queued for the miniatures, and every SZ_BATCH queued
+# rare). On: c[k] and c.get(k) make their usual inlined lookup, then call Core._sized_getitem /
+# _sized_get, which tell the sampler the hit slot's own hash (_sz_after; other callers:
+# Sizer._observe): hc_sz_note, a splitmix64 finaliser, one register max (skipped for one test
+# when the key's rank cannot raise the lowest register), one compare; one in 1/R lookups is
+# queued for the miniatures, and every HC_SZ_BATCH queued
 # lookups are replayed on each miniature in turn (a miniature's index and policy stay in cache
 # for the whole batch instead of 35 cold caches per sampled lookup). The miniatures are bare
 # hc_cache structures of the real C policies, driven here without a Python object per entry:
@@ -27,9 +30,10 @@ cdef extern from *:
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
         return z ^ (z >> 31);
     }
-    /* HyperLogLog rank of the 50 bits above the 14 index bits: 1 + trailing zeros, 51 for 0 */
+    /* HyperLogLog rank of the 50 bits w above the 14 index bits: 1 + trailing zeros, 51 for
+     * w == 0 (bit 50 set stops the count there: no test for 0) */
     static inline unsigned char hc_sz_rank(uint64_t w) {
-        if (w == 0) return 51;
+        w |= 1ULL << 50;
     #if defined(__GNUC__) || defined(__clang__)
         return (unsigned char)(__builtin_ctzll(w) + 1);
     #else
@@ -38,13 +42,81 @@ cdef extern from *:
         return r;
     #endif
     }
+    /* The sampler's per-lookup state, in one C struct inside Sizer, so that the hot path
+     * reaches it through a plain pointer (no reference taken on the Sizer) */
+    #define HC_SZ_P 14
+    #define HC_SZ_M 16384
+    #define HC_SZ_BATCH 64
+    typedef struct {
+        uint64_t threshold;         /* the largest sampled mixed hash */
+        uint64_t requests;          /* lookups seen */
+        size_t queued;              /* sampled lookups waiting for the miniatures */
+        uint64_t skip;              /* rank bits: (1 << low) - 1 (below) */
+        unsigned int low;           /* no register is below this rank */
+        unsigned int at_low;        /* registers at rank low */
+        uint64_t queue[HC_SZ_BATCH];    /* their hashes */
+        uint64_t queue_m[HC_SZ_BATCH];  /* their mixed hashes */
+        unsigned char regs[HC_SZ_M];    /* the HyperLogLog registers */
+    } hc_sz_hot;
+    /* The registers' lowest rank and how many are at it, recounted when the last register at
+     * the old lowest rank rose (at most 51 times in a sampler's life) */
+    static void hc_sz_relow(hc_sz_hot *s) {
+        unsigned int low = 255, at = 0, i;
+        for (i = 0; i < HC_SZ_M; i++) {
+            if (s->regs[i] < low) { low = s->regs[i]; at = 0; }
+            if (s->regs[i] == low) at++;
+        }
+        s->low = low;
+        s->at_low = at;
+        s->skip = (1ULL << low) - 1;   /* low <= 51: ranks <= low change no register */
+    }
+    /* One lookup of a key of hash h: counted, its HyperLogLog register raised, queued when
+     * sampled. Returns 1 when the queue is full (the caller replays it: _sz_flush). A key
+     * whose rank is at most the lowest register's (a set bit among the low rank bits) can
+     * raise no register: once every register is above 0 (about M ln M distinct keys), most
+     * lookups skip the register for one test. */
+    static inline int hc_sz_note(hc_sz_hot *s, uint64_t h) {
+        uint64_t m = hc_sz_mix(h);
+        uint64_t w = m >> HC_SZ_P;
+        s->requests++;
+        if (!(w & s->skip)) {
+            unsigned char r = hc_sz_rank(w);
+            unsigned char *reg = &s->regs[m & (HC_SZ_M - 1)];
+            if (*reg < r) {
+                unsigned int old = *reg;
+                *reg = r;
+                if (old == s->low && --s->at_low == 0)
+                    hc_sz_relow(s);
+            }
+        }
+    #if defined(__GNUC__) || defined(__clang__)
+        if (__builtin_expect(m <= s->threshold, 0)) {
+    #else
+        if (m <= s->threshold) {
+    #endif
+            s->queue[s->queued] = h;
+            s->queue_m[s->queued] = m;
+            return ++s->queued == HC_SZ_BATCH;
+        }
+        return 0;
+    }
     """
     uint64_t hc_sz_mix(uint64_t z) nogil
     unsigned char hc_sz_rank(uint64_t w) nogil
+    ctypedef struct hc_sz_hot:
+        uint64_t threshold
+        uint64_t requests
+        size_t queued
+        uint64_t skip
+        unsigned int low
+        unsigned int at_low
+        uint64_t queue[64]
+        uint64_t queue_m[64]
+        unsigned char regs[16384]
+    int hc_sz_note(hc_sz_hot *s, uint64_t h) nogil
 
-DEF SZ_P = 14
-DEF SZ_M = 16384
-DEF SZ_BATCH = 64       # sampled lookups queued before the miniatures replay them
+DEF SZ_M = 16384        # HyperLogLog registers (HC_SZ_M); HC_SZ_BATCH sampled lookups are
+                        # queued before the miniatures replay them
 
 
 cdef inline int _sz_mini_use(hc_cache *c, uint64_t hk) noexcept nogil:
@@ -80,7 +152,7 @@ cdef inline int _sz_set_add(Sizer s, uint64_t m) except -1:
         s.set_len += 1
         return 1
     if 2 * (s.set_len + 1) > s.set_cap:
-        _sz_set_rebuild(s, s.set_cap * 2 if s.set_cap else 256, s.threshold)
+        _sz_set_rebuild(s, s.set_cap * 2 if s.set_cap else 256, s.hot.threshold)
     mask = s.set_cap - 1
     i = <size_t>(m * 0x9E3779B97F4A7C15ULL >> 20) & mask
     while s.set_tab[i] != 0:
@@ -120,8 +192,7 @@ cdef class Sizer:
     with ``_sizer_new``; read it with ``report()``. The adaptive rate and the estimate are
     hotcache/sizing/sampler.py's (its module essay); the decisions are taken by the same Python
     functions (next_rate, threshold, mini_size) on the same counts, so both agree."""
-    cdef uint64_t threshold
-    cdef uint64_t requests
+    cdef hc_sz_hot hot          # threshold, requests, the queue, the registers
     cdef uint64_t sampled
     cdef uint64_t sampled_phase
     cdef uint64_t fresh_phase
@@ -130,14 +201,14 @@ cdef class Sizer:
     cdef double *acc
     cdef hc_cache **minis
     cdef Py_ssize_t n
-    cdef Py_ssize_t queued
     cdef uint64_t *set_tab
     cdef size_t set_cap
     cdef size_t set_len
     cdef bint set_zero
-    cdef uint64_t queue[SZ_BATCH]
-    cdef uint64_t queue_m[SZ_BATCH]
-    cdef unsigned char regs[SZ_M]
+    cdef uint64_t mem_fixed     # model_bytes(n, distinct, entries) = mem_fixed
+    cdef uint64_t mem_set       #   + mem_set * distinct + mem_entry * entries,
+    cdef uint64_t mem_entry     # held under mem_limit = budget // MARGIN
+    cdef uint64_t mem_limit
     cdef readonly double rate
     cdef readonly double floor
     cdef readonly Py_ssize_t work
@@ -154,8 +225,11 @@ cdef class Sizer:
         self.set_len = 0
         self.set_zero = 0
         self.n = 0
-        self.queued = 0
-        memset(self.regs, 0, SZ_M)
+        self.hot.queued = 0
+        memset(self.hot.regs, 0, SZ_M)
+        self.hot.skip = 0
+        self.hot.low = 0
+        self.hot.at_low = SZ_M
 
     def __dealloc__(self):
         cdef Py_ssize_t i
@@ -199,13 +273,13 @@ cdef class Sizer:
                 n += 1
         else:
             for key in keys:
-                t = self.threshold
+                t = self.hot.threshold
                 h = hash(key)
                 _sz_observe(self, h)
                 if keep is not None:
-                    if self.threshold != t:
-                        keep[:] = [k for k in keep if hc_sz_mix(<uint64_t><Py_hash_t>hash(k)) <= self.threshold]
-                    if hc_sz_mix(<uint64_t>h) <= self.threshold:
+                    if self.hot.threshold != t:
+                        keep[:] = [k for k in keep if hc_sz_mix(<uint64_t><Py_hash_t>hash(k)) <= self.hot.threshold]
+                    if hc_sz_mix(<uint64_t>h) <= self.hot.threshold:
                         keep.append(key)
                 n += 1
                 if n == next_progress:
@@ -217,12 +291,12 @@ cdef class Sizer:
 
     def registers(self):
         """The HyperLogLog registers (bytes)."""
-        return (<char *>self.regs)[:SZ_M]
+        return (<char *>self.hot.regs)[:SZ_M]
 
     def counts(self):
         """(requests, sampled, hits per miniature in policy-major order, this phase's)."""
         _sz_flush(self, 0)
-        return self.requests, self.sampled, [self.hits[i] for i in range(self.n)]
+        return self.hot.requests, self.sampled, [self.hits[i] for i in range(self.n)]
 
     def memory(self):
         """Bytes held: registers, queue, counters, the sampled set and the miniatures' C
@@ -240,7 +314,7 @@ cdef class Sizer:
         _sz_flush(self, 0)
         return build_report(self.sizes, self.policies, [self.hits[i] for i in range(self.n)],
                             [self.acc[i] for i in range(self.n)],
-                            self.requests if requests is None else requests, self.sampled,
+                            self.hot.requests if requests is None else requests, self.sampled,
                             self.sampled_phase, self.fresh_phase, self.fresh, self.rate,
                             self.registers() if registers is None else registers, self.memory())
 
@@ -262,7 +336,7 @@ cdef class Sizer:
         self.fresh_phase = 0
         self.rate = rate
         t = <uint64_t>threshold(rate)
-        self.threshold = t
+        self.hot.threshold = t
         keep = 0
         for i in range(<Py_ssize_t>self.set_cap):
             if self.set_tab[i] != 0 and self.set_tab[i] <= t:
@@ -291,7 +365,7 @@ cdef Sizer _sizer_new(double rate, list sizes, list policies, double floor, Py_s
                       Py_ssize_t memory):
     """A sampler starting at ``rate`` over ``sizes`` x ``policies`` (checked, available in this
     build), ``floor``/``work``/``memory`` its adaptive rate's bounds (hotcache.sizing.sampler)."""
-    from hotcache.sizing.sampler import mini_size, threshold
+    from hotcache.sizing.sampler import MARGIN, MINI_BYTES, SET_BYTES, mini_size, model_bytes, threshold
     cdef Sizer s = Sizer.__new__(Sizer)
     cdef hc_config cfg
     cdef Py_ssize_t i = 0
@@ -301,8 +375,12 @@ cdef Sizer _sizer_new(double rate, list sizes, list policies, double floor, Py_s
     s.budget = memory
     s.sizes = list(sizes)
     s.policies = list(policies)
-    s.threshold = threshold(s.rate)
+    s.hot.threshold = threshold(s.rate)
     count = len(policies) * len(sizes)
+    s.mem_fixed = model_bytes(count, 0, 0)
+    s.mem_set = SET_BYTES
+    s.mem_entry = MINI_BYTES
+    s.mem_limit = memory // MARGIN
     s.minis = <hc_cache **>calloc(count if count else 1, sizeof(hc_cache *))
     s.hits = <uint64_t *>calloc(count if count else 1, sizeof(uint64_t))
     s.acc = <double *>calloc(count if count else 1, sizeof(double))
@@ -352,39 +430,35 @@ cdef Sizer _sizing_for(Core core, object rate):
     return _sizer_new(1.0, sizes, policies, r, ONLINE_WORK, ONLINE_MEMORY)
 
 
-cdef inline Py_ssize_t _sz_use(Core core, object key) except -2:
-    """_use() (hotpath.pxi) of a cache whose advisor watches: the key hashed once, the sampler
-    told (no user code runs there), then the lookup: hash(key), the timer, == while probing, as
-    _use() (rule A). Spelt out rather than calling _use(): another call site of the inline
-    _use() stopped gcc inlining it into get() (see Core._observe_sized)."""
-    cdef Py_hash_t h = hash(key)
-    cdef double now
-    cdef Py_ssize_t slot
-    _sz_observe(<Sizer>core._sizing, h)
-    now = _now_if_timed(core)
-    slot = _find(core, key, h)
-    if slot >= 0 and not hc_expired(core.c, <uint32_t>slot, now):
-        hc_touch(core.c, <uint32_t>slot)
-        return slot
-    hc_miss(core.c, <uint64_t>h)
-    return -1
+cdef inline object _sz_after(Core core, object key, Py_ssize_t slot):
+    """The sampler told of the lookup of ``key`` that _use()/_use_get() just made (found at
+    ``slot``, or -1): returns the hit's value (None on a miss), read before the sampler runs
+    (no user code runs there, but a full queue's replay calls Python code of hotcache, so the
+    slot is read first). The hash is the hit slot's own (no second hash()); on a miss, get()'s
+    carried miss has it for an exact int or str, else the key is hashed a second time. Observing
+    after the lookup rather than before leaves the lookup the inlined _use(): a watched hit pays
+    one call (Core._sized_getitem) and hc_sz_note."""
+    cdef Py_hash_t h
+    cdef object value
+    if slot >= 0:
+        value = <object>hc_entry_at(core.c, <uint32_t>slot).val
+        if hc_sz_note(&(<Sizer>core._sizing).hot, hc_hash_at(core.c, <uint32_t>slot)):
+            _sz_flush(<Sizer>core._sizing, 1)
+        return value
+    if <PyObject *>key == core._aside_key:
+        h = <Py_hash_t>core._aside_hash
+    else:
+        h = hash(key)
+    if hc_sz_note(&(<Sizer>core._sizing).hot, <uint64_t>h):
+        _sz_flush(<Sizer>core._sizing, 1)
+    return None
 
 
 cdef inline int _sz_observe(Sizer s, Py_hash_t h) except -1:
     """One lookup of a key hashing to ``h``: the HyperLogLog register, and the queue for the
-    miniatures when the key is sampled."""
-    cdef uint64_t m = hc_sz_mix(<uint64_t>h)
-    cdef unsigned char r = hc_sz_rank(m >> SZ_P)
-    cdef uint32_t idx = <uint32_t>(m & (SZ_M - 1))
-    s.requests += 1
-    if s.regs[idx] < r:
-        s.regs[idx] = r
-    if hc_rarely(m <= s.threshold):
-        s.queue[s.queued] = <uint64_t>h
-        s.queue_m[s.queued] = m
-        s.queued += 1
-        if s.queued == SZ_BATCH:
-            return _sz_flush(s, 1)
+    miniatures when the key is sampled (hc_sz_note), replayed when full."""
+    if hc_sz_note(&s.hot, <uint64_t>h):
+        return _sz_flush(s, 1)
     return 0
 
 
@@ -393,31 +467,37 @@ cdef int _sz_flush(Sizer s, bint full) except -1:
     then every miniature, one at a time (the miniatures are independent, so the order across
     them changes no count): a hit counts, a miss stores the key. After a full batch, the rate
     control (hotcache.sizing.sampler.next_rate) may lower the rate. No user code runs here."""
-    from hotcache.sizing.sampler import model_bytes, next_rate
-    cdef Py_ssize_t i, j, q = s.queued
+    cdef Py_ssize_t i, j, q = <Py_ssize_t>s.hot.queued
     cdef hc_cache *c
     cdef uint64_t hits
     cdef size_t entries = 0
     cdef int r
-    s.queued = 0
+    s.hot.queued = 0
     s.sampled += <uint64_t>q
     s.sampled_phase += <uint64_t>q
     for j in range(q):
-        if _sz_set_add(s, s.queue_m[j]):
+        if _sz_set_add(s, s.hot.queue_m[j]):
             s.fresh_phase += 1
             s.fresh += 1
     for i in range(s.n):
         c = s.minis[i]
         hits = 0
         for j in range(q):
-            r = _sz_mini_use(c, s.queue[j])
+            r = _sz_mini_use(c, s.hot.queue[j])
             if r < 0:
                 raise MemoryError("hotcache: the sizing advisor's miniature cache is out of memory")
             hits += <uint64_t>r
         s.hits[i] += hits
         entries += hc_len(c)
-    if full and (s.work or s.budget):
-        rate = next_rate(s.rate, s.floor, s.work, s.budget, s.requests,
+    if full and (s.work or s.budget) and s.floor < 1.0:
+        # next_rate() leaves a rate at its floor unchanged unless the memory bound is passed:
+        # that case decided here, on model_bytes()'s formula, without calling Python
+        if s.rate <= s.floor and (not s.budget or
+                                  s.mem_fixed + s.mem_set * s.set_len + s.mem_entry * entries
+                                  <= s.mem_limit):
+            return 0
+        from hotcache.sizing.sampler import model_bytes, next_rate
+        rate = next_rate(s.rate, s.floor, s.work, s.budget, s.hot.requests,
                          model_bytes(s.n, s.set_len, entries))
         if rate < s.rate:
             s.lower(rate)

@@ -430,17 +430,19 @@ class Cache(collections.abc.MutableMapping):  # type: ignore[type-arg]
         _MARKER after counting a miss."""
         k = _Key(key)
         st = self.__st
-        if st.sizing is not None:
-            st.sizing.observe(key, k.hash)
         with self.__clock() as now:
             entry = self.__lookup(k, now)
             if entry is not None:
                 st.policy.touch(entry)
                 st.hits += 1
-                return entry.value
-            st.misses += 1
-            st.policy.miss(k.hash)  # TINYLFU counts the key's frequency (Caffeine: a miss records)
-            return _MARKER
+                value = entry.value
+            else:
+                st.misses += 1
+                st.policy.miss(k.hash)  # TINYLFU counts the key's frequency (Caffeine: a miss records)
+                value = _MARKER
+        if st.sizing is not None:   # told after the lookup, as the native _sz_after
+            st.sizing.observe(key, k.hash)
+        return value
 
     def __getitem__(self, key: Any) -> Any:
         value = self.__use(key)

@@ -123,7 +123,8 @@ def threshold(rate: float) -> int:
 
 
 def model_bytes(n_minis: int, distinct: int, entries: int) -> int:
-    """The advisor's memory as the rate control counts it (both samplers, the same figure)."""
+    """The advisor's memory as the rate control counts it (both samplers, the same figure; the
+    native _sz_flush decides a rate at its floor on this formula itself, so keep them one)."""
     return FIXED_BYTES + 512 * n_minis + SET_BYTES * distinct + MINI_BYTES * entries
 
 
